@@ -1,0 +1,101 @@
+import type {
+  FileContent,
+  FileEntry,
+  Health,
+  Models,
+  RunDetail,
+  RunStatus,
+  RunSummary,
+  Saved,
+  StartRunRequest,
+  StartRunResponse,
+  StatsBy,
+  StatsResult,
+  StatsSince,
+  ValidateResult,
+} from './types';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** Encode a workspace path for a URL while keeping its `/` separators. */
+export function encodePath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/');
+}
+
+async function request<T>(method: string, url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+  const init: RequestInit = {
+    method,
+    credentials: 'same-origin',
+    headers: body === undefined ? { Accept: 'application/json' } : { 'Content-Type': 'application/json', Accept: 'application/json' },
+  };
+  if (body !== undefined) init.body = JSON.stringify(body);
+  if (signal) init.signal = signal;
+  let res: Response;
+  try {
+    res = await fetch(url, init);
+  } catch (err) {
+    if (err instanceof DOMException && err.name === 'AbortError') throw err;
+    throw new ApiError(0, 'network', 'The IDE server cannot be reached.');
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let data: unknown = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const err = (data as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+    const code = typeof err?.code === 'string' ? err.code : `http_${res.status}`;
+    const message = typeof err?.message === 'string' ? err.message : `${res.status} ${res.statusText}`.trim();
+    throw new ApiError(res.status, code, message);
+  }
+  return data as T;
+}
+
+function query(params: Record<string, string | number | undefined | null>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+  }
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
+
+export const api = {
+  health: () => request<Health>('GET', '/api/health'),
+  listFiles: () => request<{ files: FileEntry[] }>('GET', '/api/files'),
+  readFile: (path: string) => request<FileContent>('GET', `/api/files/${encodePath(path)}`),
+  saveFile: (path: string, content: string) =>
+    request<Saved>('PUT', `/api/files/${encodePath(path)}`, { content }),
+  createFile: (path: string, content = '') => request<Saved>('POST', '/api/files', { path, content }),
+  renameFile: (from: string, to: string) => request<{ path: string }>('POST', '/api/files/rename', { from, to }),
+  deleteFile: (path: string) => request<void>('DELETE', `/api/files/${encodePath(path)}`),
+  validate: (source: string, path: string | undefined, signal?: AbortSignal) =>
+    request<ValidateResult>('POST', '/api/validate', path ? { source, path } : { source }, signal),
+  models: () => request<Models>('GET', '/api/models'),
+  startRun: (body: StartRunRequest) => request<StartRunResponse>('POST', '/api/runs', body),
+  listRuns: (filter: { procedure?: string; status?: RunStatus | ''; limit?: number }) =>
+    request<{ runs: RunSummary[] }>('GET', `/api/runs${query(filter)}`),
+  getRun: (id: string) => request<RunDetail>('GET', `/api/runs/${encodeURIComponent(id)}`),
+  cancelRun: (id: string) =>
+    request<{ run_id: string; status: RunStatus }>('POST', `/api/runs/${encodeURIComponent(id)}/cancel`),
+  stats: (by: StatsBy, since: StatsSince) => request<StatsResult>('GET', `/api/stats${query({ by, since })}`),
+};
+
+export function eventsUrl(runId: string, after: number): string {
+  const base = `/api/runs/${encodeURIComponent(runId)}/events`;
+  return after > 0 ? `${base}?after=${after}` : base;
+}

@@ -1,0 +1,421 @@
+// The run feed: a pure reducer from the runtime's events to what the feed shows.
+//
+// Memory stays proportional to the answer text: chunk events are folded into their turn's text
+// and dropped. Objects that a batch does not touch keep their identity, so memoized cards that
+// select them do not re-render.
+import type {
+  AgentStreamChunkEvent,
+  AgentTurnEvent,
+  CostEvent,
+  ErrorInfo,
+  LogEvent,
+  OutputValidationEvent,
+  RunCancelledEvent,
+  RunCompletedEvent,
+  RunFailedEvent,
+  RunTotals,
+  TideEvent,
+  ToolCallEvent,
+} from '../generated/events';
+import type { RunStatus } from '../api/types';
+
+export type TurnStatus = 'waiting' | 'streaming' | 'completed' | 'failed' | 'stopped' | 'interrupted';
+
+export interface TurnCost {
+  model: string;
+  provider: string;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  costUsd: number;
+  durationMs: number;
+  ttftMs: number | null;
+  cached: boolean;
+  llmCalls: number;
+}
+
+export interface TurnState {
+  key: string;
+  agent: string;
+  turn: number;
+  model: string | null;
+  status: TurnStatus;
+  text: string;
+  /** Tool calls made during the turn, in order, with the text length at which each started. */
+  tools: { callId: string; offset: number }[];
+  cost: TurnCost | null;
+  error: ErrorInfo | null;
+  durationMs: number | null;
+  startedAt: string | null;
+}
+
+export interface ToolCallState {
+  callId: string;
+  tool: string;
+  agent: string | null;
+  turn: number | null;
+  stage: ToolCallEvent['stage'];
+  args: Record<string, unknown>;
+  result: unknown;
+  error: string | null;
+  durationMs: number | null;
+  startedAt: string | null;
+}
+
+export type TerminalEvent = RunCompletedEvent | RunFailedEvent | RunCancelledEvent;
+
+export type FeedItem =
+  | { kind: 'started'; id: string; procedure: string; inputs: Record<string, unknown>; ts: string | null }
+  | { kind: 'turn'; id: string }
+  | { kind: 'tool'; id: string }
+  | { kind: 'validation'; id: string; event: OutputValidationEvent }
+  | { kind: 'logs'; id: string; lines: LogEvent[] }
+  | { kind: 'terminal'; id: string; event: TerminalEvent; partialText: string | null }
+  | { kind: 'notice'; id: string; tone: 'warn' | 'ok' | 'error'; text: string };
+
+export interface RunFeed {
+  runId: string | null;
+  status: RunStatus | null;
+  procedure: string | null;
+  /** Highest event seq applied; reconnects resume after it. */
+  lastSeq: number;
+  items: FeedItem[];
+  turns: Record<string, TurnState>;
+  tools: Record<string, ToolCallState>;
+  totals: RunTotals | null;
+  /**
+   * Set when a chunk arrived past the end of its turn's text: events after `lastSeq` were missed,
+   * so the rest are ignored until the stream is reopened after `lastSeq`.
+   */
+  gap: boolean;
+  chunksApplied: number;
+  noticeCount: number;
+}
+
+export type FeedAction =
+  | { type: 'events'; events: TideEvent[] }
+  | { type: 'reset'; runId: string | null; status?: RunStatus | null; procedure?: string | null }
+  | { type: 'resynced' }
+  | { type: 'connection-lost'; text: string }
+  | { type: 'connection-restored'; text: string }
+  | { type: 'notice'; tone: 'warn' | 'ok' | 'error'; text: string };
+
+export function emptyFeed(runId: string | null = null): RunFeed {
+  return {
+    runId,
+    status: null,
+    procedure: null,
+    lastSeq: 0,
+    items: [],
+    turns: {},
+    tools: {},
+    totals: null,
+    gap: false,
+    chunksApplied: 0,
+    noticeCount: 0,
+  };
+}
+
+export const turnKey = (agent: string, turn: number): string => `${agent}#${turn}`;
+
+export const isTerminal = (e: TideEvent): e is TerminalEvent =>
+  e.type === 'run_completed' || e.type === 'run_failed' || e.type === 'run_cancelled';
+
+/** A mutable copy of the feed for one batch: each object is copied at most once. */
+class Draft {
+  readonly feed: RunFeed;
+  private itemsCopied = false;
+  private turnsCopied = false;
+  private toolsCopied = false;
+  private readonly ownTurns = new Set<string>();
+  private readonly ownTools = new Set<string>();
+
+  constructor(base: RunFeed) {
+    this.feed = { ...base };
+  }
+
+  items(): FeedItem[] {
+    if (!this.itemsCopied) {
+      this.feed.items = this.feed.items.slice();
+      this.itemsCopied = true;
+    }
+    return this.feed.items;
+  }
+
+  turn(key: string): TurnState | undefined {
+    const current = this.feed.turns[key];
+    if (!current) return undefined;
+    if (this.ownTurns.has(key)) return current;
+    if (!this.turnsCopied) {
+      this.feed.turns = { ...this.feed.turns };
+      this.turnsCopied = true;
+    }
+    const copy = { ...current };
+    this.feed.turns[key] = copy;
+    this.ownTurns.add(key);
+    return copy;
+  }
+
+  addTurn(agent: string, turn: number, startedAt: string | null): TurnState {
+    const key = turnKey(agent, turn);
+    const existing = this.turn(key);
+    if (existing) return existing;
+    if (!this.turnsCopied) {
+      this.feed.turns = { ...this.feed.turns };
+      this.turnsCopied = true;
+    }
+    const state: TurnState = {
+      key,
+      agent,
+      turn,
+      model: null,
+      status: 'waiting',
+      text: '',
+      tools: [],
+      cost: null,
+      error: null,
+      durationMs: null,
+      startedAt,
+    };
+    this.feed.turns[key] = state;
+    this.ownTurns.add(key);
+    this.items().push({ kind: 'turn', id: key });
+    return state;
+  }
+
+  tool(callId: string): ToolCallState | undefined {
+    const current = this.feed.tools[callId];
+    if (!current) return undefined;
+    if (this.ownTools.has(callId)) return current;
+    if (!this.toolsCopied) {
+      this.feed.tools = { ...this.feed.tools };
+      this.toolsCopied = true;
+    }
+    const copy = { ...current };
+    this.feed.tools[callId] = copy;
+    this.ownTools.add(callId);
+    return copy;
+  }
+
+  putTool(state: ToolCallState): void {
+    if (!this.toolsCopied) {
+      this.feed.tools = { ...this.feed.tools };
+      this.toolsCopied = true;
+    }
+    this.feed.tools[state.callId] = state;
+    this.ownTools.add(state.callId);
+  }
+
+  notice(tone: 'warn' | 'ok' | 'error', text: string): void {
+    this.feed.noticeCount += 1;
+    this.items().push({ kind: 'notice', id: `notice-${this.feed.noticeCount}`, tone, text });
+  }
+}
+
+function applyChunk(d: Draft, e: AgentStreamChunkEvent): boolean {
+  const length = d.feed.turns[turnKey(e.agent, e.turn)]?.text.length ?? 0;
+  if (e.offset > length) {
+    d.feed.gap = true;
+    return false;
+  }
+  const turn = d.addTurn(e.agent, e.turn, e.ts ?? null);
+  const end = e.offset + e.chunk_text.length;
+  if (end > length) {
+    // A merged chunk can overlap text already applied: take only what is new.
+    turn.text += e.offset === length ? e.chunk_text : e.chunk_text.slice(length - e.offset);
+    d.feed.chunksApplied += 1;
+  }
+  if (turn.status === 'waiting') turn.status = 'streaming';
+  return true;
+}
+
+function applyTurn(d: Draft, e: AgentTurnEvent): void {
+  const turn = d.addTurn(e.agent, e.turn, e.ts ?? null);
+  if (e.model) turn.model = e.model;
+  if (e.stage === 'started') return;
+  if (e.duration_ms != null) turn.durationMs = e.duration_ms;
+  // The completed turn's text is the runtime's final word; take it when it extends what was
+  // streamed (or nothing was), never to shorten or rewrite text the person already read.
+  if (typeof e.text === 'string' && e.text.length >= turn.text.length && e.text.startsWith(turn.text)) {
+    turn.text = e.text;
+  }
+  if (e.stage === 'completed') {
+    turn.status = 'completed';
+  } else {
+    turn.status = 'failed';
+    turn.error = e.error ?? null;
+  }
+}
+
+function applyTool(d: Draft, e: ToolCallEvent): void {
+  const existing = d.tool(e.call_id);
+  const state: ToolCallState = existing ?? {
+    callId: e.call_id,
+    tool: e.tool,
+    agent: e.agent ?? null,
+    turn: e.turn ?? null,
+    stage: e.stage,
+    args: e.args ?? {},
+    result: null,
+    error: null,
+    durationMs: null,
+    startedAt: e.ts ?? null,
+  };
+  state.stage = e.stage;
+  if (e.args && Object.keys(e.args).length > 0) state.args = e.args;
+  if (e.result !== undefined && e.result !== null) state.result = e.result;
+  if (e.error) state.error = e.error;
+  if (e.duration_ms != null) state.durationMs = e.duration_ms;
+  if (existing) return;
+  d.putTool(state);
+  if (e.agent != null && e.turn != null) {
+    const turn = d.addTurn(e.agent, e.turn, e.ts ?? null);
+    turn.tools = [...turn.tools, { callId: e.call_id, offset: turn.text.length }];
+  } else {
+    d.items().push({ kind: 'tool', id: e.call_id });
+  }
+}
+
+function applyCost(d: Draft, e: CostEvent): void {
+  const turn = d.addTurn(e.agent, e.turn, e.ts ?? null);
+  const prev = turn.cost;
+  const add = (a: number | undefined, b: number | undefined): number => (a ?? 0) + (b ?? 0);
+  turn.cost = {
+    model: e.model,
+    provider: e.provider,
+    promptTokens: add(prev?.promptTokens, e.prompt_tokens),
+    completionTokens: add(prev?.completionTokens, e.completion_tokens),
+    totalTokens: add(prev?.totalTokens, e.total_tokens),
+    costUsd: add(prev?.costUsd, e.cost_usd),
+    durationMs: add(prev?.durationMs, e.duration_ms),
+    ttftMs: prev?.ttftMs ?? e.time_to_first_token_ms ?? null,
+    cached: (prev?.cached ?? true) && (e.cached ?? false),
+    llmCalls: add(prev?.llmCalls, e.llm_calls ?? 1),
+  };
+  if (!turn.model) turn.model = e.model;
+}
+
+function applyLog(d: Draft, e: LogEvent): void {
+  const items = d.items();
+  const last = items[items.length - 1];
+  if (last && last.kind === 'logs') {
+    items[items.length - 1] = { ...last, lines: [...last.lines, e] };
+  } else {
+    items.push({ kind: 'logs', id: `logs-${e.seq}`, lines: [e] });
+  }
+}
+
+function applyTerminal(d: Draft, e: TerminalEvent): void {
+  const status: RunStatus =
+    e.type === 'run_completed' ? 'completed' : e.type === 'run_failed' ? 'failed' : 'cancelled';
+  d.feed.status = status;
+  d.feed.totals = e.totals ?? null;
+  let partial = e.type === 'run_completed' ? null : (e.partial_text ?? null);
+  for (const key of Object.keys(d.feed.turns)) {
+    const seen = d.feed.turns[key];
+    if (!seen || (seen.status !== 'waiting' && seen.status !== 'streaming')) continue;
+    const turn = d.turn(key);
+    if (!turn) continue;
+    // The partial text belongs to the turn that was streaming: keep the longer of the two.
+    if (partial && partial.length > turn.text.length && partial.startsWith(turn.text)) {
+      turn.text = partial;
+      partial = null;
+    } else if (partial && turn.text.startsWith(partial)) {
+      partial = null;
+    }
+    turn.status = status === 'completed' ? 'completed' : status === 'cancelled' ? 'stopped' : 'interrupted';
+  }
+  d.items().push({ kind: 'terminal', id: `terminal-${e.seq}`, event: e, partialText: partial });
+}
+
+function applyEvent(d: Draft, e: TideEvent): void {
+  switch (e.type) {
+    case 'run_started':
+      d.feed.status = 'running';
+      d.feed.procedure = e.procedure;
+      d.items().push({
+        kind: 'started',
+        id: `started-${e.seq}`,
+        procedure: e.procedure,
+        inputs: e.inputs ?? {},
+        ts: e.ts ?? null,
+      });
+      return;
+    case 'agent_turn':
+      applyTurn(d, e);
+      return;
+    case 'agent_stream_chunk':
+      applyChunk(d, e);
+      return;
+    case 'tool_call':
+      applyTool(d, e);
+      return;
+    case 'cost':
+      applyCost(d, e);
+      return;
+    case 'output_validation':
+      d.items().push({ kind: 'validation', id: `validation-${e.seq}`, event: e });
+      return;
+    case 'log':
+      applyLog(d, e);
+      return;
+    case 'run_completed':
+    case 'run_failed':
+    case 'run_cancelled':
+      applyTerminal(d, e);
+      return;
+  }
+}
+
+function applyEvents(feed: RunFeed, events: TideEvent[]): RunFeed {
+  if (feed.gap || events.length === 0) return feed;
+  let d: Draft | null = null;
+  for (const e of events) {
+    if (feed.runId !== null && e.run_id !== feed.runId) continue;
+    const lastSeq = d ? d.feed.lastSeq : feed.lastSeq;
+    // Events at or below the last applied seq were already seen (reconnect overlap, repeats,
+    // or a stray late event): applying them again would duplicate text.
+    if (e.seq <= lastSeq) continue;
+    d ??= new Draft(feed);
+    applyEvent(d, e);
+    if (d.feed.gap) break;
+    d.feed.lastSeq = e.seq;
+    if (d.feed.status === null || d.feed.status === 'queued') d.feed.status = 'running';
+    if (d.feed.runId === null) d.feed.runId = e.run_id;
+  }
+  return d ? d.feed : feed;
+}
+
+export function feedReducer(feed: RunFeed, action: FeedAction): RunFeed {
+  switch (action.type) {
+    case 'events':
+      return applyEvents(feed, action.events);
+    case 'reset':
+      return {
+        ...emptyFeed(action.runId),
+        status: action.status ?? null,
+        procedure: action.procedure ?? null,
+      };
+    case 'resynced':
+      return feed.gap ? { ...feed, gap: false } : feed;
+    case 'notice':
+    case 'connection-lost': {
+      const d = new Draft(feed);
+      d.notice(action.type === 'notice' ? action.tone : 'warn', action.text);
+      return d.feed;
+    }
+    case 'connection-restored': {
+      const d = new Draft(feed);
+      d.notice('ok', action.text);
+      return d.feed;
+    }
+  }
+}
+
+/** The whole answer so far, as the person reads it: every turn's text in feed order. */
+export function feedText(feed: RunFeed): string {
+  return feed.items
+    .filter((i) => i.kind === 'turn')
+    .map((i) => feed.turns[i.id]?.text ?? '')
+    .join('\n\n');
+}

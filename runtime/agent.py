@@ -1,0 +1,551 @@
+"""An agent's turn: the model call(s), streamed into events, with tools, retries, time limits and
+structured output checked once the stream has finished."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import anyio
+from pydantic import ValidationError
+
+from runtime.bus import EventBus
+from runtime.declarations import AgentDecl, ToolDecl
+from runtime.errors import AgentError, OutputValidationError, TideError
+from runtime.events import (
+    AgentStreamChunkEvent,
+    AgentTurnEvent,
+    CostEvent,
+    OutputValidationEvent,
+    TextBuffer,
+    ToolCallEvent,
+    ValidationIssue,
+)
+from runtime.fields import issues_from, json_schema, model_for
+from runtime.models.base import (
+    Finish,
+    ModelClient,
+    ModelError,
+    ModelRequest,
+    TextDelta,
+    ToolCallRequest,
+    ToolSpec,
+    Usage,
+)
+from runtime.templates import render
+
+_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n(.*?)\n?```\s*$", re.S)
+
+
+@dataclass(frozen=True)
+class TurnLimits:
+    first_token_timeout: float = 60.0
+    idle_timeout: float = 60.0
+    total_timeout: float | None = None
+    retries: int = 2
+    retry_backoff: float = 0.5
+    max_tool_rounds: int = 16
+    output_retries: int = 1
+
+
+class TurnServices(Protocol):
+    """What a turn needs from its run."""
+
+    bus: EventBus
+
+    async def invoke_tool(self, tool: ToolDecl, arguments: dict[str, Any]) -> Any: ...
+
+    def template_values(self) -> tuple[dict[str, Any], dict[str, Any]]: ...
+
+    def note_usage(self, cost: CostEvent) -> None: ...
+
+    def note_partial(self, text: str) -> None: ...
+
+
+@dataclass
+class AgentSession:
+    """One agent within one run: its model client and its conversation so far."""
+
+    decl: AgentDecl
+    client: ModelClient
+    model: str
+    stream: bool
+    limits: TurnLimits
+    history: list[dict[str, Any]] = field(default_factory=list)
+    turns: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.decl.name or f"agent{self.decl.id}"
+
+
+@dataclass
+class TurnResult:
+    output: Any
+    response: str
+    usage: dict[str, int]
+    cost: float
+    turn: int
+    tool_calls: list[dict[str, Any]]
+
+    def to_lua_value(self) -> dict[str, Any]:
+        return {
+            "output": self.output,
+            "response": self.response,
+            "message": self.response,
+            "usage": self.usage,
+            "cost": self.cost,
+            "turn": self.turn,
+            "tool_calls": self.tool_calls,
+        }
+
+
+@dataclass
+class _Accounting:
+    started: float = field(default_factory=time.monotonic)
+    ttft_ms: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    chunks: int = 0
+    llm_calls: int = 0
+    finish_reason: str | None = None
+    streamed: bool = True
+    cached: bool = False
+
+    def add(self, usage: Usage | None) -> None:
+        if usage is not None:
+            self.prompt_tokens += usage.prompt_tokens
+            self.completion_tokens += usage.completion_tokens
+            self.cost_usd += usage.cost_usd
+
+
+class _Turn:
+    def __init__(
+        self,
+        session: AgentSession,
+        services: TurnServices,
+        tools: list[ToolDecl],
+        message: str | None,
+        options: dict[str, Any],
+    ) -> None:
+        self.session = session
+        self.services = services
+        self.bus = services.bus
+        self.tools = {tool.name or f"tool{tool.id}": tool for tool in tools}
+        self.message = message
+        self.options = options
+        self.number = session.turns
+        self.buffer = TextBuffer()
+        self.account = _Accounting()
+        self.tool_log: list[dict[str, Any]] = []
+        self.done_reason: str | None = None
+        self._produced_in_call = False
+
+    # -- the turn -------------------------------------------------------------------------------
+
+    async def run(self) -> TurnResult:
+        session, bus = self.session, self.bus
+        bus.emit(
+            AgentTurnEvent,
+            agent=session.name,
+            turn=self.number,
+            stage="started",
+            model=session.model,
+        )
+        messages = self._opening_messages()
+        try:
+            total = session.limits.total_timeout
+            with anyio.fail_after(total) if total else nullcontext():
+                output, round_texts = await self._rounds(messages)
+        except TimeoutError:
+            raise self._fail(
+                AgentError(
+                    f"agent '{session.name}' took longer than its timeout of {session.limits.total_timeout:g} s",
+                    kind="timeout",
+                )
+            ) from None
+        except TideError as exc:
+            raise self._fail(exc) from None
+        except BaseException as exc:
+            if isinstance(exc, anyio.get_cancelled_exc_class()):
+                self._fail(AgentError("the run was cancelled", kind="cancelled"))
+            raise
+        del round_texts
+        text = self.buffer.text()
+        self._emit_cost()
+        duration = (time.monotonic() - self.account.started) * 1000
+        bus.emit(
+            AgentTurnEvent,
+            agent=session.name,
+            turn=self.number,
+            stage="completed",
+            model=session.model,
+            duration_ms=duration,
+            text=text,
+        )
+        session.history.extend(messages[1:])
+        return TurnResult(
+            output=output,
+            response=text,
+            usage={
+                "prompt_tokens": self.account.prompt_tokens,
+                "completion_tokens": self.account.completion_tokens,
+                "total_tokens": self.account.prompt_tokens + self.account.completion_tokens,
+            },
+            cost=self.account.cost_usd,
+            turn=self.number,
+            tool_calls=self.tool_log,
+        )
+
+    def _opening_messages(self) -> list[dict[str, Any]]:
+        config = self.session.decl.config
+        inputs, state = self.services.template_values()
+        context = {k: v for k, v in self.options.items() if isinstance(v, (str, int, float, bool))}
+        system = render(
+            str(self.options.get("system_prompt") or config.system_prompt),
+            inputs=inputs,
+            state=state,
+            context={**context, "message": self.message},
+        )
+        suffix = self.options.get("system_prompt_suffix")
+        if suffix:
+            system = f"{system}\n\n{suffix}"
+        message = self.message
+        if message is None and self.number == 1 and config.initial_message:
+            message = render(config.initial_message, inputs=inputs, state=state, context=context)
+        if message is None:
+            message = "Continue." if self.session.history else "Begin."
+        return [
+            {"role": "system", "content": system},
+            *self.session.history,
+            {"role": "user", "content": message},
+        ]
+
+    async def _rounds(self, messages: list[dict[str, Any]]) -> tuple[Any, list[str]]:
+        limits = self.session.limits
+        output_fields = self.session.decl.config.output
+        retries_left = limits.output_retries if output_fields else 0
+        round_texts: list[str] = []
+        for round_number in range(1, limits.max_tool_rounds + 2):
+            if round_number > limits.max_tool_rounds:
+                raise AgentError(
+                    f"agent '{self.session.name}' used more than {limits.max_tool_rounds} tool rounds",
+                    kind="tool_loop",
+                    hint="raise max_tool_rounds on the agent, or give it a `done` tool",
+                )
+            text, calls = await self._model_call(messages, round_number)
+            round_texts.append(text)
+            assistant: dict[str, Any] = {"role": "assistant", "content": text or None}
+            if calls:
+                assistant["tool_calls"] = [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {
+                            "name": c.name,
+                            "arguments": json.dumps(c.arguments, ensure_ascii=False),
+                        },
+                    }
+                    for c in calls
+                ]
+            messages.append(assistant)
+            if calls:
+                for call in calls:
+                    messages.append(await self._run_tool(call))
+                if self.done_reason is None:
+                    continue
+            if not output_fields:
+                text_so_far = self.buffer.text()
+                if not text_so_far and self.done_reason:
+                    return self.done_reason, round_texts
+                return text_so_far, round_texts
+            answer = next((t for t in reversed(round_texts) if t.strip()), "")
+            data, issues = parse_structured(answer, output_fields)
+            if not issues:
+                self.bus.emit(OutputValidationEvent, target=f"agent:{self.session.name}", ok=True)
+                return data, round_texts
+            if retries_left > 0 and self.done_reason is None:
+                retries_left -= 1
+                detail = "\n".join(f"- {i.path}: {i.message}" for i in issues)
+                messages.append(
+                    {
+                        "role": "user",
+                        "content": "Your answer did not match the required JSON schema:\n"
+                        + detail
+                        + "\nReply again with only the corrected JSON object.",
+                    }
+                )
+                continue
+            self.bus.emit(
+                OutputValidationEvent,
+                target=f"agent:{self.session.name}",
+                ok=False,
+                errors=issues,
+                raw=answer,
+            )
+            raise OutputValidationError(
+                f"agent '{self.session.name}' answered with output that does not match its declared output: "
+                + "; ".join(f"{i.path}: {i.message}" for i in issues),
+                issues,
+                raw=answer,
+            )
+        raise AssertionError("unreachable")
+
+    # -- one model call, with retries before the first chunk ------------------------------------
+
+    async def _model_call(
+        self, messages: list[dict[str, Any]], round_number: int
+    ) -> tuple[str, list[ToolCallRequest]]:
+        session = self.session
+        config = session.decl.config
+        settings = config.settings()
+        for key in ("temperature", "max_tokens"):
+            if key in self.options:
+                settings[key] = self.options[key]
+        request = ModelRequest(
+            agent=session.name,
+            model=session.model,
+            messages=list(messages),
+            tools=[_tool_spec(name, tool) for name, tool in self.tools.items()],
+            output_schema=json_schema(config.output, "Answer") if config.output else None,
+            settings=settings,
+            stream=session.stream,
+            cache=config.cache,
+            api_base=config.api_base,
+            turn=self.number,
+            round=round_number,
+        )
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._stream_once(request)
+            except ModelError as exc:
+                self.account.add(exc.usage)
+                if self._produced_in_call or not exc.retryable or attempt > session.limits.retries:
+                    raise AgentError(
+                        f"model call failed for agent '{session.name}' ({session.model}): {exc}",
+                        kind="model",
+                    ) from None
+                delay = (
+                    exc.retry_after
+                    if exc.retry_after is not None
+                    else session.limits.retry_backoff * 2 ** (attempt - 1)
+                )
+                await anyio.sleep(min(delay, 30.0))
+
+    async def _stream_once(self, request: ModelRequest) -> tuple[str, list[ToolCallRequest]]:
+        limits = self.session.limits
+        self._produced_in_call = False
+        self.account.llm_calls += 1
+        call_started = time.monotonic()
+        round_text: list[str] = []
+        calls: list[ToolCallRequest] = []
+        stream = self.session.client.stream(request)
+        iterator = stream.__aiter__()
+        try:
+            while True:
+                waited = (
+                    limits.idle_timeout if self._produced_in_call else limits.first_token_timeout
+                )
+                try:
+                    with anyio.fail_after(waited):
+                        item = await iterator.__anext__()
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    what = "between chunks" if self._produced_in_call else "for the first token"
+                    raise AgentError(
+                        f"agent '{self.session.name}': the model sent nothing {what} for {waited:g} s",
+                        kind="timeout",
+                    ) from None
+                if isinstance(item, TextDelta):
+                    if not item.text:
+                        continue
+                    if not round_text and len(self.buffer):
+                        # Text of a later round (after tools, or a retry) starts a new paragraph.
+                        self._append("\n\n")
+                    if self.account.ttft_ms is None:
+                        self.account.ttft_ms = (time.monotonic() - call_started) * 1000
+                    self._produced_in_call = True
+                    round_text.append(item.text)
+                    self._append(item.text)
+                elif isinstance(item, ToolCallRequest):
+                    self._produced_in_call = True
+                    calls.append(item)
+                elif isinstance(item, Usage):
+                    self.account.add(item)
+                elif isinstance(item, Finish):
+                    self.account.finish_reason = item.reason
+                    self.account.streamed = item.streamed
+                    self.account.cached = self.account.cached or item.cached
+        finally:
+            aclose: Callable[[], Awaitable[None]] | None = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    await aclose()
+        return "".join(round_text), calls
+
+    def _append(self, text: str) -> None:
+        offset = self.buffer.append(text)
+        self.account.chunks += 1
+        self.bus.dispatch(
+            AgentStreamChunkEvent.from_buffer(
+                self.buffer,
+                text,
+                offset,
+                run_id=self.bus.run_id,
+                seq=self.bus.next_seq(),
+                agent=self.session.name,
+                turn=self.number,
+            )
+        )
+
+    # -- tools ------------------------------------------------------------------------------------
+
+    async def _run_tool(self, call: ToolCallRequest) -> dict[str, Any]:
+        name = self.session.name
+        bus = self.bus
+        bus.emit(
+            ToolCallEvent,
+            agent=name,
+            turn=self.number,
+            tool=call.name,
+            call_id=call.id,
+            stage="started",
+            args=call.arguments,
+        )
+        started = time.monotonic()
+        tool = self.tools.get(call.name)
+        try:
+            if tool is None:
+                raise AgentError(
+                    f"no tool named '{call.name}' (available: {', '.join(self.tools) or 'none'})"
+                )
+            result = await self.services.invoke_tool(tool, call.arguments)
+        except TideError as exc:
+            duration = (time.monotonic() - started) * 1000
+            bus.emit(
+                ToolCallEvent,
+                agent=name,
+                turn=self.number,
+                tool=call.name,
+                call_id=call.id,
+                stage="failed",
+                args=call.arguments,
+                error=exc.message,
+                duration_ms=duration,
+            )
+            self.tool_log.append({"tool": call.name, "args": call.arguments, "error": exc.message})
+            return {"role": "tool", "tool_call_id": call.id, "content": f"Error: {exc.message}"}
+        duration = (time.monotonic() - started) * 1000
+        bus.emit(
+            ToolCallEvent,
+            agent=name,
+            turn=self.number,
+            tool=call.name,
+            call_id=call.id,
+            stage="completed",
+            args=call.arguments,
+            result=result,
+            duration_ms=duration,
+        )
+        self.tool_log.append({"tool": call.name, "args": call.arguments, "result": result})
+        if tool is not None and tool.builtin and tool.name == "done":
+            reason = call.arguments.get("reason")
+            self.done_reason = str(reason) if reason else "Task completed"
+        content = (
+            result
+            if isinstance(result, str)
+            else json.dumps(result, ensure_ascii=False, default=str)
+        )
+        return {"role": "tool", "tool_call_id": call.id, "content": content}
+
+    # -- accounting ---------------------------------------------------------------------------------
+
+    def _emit_cost(self) -> None:
+        account = self.account
+        cost = self.bus.emit(
+            CostEvent,
+            agent=self.session.name,
+            turn=self.number,
+            model=self.session.model,
+            provider=self.session.client.provider,
+            prompt_tokens=account.prompt_tokens,
+            completion_tokens=account.completion_tokens,
+            total_tokens=account.prompt_tokens + account.completion_tokens,
+            cost_usd=account.cost_usd,
+            duration_ms=(time.monotonic() - account.started) * 1000,
+            time_to_first_token_ms=account.ttft_ms,
+            chunks=account.chunks,
+            finish_reason=account.finish_reason,
+            streamed=account.streamed,
+            cached=account.cached,
+            llm_calls=account.llm_calls,
+        )
+        self.services.note_usage(cost)
+
+    def _fail(self, error: TideError) -> TideError:
+        partial = self.buffer.text()
+        self.services.note_partial(partial)
+        self._emit_cost()
+        self.bus.emit(
+            AgentTurnEvent,
+            agent=self.session.name,
+            turn=self.number,
+            stage="failed",
+            model=self.session.model,
+            duration_ms=(time.monotonic() - self.account.started) * 1000,
+            text=partial,
+            error=error.info(),
+        )
+        if isinstance(error, AgentError):
+            error.partial_text = partial
+        return error
+
+
+async def run_turn(
+    session: AgentSession,
+    services: TurnServices,
+    tools: list[ToolDecl],
+    message: str | None,
+    options: dict[str, Any],
+) -> TurnResult:
+    session.turns += 1
+    return await _Turn(session, services, tools, message, options).run()
+
+
+def parse_structured(text: str, fields: Any) -> tuple[Any, list[ValidationIssue]]:
+    """Parse a structured answer (JSON, possibly in a code fence) and check it."""
+    body = text.strip()
+    fenced = _FENCE.match(body)
+    if fenced:
+        body = fenced[1].strip()
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        return None, [
+            ValidationIssue(
+                path="(answer)",
+                message=f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            )
+        ]
+    if not isinstance(data, dict):
+        return data, [ValidationIssue(path="(answer)", message="expected a JSON object")]
+    try:
+        return model_for(fields, "Answer").model_validate(data).model_dump(), []
+    except ValidationError as exc:
+        return data, issues_from(exc)
+
+
+def _tool_spec(name: str, tool: ToolDecl) -> ToolSpec:
+    schema = (
+        json_schema(tool.input, "Arguments") if tool.input else {"type": "object", "properties": {}}
+    )
+    return ToolSpec(name=name, description=tool.description, parameters=schema)

@@ -1,0 +1,161 @@
+"""Running procedures from Python.
+
+    async with Runtime() as runtime:
+        result = await runtime.run("procedures/hello.tac", {"name": "Ada"}, handlers=[...])
+
+or, for one run, ``await run_procedure(...)``; ``run_procedure_sync`` for scripts without an
+event loop. A ``Runtime`` owns what runs share: the Lua thread limiter and the model servers it
+starts on demand (the scripted model server, the local model), which stop when it closes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from functools import partial
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+
+from runtime.config import RuntimeConfig
+from runtime.declarations import AgentConfig
+from runtime.handlers import LogHandler
+from runtime.human import HumanResponder
+from runtime.inspect import ProcedureInfo
+from runtime.models.base import ModelClient
+from runtime.run import Run, RunResult
+from runtime.source import ProcedureSource
+
+SCRIPTED_PREFIX = "scripted/"
+LOCAL_PREFIX = "local/"
+
+
+class Runtime:
+    def __init__(self, config: RuntimeConfig | None = None) -> None:
+        self.config = config or RuntimeConfig.from_env()
+        self.limiter = anyio.CapacityLimiter(self.config.max_lua_threads)
+        self._stack = AsyncExitStack()
+        self._services: TaskGroup | None = None
+        self._base_urls: dict[str, str] = {}
+        self._service_lock = anyio.Lock()
+
+    async def __aenter__(self) -> Runtime:
+        self._services = await self._stack.enter_async_context(anyio.create_task_group())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._services is not None:
+            self._services.cancel_scope.cancel()
+        await self._stack.aclose()
+        self._services = None
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        procedure: str | os.PathLike[str] | ProcedureSource,
+        inputs: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Run:
+        """A run, not yet started: ``await run.execute()`` runs it and ``run.cancel()`` stops it."""
+        source = (
+            procedure if isinstance(procedure, ProcedureSource) else ProcedureSource.load(procedure)
+        )
+        return Run(self, source, inputs, **options)
+
+    async def run(
+        self,
+        procedure: str | os.PathLike[str] | ProcedureSource,
+        inputs: dict[str, Any] | None = None,
+        *,
+        handlers: list[LogHandler] | None = None,
+        mock: bool = False,
+        model: str | None = None,
+        timeout_s: float | None = None,
+        run_id: str | None = None,
+        inputs_from_strings: bool = False,
+        human: HumanResponder | None = None,
+    ) -> RunResult:
+        """Run a procedure (a path or Lua source) to the end.
+
+        Raises ``TideError`` subclasses for mistakes found before it starts (syntax, inputs,
+        missing credentials); a run that starts always returns a ``RunResult``."""
+        run = self.create_run(
+            procedure,
+            inputs,
+            handlers=handlers,
+            mock=mock,
+            model=model,
+            timeout_s=timeout_s,
+            run_id=run_id,
+            inputs_from_strings=inputs_from_strings,
+            human=human,
+        )
+        return await run.execute()
+
+    # -- models ---------------------------------------------------------------------------------
+
+    async def check_models(self, info: ProcedureInfo, override: str | None) -> None:
+        """Fail before any call when a provider's credentials are missing."""
+        from runtime.models.routing import check_credentials
+
+        models = {override} if override else {a.model for a in info.agents if a.model}
+        for model in sorted(m for m in models if m):
+            check_credentials(model)
+
+    async def client_for(self, model: str, config: AgentConfig) -> ModelClient:
+        from runtime.models.routing import make_client
+
+        api_base = config.api_base
+        if model.startswith(SCRIPTED_PREFIX):
+            api_base = await self._service_url("scripted", self._serve_scripted)
+        elif model.startswith(LOCAL_PREFIX):
+            api_base = await self._service_url(
+                model, partial(self._serve_local, model[len(LOCAL_PREFIX) :])
+            )
+        return make_client(model, config, api_base=api_base)
+
+    async def _service_url(self, key: str, serve: Callable[..., Awaitable[None]]) -> str:
+        async with self._service_lock:
+            if key not in self._base_urls:
+                if self._services is None:
+                    raise RuntimeError("use `async with Runtime() as runtime:` to run real models")
+                self._base_urls[key] = await self._services.start(serve)  # type: ignore[arg-type]
+            return self._base_urls[key]
+
+    async def _serve_scripted(self, *, task_status: TaskStatus[str]) -> None:
+        from runtime.model_server import ScriptedModelServer
+
+        async with ScriptedModelServer() as server:
+            task_status.started(server.base_url)
+            await anyio.sleep_forever()
+
+    async def _serve_local(self, name: str, *, task_status: TaskStatus[str]) -> None:
+        from runtime.models.local_server import LocalModelServer
+
+        async with LocalModelServer() as server:
+            task_status.started(server.api_base)
+            await anyio.sleep_forever()
+
+
+async def run_procedure(
+    procedure: str | os.PathLike[str] | ProcedureSource,
+    inputs: dict[str, Any] | None = None,
+    *,
+    config: RuntimeConfig | None = None,
+    **options: Any,
+) -> RunResult:
+    """Run one procedure in a runtime of its own. Options as for ``Runtime.run``."""
+    async with Runtime(config) as runtime:
+        return await runtime.run(procedure, inputs, **options)
+
+
+def run_procedure_sync(
+    procedure: str | os.PathLike[str] | ProcedureSource,
+    inputs: dict[str, Any] | None = None,
+    **options: Any,
+) -> RunResult:
+    """``run_procedure`` for code that has no event loop of its own."""
+    return anyio.run(partial(run_procedure, procedure, inputs, **options))

@@ -1,0 +1,91 @@
+"""The ``tide`` command line.
+
+Each command lives in its own module with a ``register(subparsers)`` function that adds its
+parser and sets ``handler`` (a function ``(argparse.Namespace) -> int``). Command modules import
+only ``argparse`` at module level so that ``tide`` starts fast; the work is imported inside the
+handler. Commands from other packages (``tide ide``) are found through the ``tide.commands``
+entry point group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from runtime.cli._common import EXIT_USAGE, report_unexpected
+
+BUILTIN_COMMANDS = (
+    "runtime.cli.run",
+    "runtime.cli.validate",
+    "runtime.cli.test",
+    "runtime.cli.events",
+    "runtime.cli.runs",
+    "runtime.cli.model_server",
+)
+
+
+def _plugin_registrars(name: str | None) -> list[object]:
+    from importlib.metadata import entry_points
+
+    registrars = []
+    for entry in entry_points(group="tide.commands"):
+        if name is not None and entry.name != name:
+            continue
+        try:
+            registrars.append(entry.load().register)
+        except ImportError:
+            # A command whose package is not installed (or not built yet) is simply absent.
+            continue
+    return registrars
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tide", description="Run AI-agent workflows written in Lua."
+    )
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in BUILTIN_COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(sub)
+    builtin = set(sub.choices)
+    if command is None or command not in builtin:
+        # Plugins are looked up only when needed: scanning entry points costs start-up time.
+        for register in _plugin_registrars(None if command is None else command):
+            register(sub)  # type: ignore[operator]
+    return parser
+
+
+def _command_name(argv: Sequence[str]) -> str | None:
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_name(args_list))
+    args = parser.parse_args(args_list)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(handler(args))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        return report_unexpected(exc, debug=args.debug)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,131 @@
+"""``tide run FILE``: run a procedure, streaming to the terminal."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "run",
+        help="run a procedure",
+        description="Run a procedure, streaming its events to the terminal.",
+    )
+    parser.add_argument("file", help="the procedure (.tac or .lua)")
+    parser.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an input value (repeatable); converted to the declared type",
+    )
+    parser.add_argument(
+        "--mock", action="store_true", help="agents answer from the procedure's Mocks {}"
+    )
+    parser.add_argument(
+        "--model", help="use this model for every agent (e.g. local/smollm2, scripted/default)"
+    )
+    parser.add_argument(
+        "--events", metavar="FILE.jsonl", help="also write every event to this file"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no streaming; print only the output"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show debug logs and validation passes"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop the run after this long (default 600)",
+    )
+    parser.set_defaults(handler=handle)
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    from runtime.errors import InputValidationError
+    from runtime.events import ValidationIssue
+
+    params: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InputValidationError(
+                f"--param expects NAME=VALUE, got {pair!r}",
+                [ValidationIssue(path=pair, message="expected NAME=VALUE")],
+                hint="e.g. --param topic=robots",
+            )
+        params[name.strip()] = value
+    return params
+
+
+def handle(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    import anyio
+
+    from runtime.api import run_procedure
+    from runtime.cli._common import EXIT_FAILED, EXIT_OK, report_tide_error
+    from runtime.cli._human import TerminalHuman
+    from runtime.config import RuntimeConfig
+    from runtime.errors import TideError
+    from runtime.handlers import JsonlHandler, LogHandler
+    from runtime.source import ProcedureSource
+
+    try:
+        source = ProcedureSource.from_path(args.file)
+        params = parse_params(args.param)
+    except TideError as exc:
+        return report_tide_error(exc, debug=args.debug)
+
+    handlers: list[LogHandler] = []
+    if not args.quiet:
+        from runtime.console import ConsoleHandler
+
+        handlers.append(
+            ConsoleHandler(
+                sys.stderr if args.json else sys.stdout,
+                show_output=not args.json,
+                verbose=args.verbose,
+            )
+        )
+    jsonl = JsonlHandler(args.events) if args.events else None
+    if jsonl is not None:
+        handlers.append(jsonl)
+    config = RuntimeConfig.from_env(timeout_s=args.timeout)
+    try:
+        result = anyio.run(
+            lambda: run_procedure(
+                source,
+                params,
+                config=config,
+                handlers=handlers,
+                mock=args.mock,
+                model=args.model,
+                inputs_from_strings=True,
+                human=TerminalHuman(mock=args.mock),
+            )
+        )
+    except TideError as exc:
+        return report_tide_error(exc, debug=args.debug)
+    finally:
+        if jsonl is not None:
+            jsonl.close()
+    if args.json:
+        payload = {
+            "run_id": result.run_id,
+            "status": result.status,
+            "output": result.output,
+            "error": result.error.model_dump() if result.error else None,
+            "partial_text": result.partial_text,
+            "totals": result.totals.model_dump(),
+        }
+        print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+    elif args.quiet and result.output is not None:
+        print(json.dumps(result.output, ensure_ascii=False, indent=2, default=str))
+    return EXIT_OK if result.ok else EXIT_FAILED

@@ -1,0 +1,46 @@
+"""Runtime settings, with defaults a user rarely needs to change. Environment variables
+(``TIDE_MODEL``, ``TIDE_TIMEOUT``, ``TIDE_STREAMING``) override the defaults."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from runtime.sandbox import DEFAULT_HOOK_INTERVAL, DEFAULT_MAX_MEMORY
+
+
+class RuntimeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timeout_s: float = 600.0
+    max_memory: int = DEFAULT_MAX_MEMORY
+    hook_interval: int = DEFAULT_HOOK_INTERVAL
+    streaming: bool = True
+    model: str | None = None
+    first_token_timeout_s: float = 60.0
+    idle_timeout_s: float = 60.0
+    retries: int = 2
+    retry_backoff_s: float = 0.5
+    max_tool_rounds: int = 16
+    output_retries: int = 1
+    max_lua_threads: int = 256
+    inspect_timeout_s: float = 10.0
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> RuntimeConfig:
+        values: dict[str, Any] = {}
+        if os.environ.get("TIDE_MODEL"):
+            values["model"] = os.environ["TIDE_MODEL"]
+        if os.environ.get("TIDE_TIMEOUT"):
+            values["timeout_s"] = float(os.environ["TIDE_TIMEOUT"])
+        if os.environ.get("TIDE_STREAMING"):
+            values["streaming"] = os.environ["TIDE_STREAMING"].lower() not in (
+                "0",
+                "false",
+                "no",
+                "off",
+            )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

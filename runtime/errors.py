@@ -1,0 +1,108 @@
+"""Errors a user can cause and fix. Each carries a kind, a message, where it happened and a hint.
+
+Anything that is a ``TideError`` is reported without a Python traceback.
+"""
+
+from __future__ import annotations
+
+from runtime.events import ErrorInfo, ValidationIssue
+
+
+class TideError(Exception):
+    kind = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.hint = hint
+
+    def locate(self, file: str | None, line: int | None) -> None:
+        """Record where the error happened, unless it already knows."""
+        if self.file is None and file is not None:
+            self.file, self.line = file, line
+
+    def info(self) -> ErrorInfo:
+        return ErrorInfo(
+            kind=self.kind, message=self.message, file=self.file, line=self.line, hint=self.hint
+        )
+
+    def __str__(self) -> str:
+        where = self.info().location()
+        return f"{where}: {self.message}" if where else self.message
+
+
+class ProcedureLoadError(TideError):
+    """The procedure's source could not be read (missing, a directory, binary, empty)."""
+
+    kind = "load"
+
+
+class ProcedureSyntaxError(TideError):
+    kind = "syntax"
+
+
+class DeclarationError(TideError):
+    """A declaration (Agent, Tool, Procedure, field…) is malformed."""
+
+    kind = "declaration"
+
+
+class InputValidationError(TideError):
+    kind = "input"
+
+    def __init__(self, message: str, issues: list[ValidationIssue], **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.issues = issues
+
+
+class OutputValidationError(TideError):
+    kind = "output_validation"
+
+    def __init__(
+        self, message: str, issues: list[ValidationIssue], raw: object = None, **kwargs: object
+    ) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.issues = issues
+        self.raw = raw
+
+
+class ProcedureRuntimeError(TideError):
+    """An error raised by the procedure's Lua code."""
+
+    kind = "runtime"
+
+
+class SandboxLimitError(TideError):
+    """The sandbox stopped the procedure: time limit, memory limit, or a guarded operation."""
+
+    def __init__(self, kind: str, message: str, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.kind = kind
+
+
+class AgentError(TideError):
+    """An agent's turn failed (the model, a timeout, the tool loop)."""
+
+    kind = "agent"
+
+    def __init__(
+        self, message: str, *, kind: str = "agent", partial_text: str = "", **kwargs: object
+    ) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.kind = kind
+        self.partial_text = partial_text
+
+
+class ConfigurationError(TideError):
+    """The run cannot start as configured (missing credentials, unknown model…)."""
+
+    kind = "configuration"

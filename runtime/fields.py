@@ -1,0 +1,218 @@
+"""Declared fields (``field.string{...}`` and friends): schemas, input coercion, output checks.
+
+Every declared set of fields becomes a pydantic model, which does the checking and coercion and
+gives the JSON Schema that models and the IDE see.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from runtime.errors import DeclarationError, InputValidationError
+from runtime.events import ValidationIssue
+
+FieldType = Literal["string", "number", "integer", "boolean", "array", "object"]
+FIELD_TYPES: tuple[str, ...] = ("string", "number", "integer", "boolean", "array", "object")
+FIELD_OPTIONS = frozenset({"required", "default", "description", "enum", "items", "properties"})
+_PY_TYPES: dict[str, Any] = {
+    "string": str,
+    "number": float,
+    "integer": int,
+    "boolean": bool,
+    "array": list[Any],
+    "object": dict[str, Any],
+}
+_TRUE = {"true", "yes", "1", "on"}
+_FALSE = {"false", "no", "0", "off"}
+
+
+class FieldSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: FieldType
+    required: bool = False
+    default: Any = None
+    description: str | None = None
+    enum: tuple[Any, ...] | None = None
+    items: FieldSpec | None = None
+    properties: tuple[tuple[str, FieldSpec], ...] | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """The field as the IDE's inputs form and ``tide validate --json`` show it."""
+        out: dict[str, Any] = {"type": self.type, "required": self.required}
+        if self.default is not None:
+            out["default"] = self.default
+        if self.description:
+            out["description"] = self.description
+        if self.enum is not None:
+            out["enum"] = list(self.enum)
+        return out
+
+
+Fields = dict[str, FieldSpec]
+
+
+def parse_field(name: str, raw: Any) -> FieldSpec:
+    """Build a FieldSpec from the table ``field.<type>{...}`` produced, or a legacy
+    ``{type = "string", ...}`` table."""
+    if not isinstance(raw, dict):
+        raise DeclarationError(
+            f"field '{name}' must be declared with field.<type>{{...}}, got {type(raw).__name__}",
+            hint="e.g. topic = field.string{required = true}",
+        )
+    data = {k: v for k, v in raw.items() if k != "__tide_kind"}
+    kind = data.pop("type", None)
+    if kind not in FIELD_TYPES:
+        raise DeclarationError(
+            f"field '{name}' has unknown type {kind!r}",
+            hint="use one of: " + ", ".join(FIELD_TYPES),
+        )
+    unknown = set(data) - FIELD_OPTIONS
+    if unknown:
+        raise DeclarationError(
+            f"field '{name}' has unknown option(s): {', '.join(sorted(unknown))}",
+            hint="field options are: " + ", ".join(sorted(FIELD_OPTIONS)),
+        )
+    enum = data.get("enum")
+    if enum is not None and not isinstance(enum, list):
+        raise DeclarationError(f"field '{name}': enum must be a list of values")
+    items = data.get("items")
+    props = data.get("properties")
+    try:
+        return FieldSpec(
+            type=kind,
+            required=bool(data.get("required", False)),
+            default=data.get("default"),
+            description=data.get("description"),
+            enum=tuple(enum) if enum is not None else None,
+            items=parse_field(f"{name}[]", items) if items is not None else None,
+            properties=tuple((k, parse_field(f"{name}.{k}", v)) for k, v in sorted(props.items()))
+            if isinstance(props, dict)
+            else None,
+        )
+    except ValidationError as exc:
+        raise DeclarationError(f"field '{name}' is malformed: {exc.errors()[0]['msg']}") from None
+
+
+def parse_fields(raw: Any, what: str) -> Fields:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise DeclarationError(
+            f"{what} must be a table of fields, e.g. {{ name = field.string{{}} }}"
+        )
+    return {str(name): parse_field(str(name), spec) for name, spec in raw.items()}
+
+
+def _annotation(spec: FieldSpec) -> Any:
+    if spec.enum is not None:
+        return Literal[spec.enum]
+    if spec.type == "array" and spec.items is not None:
+        return list[_annotation(spec.items)]  # type: ignore[misc]
+    if spec.type == "object" and spec.properties is not None:
+        return _model_for(spec.properties, "Object")
+    return _PY_TYPES[spec.type]
+
+
+@lru_cache(maxsize=512)
+def _model_for(fields: tuple[tuple[str, FieldSpec], ...], name: str) -> type[BaseModel]:
+    definitions: dict[str, Any] = {}
+    for field_name, spec in fields:
+        annotation = _annotation(spec)
+        description = spec.description
+        if spec.required:
+            definitions[field_name] = (annotation, Field(..., description=description))
+        else:
+            definitions[field_name] = (
+                annotation | None,
+                Field(default=spec.default, description=description),
+            )
+    return create_model(name, __config__=ConfigDict(extra="allow"), **definitions)
+
+
+def model_for(fields: Fields, name: str = "Output") -> type[BaseModel]:
+    return _model_for(tuple(sorted(fields.items())), name)
+
+
+def json_schema(fields: Fields, name: str = "Output") -> dict[str, Any]:
+    schema = model_for(fields, name).model_json_schema()
+    schema.pop("title", None)
+    return schema
+
+
+def issues_from(exc: ValidationError) -> list[ValidationIssue]:
+    issues = []
+    for error in exc.errors():
+        path = ".".join(str(part) for part in error["loc"]) or "(value)"
+        issues.append(ValidationIssue(path=path, message=error["msg"]))
+    return issues
+
+
+def _from_string(spec: FieldSpec, text: str) -> Any:
+    """Turn a command-line string into the declared type before pydantic checks it."""
+    if spec.type == "boolean":
+        lowered = text.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        return text
+    if spec.type in ("array", "object"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            if spec.type == "array":
+                return [part.strip() for part in text.split(",") if part.strip()]
+            return text
+    return text
+
+
+def coerce_inputs(
+    fields: Fields, values: dict[str, Any], *, from_strings: bool = False
+) -> dict[str, Any]:
+    """Check ``values`` against the declared inputs; fill in defaults; coerce types.
+
+    Raises ``InputValidationError`` naming every bad field."""
+    unknown = sorted(set(values) - set(fields))
+    issues = [
+        ValidationIssue(
+            path=name,
+            message="is not a declared input"
+            + (f" (declared: {', '.join(sorted(fields))})" if fields else " (none are declared)"),
+        )
+        for name in unknown
+    ]
+    prepared = {
+        name: _from_string(fields[name], value)
+        if from_strings and isinstance(value, str)
+        else value
+        for name, value in values.items()
+        if name in fields
+    }
+    data: dict[str, Any] = {}
+    try:
+        data = model_for(fields, "Input").model_validate(prepared).model_dump()
+    except ValidationError as exc:
+        issues.extend(issues_from(exc))
+    if issues:
+        detail = "; ".join(f"{issue.path}: {issue.message}" for issue in issues)
+        raise InputValidationError(f"invalid input: {detail}", issues)
+    return data
+
+
+def check_output(fields: Fields, value: Any) -> tuple[Any, list[ValidationIssue]]:
+    """Validate a procedure's or agent's output; return (checked value, issues)."""
+    if not isinstance(value, dict):
+        kind = "nothing" if value is None else type(value).__name__
+        return value, [
+            ValidationIssue(path="(output)", message=f"expected a table of fields, got {kind}")
+        ]
+    try:
+        checked = model_for(fields).model_validate(value).model_dump()
+    except ValidationError as exc:
+        return value, issues_from(exc)
+    return checked, []

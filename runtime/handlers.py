@@ -1,0 +1,61 @@
+"""Log handlers: where a run's events go.
+
+A handler is any object with a ``log(event)`` method; it may return an awaitable. Each handler
+gets its own buffer and task (see ``runtime.bus``), so a slow one never stalls the run and a
+failing one is reported once, as a ``log`` event, instead of breaking it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import IO, Protocol, runtime_checkable
+
+from runtime.events import Event
+
+
+@runtime_checkable
+class LogHandler(Protocol):
+    def log(self, event: Event) -> Awaitable[None] | None: ...
+
+
+class MemoryHandler:
+    """Keeps every event, in order. Handy in tests and for embedding."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def log(self, event: Event) -> None:
+        self.events.append(event)
+
+    def of_type(self, kind: str) -> list[Event]:
+        return [e for e in self.events if e.type == kind]
+
+    def types(self) -> list[str]:
+        return [e.type for e in self.events]
+
+
+class JsonlHandler:
+    """Writes one JSON object per line; the file is flushed after every terminal event."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._file: IO[str] | None = None
+        self._lock = threading.Lock()
+
+    def log(self, event: Event) -> None:
+        with self._lock:
+            if self._file is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = self.path.open("a", encoding="utf-8")
+            self._file.write(event.model_dump_json())
+            self._file.write("\n")
+            if event.type in ("run_completed", "run_failed", "run_cancelled"):
+                self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None

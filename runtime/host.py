@@ -1,0 +1,418 @@
+"""The Python side of the DSL: what ``Agent{}``, ``Tool{}``, ``Procedure{}``, ``Log``, ``State``,
+``require`` and handle calls do. One ``Host`` per Lua state, used only from its thread.
+
+The host records declarations; what *calling* an agent or a human does is up to its ``Effects``:
+a real run, or an inspection that stops at the first effect.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from runtime import _state
+from runtime._convert import HandleRef, parse_handle, to_lua, to_python
+from runtime.declarations import (
+    AgentDecl,
+    Declarations,
+    ProcedureDecl,
+    SpecificationDecl,
+    StepDecl,
+    ToolDecl,
+    parse_agent_config,
+)
+from runtime.errors import DeclarationError, OutputValidationError, ProcedureLoadError, TideError
+from runtime.fields import FieldSpec, check_output, coerce_inputs, parse_fields
+from runtime.sandbox import Sandbox
+from runtime.source import ProcedureSource
+from runtime.tools import DONE_MODULES, ToolLedger, done_tool
+
+MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
+MAX_MODULE_BYTES = 1024 * 1024
+TOOL_METHODS = ("called", "call_count", "last_call", "last_result", "calls")
+AGENT_METHODS = ("turns", "history")
+PROCEDURE_METHODS = ()
+
+
+class Effects(Protocol):
+    """What calls with effects do. Called on the Lua thread."""
+
+    def agent_call(self, agent: AgentDecl, message: str | None, options: dict[str, Any]) -> Any: ...
+
+    def agent_method(self, agent: AgentDecl, method: str) -> Any: ...
+
+    def log(self, level: str, message: str, fields: dict[str, Any], source: str | None) -> None: ...
+
+    def tool_called(self, tool: ToolDecl, args: dict[str, Any]) -> Any: ...
+
+    def human(self, op: str, args: list[Any]) -> Any: ...
+
+
+class Host:
+    def __init__(
+        self,
+        source: ProcedureSource,
+        effects: Effects,
+        *,
+        mocks_enabled: bool = False,
+        sandbox_factory: Callable[[dict[str, Callable[..., Any]]], Sandbox] = Sandbox,
+    ) -> None:
+        self.source = source
+        self.effects = effects
+        self.mocks_enabled = mocks_enabled
+        self.declarations = Declarations()
+        self.state = _state.StateStore()
+        self.ledger = ToolLedger()
+        self._next_id = 0
+        self._handles: dict[tuple[str, int], Any] = {}
+        self.sandbox = sandbox_factory(
+            {
+                "declare": self._declare,
+                "name_handle": self._name_handle,
+                "parse_handle": self._parse_handle,
+                "handle_name": self._handle_name,
+                "handle_method": self._handle_method,
+                "call": self._call,
+                "namespace_call": self._namespace_call,
+                "log": self._print,
+                "builtin_module": self._builtin_module,
+                "lookup": self._lookup,
+                "module_source": self._module_source,
+            }
+        )
+
+    # -- running the file ---------------------------------------------------------------------
+
+    def execute_chunk(self) -> Any:
+        chunk = self.sandbox.compile(self.source.text, self.source.display_name)
+        return to_python(self.sandbox.call(chunk))
+
+    def call_procedure(self, procedure: ProcedureDecl, inputs: dict[str, Any]) -> Any:
+        """Call a declared procedure's function with already-checked inputs."""
+        if procedure.function is None:
+            raise DeclarationError(
+                f"procedure '{procedure.name or 'main'}' has no function",
+                file=procedure.file,
+                line=procedure.line,
+                hint="add `function(input) ... end` inside Procedure { ... }",
+            )
+        result = self.sandbox.call(procedure.function, self.to_lua(inputs))
+        return to_python(result)
+
+    def to_lua(self, value: Any) -> Any:
+        return to_lua(self.sandbox.runtime, value)
+
+    def handle(self, kind: str, ident: int) -> Any:
+        return self._handles[(kind, ident)]
+
+    # -- declarations -------------------------------------------------------------------------
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def _declare(
+        self, kind: str, name: str | None, config: Any, file: str | None, line: int | None
+    ) -> Any:
+        try:
+            return self._declare_kind(kind, name, to_python(config), file, line)
+        except TideError as exc:
+            exc.locate(file, line)
+            raise
+
+    def _declare_kind(
+        self, kind: str, name: str | None, config: Any, file: str | None, line: int | None
+    ) -> Any:
+        decls = self.declarations
+        if kind == "agent":
+            agent_config, warnings = parse_agent_config(config)
+            decls.warnings.extend((w, file, line) for w in warnings)
+            agent = AgentDecl(self._new_id(), agent_config, file, line, name or agent_config.name)
+            decls.agents[agent.id] = agent
+            return self._make_handle("agent", agent.id, AGENT_METHODS)
+        if kind == "tool":
+            if not isinstance(config, dict):
+                raise DeclarationError(
+                    "Tool expects a table: Tool { description = ..., function(args) ... end }"
+                )
+            tool = ToolDecl(
+                self._new_id(),
+                description=str(config.get("description", "")),
+                input=parse_fields(config.get("input", config.get("parameters")), "a tool's input"),
+                function=config.get(1, config.get("handler", config.get("1"))),
+                file=file,
+                line=line,
+                name=name or config.get("name"),
+            )
+            if tool.function is None:
+                raise DeclarationError(
+                    "Tool has no function", hint="add `function(args) ... end` inside Tool { ... }"
+                )
+            decls.tools[tool.id] = tool
+            return self._make_handle("tool", tool.id, TOOL_METHODS)
+        if kind == "procedure":
+            if not isinstance(config, dict):
+                raise DeclarationError(
+                    "Procedure expects a table: Procedure { function(input) ... end }"
+                )
+            procedure = ProcedureDecl(
+                self._new_id(),
+                input=parse_fields(config.get("input"), "a procedure's input"),
+                output=parse_fields(config.get("output"), "a procedure's output"),
+                state=_state.initial_state(config.get("state")),
+                function=config.get(1, config.get("1")),
+                file=file,
+                line=line,
+                name=name,
+            )
+            decls.procedures[procedure.id] = procedure
+            return self._make_handle("procedure", procedure.id, PROCEDURE_METHODS)
+        if kind == "input":
+            decls.script_input = parse_fields(config, "input")
+            return None
+        if kind == "output":
+            decls.script_output = parse_fields(config, "output")
+            return None
+        if kind == "mocks":
+            if not isinstance(config, dict):
+                raise DeclarationError("Mocks expects a table keyed by agent or tool name")
+            decls.mocks.update(config)
+            return None
+        if kind == "specification":
+            text = config if isinstance(config, str) else name
+            if not isinstance(text, str):
+                raise DeclarationError(
+                    "Specification expects Gherkin text: Specification([[ ... ]])"
+                )
+            decls.specifications.append(SpecificationDecl(text, file, line))
+            return None
+        if kind == "step":
+            if name is None or config is None:
+                raise DeclarationError(
+                    'Step expects a phrase and a function: Step("...", function(ctx) ... end)'
+                )
+            decls.steps.append(StepDecl(name, config, file, line))
+            return None
+        raise DeclarationError(f"unknown declaration {kind}")
+
+    def _make_handle(self, kind: str, ident: int, methods: tuple[str, ...]) -> Any:
+        handle = self.sandbox.make_handle(kind, ident, methods)
+        self._handles[(kind, ident)] = handle
+        return handle
+
+    def _table(self, kind: str) -> dict[int, Any]:
+        decls = self.declarations
+        tables: dict[str, dict[int, Any]] = {
+            "agent": decls.agents,
+            "tool": decls.tools,
+            "procedure": decls.procedures,
+        }
+        return tables.get(kind, {})
+
+    def _lookup(self, kind: str, name: str) -> Any:
+        table = self._table(kind)
+        for ident, decl in table.items():
+            if decl.name == name:
+                return self.handle(kind, ident)
+        return None
+
+    def _parse_handle(self, tag: str) -> tuple[str, int]:
+        ref = parse_handle(tag)
+        return ref.kind, ref.id
+
+    def _decl(self, kind: str, ident: int) -> AgentDecl | ToolDecl | ProcedureDecl:
+        table = self._table(kind)
+        return table[ident]
+
+    def _name_handle(self, kind: str, ident: int, name: str) -> None:
+        decl = self._decl(kind, ident)
+        if decl.name is None:
+            decl.name = name
+
+    def _handle_name(self, kind: str, ident: int) -> str:
+        decl = self._decl(kind, ident)
+        return decl.name or f"{kind}{ident}"
+
+    # -- calls --------------------------------------------------------------------------------
+
+    def _call(self, kind: str, ident: int, file: str | None, line: int | None, *args: Any) -> Any:
+        try:
+            decl = self._decl(kind, ident)
+            if isinstance(decl, AgentDecl):
+                message, options = _agent_arguments([to_python(a) for a in args])
+                if decl.name is None:
+                    decl.name = f"agent{decl.id}"
+                return self.to_lua(self.effects.agent_call(decl, message, options))
+            if isinstance(decl, ToolDecl):
+                arguments = to_python(args[0]) if args else {}
+                result = self.effects.tool_called(
+                    decl, arguments if isinstance(arguments, dict) else {"value": arguments}
+                )
+                return self.to_lua(result)
+            return self._call_subprocedure(decl, to_python(args[0]) if args else {})
+        except TideError as exc:
+            exc.locate(file, line)
+            raise
+
+    def _call_subprocedure(self, procedure: ProcedureDecl, arguments: Any) -> Any:
+        if not isinstance(arguments, dict):
+            raise DeclarationError(
+                f"procedure '{procedure.name}' takes a table of inputs",
+                hint=f"{procedure.name}({{ ... }})",
+            )
+        inputs = coerce_inputs(procedure.input, arguments)
+        output = self.call_procedure(procedure, inputs)
+        if procedure.output:
+            checked, issues = check_output(procedure.output, output)
+            if issues:
+                detail = "; ".join(f"{i.path}: {i.message}" for i in issues)
+                raise OutputValidationError(
+                    f"procedure '{procedure.name}' returned output that does not match its declaration: {detail}",
+                    issues,
+                    raw=output,
+                )
+            output = checked
+        return self.to_lua(output)
+
+    def invoke_tool(self, tool: ToolDecl, arguments: dict[str, Any]) -> Any:
+        """Run a tool's function (on the Lua thread); record the call; return its result."""
+        checked = coerce_inputs(tool.input, arguments) if tool.input else arguments
+        mock = self.tool_mock(tool.name)
+        if mock is not None:
+            result = mock
+        elif tool.builtin:
+            result = tool.function(checked)
+        else:
+            result = to_python(self.sandbox.call(tool.function, self.to_lua(checked)))
+        self.ledger.record(tool.id, checked, result)
+        return result
+
+    def tool_mock(self, name: str | None) -> Any:
+        if not self.mocks_enabled or name is None:
+            return None
+        entry = self.declarations.mocks.get(name)
+        if isinstance(entry, dict) and "returns" in entry:
+            return entry["returns"]
+        return None
+
+    def _handle_method(self, kind: str, ident: int, method: str, *args: Any) -> Any:
+        decl = self._decl(kind, ident)
+        if isinstance(decl, ToolDecl):
+            return self.to_lua(self.ledger.method(decl.id, method))
+        if isinstance(decl, AgentDecl):
+            return self.to_lua(self.effects.agent_method(decl, method))
+        raise DeclarationError(f"{kind} handles have no method '{method}'")
+
+    def _namespace_call(
+        self, namespace: str, function: str, file: str | None, line: int | None, *args: Any
+    ) -> Any:
+        values = [to_python(a) for a in args]
+        try:
+            if namespace == "Log":
+                message = str(values[0]) if values else ""
+                fields = values[1] if len(values) > 1 and isinstance(values[1], dict) else {}
+                level = "warn" if function == "warning" else function
+                self.effects.log(level, message, fields, _source(file, line))
+                return None
+            if namespace == "State":
+                return self.to_lua(self.state.call(function, values))
+            if namespace == "Json":
+                return self.to_lua(_json(function, values))
+            return self.to_lua(self.effects.human(function, values))
+        except TideError as exc:
+            exc.locate(file, line)
+            raise
+
+    def _print(
+        self, level: str, message: str, fields: Any, file: str | None, line: int | None
+    ) -> None:
+        self.effects.log(level, message, {}, _source(file, line))
+
+    # -- modules ------------------------------------------------------------------------------
+
+    def done_tool(self) -> ToolDecl:
+        """The run's built-in ``done`` tool, created on first use."""
+        existing = next(
+            (t for t in self.declarations.tools.values() if t.builtin and t.name == "done"), None
+        )
+        if existing is not None:
+            return existing
+        tool = done_tool(self._new_id())
+        self.declarations.tools[tool.id] = tool
+        self._make_handle("tool", tool.id, TOOL_METHODS)
+        return tool
+
+    def _builtin_module(self, name: str) -> Any:
+        if name in DONE_MODULES:
+            return self.handle("tool", self.done_tool().id)
+        return None
+
+    def _module_source(self, name: str) -> tuple[str, str]:
+        if not MODULE_NAME.match(name):
+            raise ProcedureLoadError(
+                f"cannot require '{name}': module names are dotted identifiers"
+            )
+        root = self.source.project_root
+        if root is None:
+            raise ProcedureLoadError(
+                f"cannot require '{name}': this procedure has no project folder"
+            )
+        relative = Path(*name.split("."))
+        for suffix in (".tac", ".lua"):
+            candidate = (root / relative).with_suffix(suffix)
+            if not candidate.is_file():
+                continue
+            resolved = candidate.resolve()
+            if not resolved.is_relative_to(root.resolve()):
+                raise ProcedureLoadError(
+                    f"cannot require '{name}': it resolves outside the project folder"
+                )
+            if resolved.stat().st_size > MAX_MODULE_BYTES:
+                raise ProcedureLoadError(f"cannot require '{name}': the file is larger than 1 MiB")
+            text = resolved.read_text(encoding="utf-8", errors="replace")
+            return text, "@" + str(candidate.relative_to(root))
+        raise ProcedureLoadError(
+            f"module '{name}' not found",
+            hint=f"looked for {relative}.tac and {relative}.lua under {root}",
+        )
+
+
+def _json(function: str, values: list[Any]) -> Any:
+    import json
+
+    if function == "encode":
+        return json.dumps(values[0] if values else None, ensure_ascii=False)
+    text = values[0] if values else ""
+    if not isinstance(text, str):
+        raise DeclarationError("Json.decode expects a string")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DeclarationError(
+            f"Json.decode: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
+
+
+def _source(file: str | None, line: int | None) -> str | None:
+    return f"{file}:{line}" if file else None
+
+
+def _agent_arguments(args: list[Any]) -> tuple[str | None, dict[str, Any]]:
+    """``agent()``, ``agent("text")`` and ``agent({message = ..., ...})``."""
+    if not args or args[0] is None:
+        return None, {}
+    first = args[0]
+    if isinstance(first, str):
+        return first, {}
+    if isinstance(first, dict):
+        options = dict(first)
+        message = options.pop("message", None)
+        return (str(message) if message is not None else None), options
+    if isinstance(first, list) and not first:
+        return None, {}
+    return str(first), {}
+
+
+__all__ = ["Effects", "FieldSpec", "HandleRef", "Host"]

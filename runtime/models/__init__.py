@@ -1,0 +1,30 @@
+"""Model clients: what answers an agent's turn.
+
+A client makes one model call for a ``ModelRequest`` and yields ``ModelItem``s as they arrive.
+The agent loop (``runtime.agent``) owns everything around the call: tools, retries, timeouts,
+structured output and events.
+"""
+
+from runtime.models.base import (
+    Finish,
+    ModelClient,
+    ModelError,
+    ModelItem,
+    ModelRequest,
+    TextDelta,
+    ToolCallRequest,
+    ToolSpec,
+    Usage,
+)
+
+__all__ = [
+    "Finish",
+    "ModelClient",
+    "ModelError",
+    "ModelItem",
+    "ModelRequest",
+    "TextDelta",
+    "ToolCallRequest",
+    "ToolSpec",
+    "Usage",
+]

@@ -1,0 +1,232 @@
+"""Process-wide DSPy and LiteLLM setup for the model client.
+
+DSPy keeps global state: a response cache (on disk by default) and settings that only the
+thread that first called ``dspy.configure`` may change. Tide touches both exactly once, here,
+and otherwise passes everything a call needs through ``dspy.context``, which is safe from any
+thread or task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import email.utils
+import importlib
+import math
+import os
+import threading
+from types import ModuleType
+
+from runtime.models.base import ModelError, ModelErrorKind, Usage
+
+# LiteLLM reads this when it is imported; without it, the import fetches the price map from
+# the network, which makes costs depend on the day and the import slow or failing offline.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+# ``request.cache`` keeps answers in memory for the life of the process; the bound keeps a
+# long-running server from growing without limit.
+MEMORY_CACHE_ENTRIES = 1000
+
+# What every Tide call runs under. History would keep every response in DSPy's global list
+# (10,000 entries by default); usage tracking is Tide's job.
+CALL_SETTINGS: dict[str, object] = {"disable_history": True, "track_usage": False}
+
+_lock = threading.Lock()
+_cache_configured = False
+_settings_configured = False
+
+
+def import_litellm() -> ModuleType:
+    """LiteLLM, imported only after the offline price map has been selected."""
+    import litellm
+
+    return litellm
+
+
+def _may_configure() -> bool:
+    """Whether this thread may call ``dspy.configure`` without breaking DSPy's ownership rule.
+
+    DSPy lets only the first configuring thread configure again. A worker thread (a
+    ``to_thread`` call, a server's request thread) must never become that owner, or the
+    main thread could no longer configure DSPy. Inside an async task DSPy would also bind
+    configuration to that task, refusing it to every other task, so that is avoided too.
+    """
+    # The module, not the ``settings`` object its package re-exports under the same name.
+    dspy_settings = importlib.import_module("dspy.dsp.utils.settings")
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    try:
+        if asyncio.current_task() is not None:
+            return False
+    except RuntimeError:
+        pass  # no running event loop: a plain synchronous caller
+    owner = dspy_settings.config_owner_thread_id
+    return owner is None or owner == threading.get_ident()
+
+
+def ensure_configured() -> None:
+    """Configure DSPy once per process: no disk cache, no history, LiteLLM quiet.
+
+    Safe to call from anywhere and as often as wanted. The DSPy settings are applied only from
+    the main thread outside any async task; until then calls still run correctly because each
+    carries ``CALL_SETTINGS`` in its ``dspy.context``. Call it at start-up, before the event
+    loop runs, to set DSPy's process defaults as well.
+    """
+    global _cache_configured, _settings_configured
+    if _settings_configured:
+        return
+    with _lock:
+        if not _cache_configured:
+            import dspy
+            from dspy.clients._litellm import get_litellm
+
+            # Replaces the lazily built default cache before anything reads it, so no cache
+            # directory is ever created under the user's home.
+            dspy.configure_cache(
+                enable_disk_cache=False,
+                enable_memory_cache=True,
+                disk_cache_dir=None,
+                memory_max_entries=MEMORY_CACHE_ENTRIES,
+            )
+            # DSPy's LiteLLM defaults: no telemetry, no LiteLLM cache, no debug banners
+            # printed to stdout when an exception is mapped.
+            get_litellm(feature="tide")
+            _cache_configured = True
+        if not _settings_configured and _may_configure():
+            import dspy
+
+            dspy.configure(**CALL_SETTINGS)
+            _settings_configured = True
+
+
+def settings_configured() -> bool:
+    """Whether ``dspy.configure`` has been called by ``ensure_configured``."""
+    return _settings_configured
+
+
+# --- Reading failures ------------------------------------------------------------------
+# DSPy wraps LiteLLM's exceptions (themselves wrapping the OpenAI SDK's and httpx's) in its
+# own LMError classes, chained through __cause__. Each layer knows something: DSPy the
+# status and parsed Retry-After, LiteLLM the response headers, httpx what the socket did.
+# So the whole chain is read, by class name, without importing any of those packages here.
+
+_TIMEOUTS = frozenset({"Timeout", "APITimeoutError", "TimeoutException", "LMTimeoutError"})
+_CONNECTION = frozenset(
+    {"APIConnectionError", "TransportError", "LMTransportError", "MidStreamFallbackError"}
+)
+_MALFORMED = frozenset(
+    {"JSONDecodeError", "APIResponseValidationError", "StreamAssemblyError", "DecodingError"}
+)
+_CONFIG = frozenset({"LMConfigurationError", "LMUnsupportedFeatureError", "UnsupportedParamsError"})
+_AUTH_STATUSES = frozenset({401, 403})
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 16:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _names(chain: list[BaseException]) -> set[str]:
+    return {cls.__name__ for exc in chain for cls in type(exc).__mro__}
+
+
+def _status(chain: list[BaseException]) -> int | None:
+    for exc in chain:
+        for attr in ("status", "status_code"):
+            value = getattr(exc, attr, None)
+            if isinstance(value, str) and value.isdecimal():
+                value = int(value)
+            if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
+                return value
+    return None
+
+
+def _seconds(value: object) -> float | None:
+    """A Retry-After value (seconds, or an HTTP date) as seconds from now."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(str(value))
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.UTC)
+        seconds = (when - datetime.datetime.now(datetime.UTC)).total_seconds()
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
+
+
+def _retry_after(chain: list[BaseException]) -> float | None:
+    for exc in chain:
+        response = getattr(exc, "response", None)
+        for headers in (
+            getattr(exc, "litellm_response_headers", None),
+            getattr(response, "headers", None),
+            getattr(exc, "headers", None),
+        ):
+            if not headers or not hasattr(headers, "get"):
+                continue
+            millis = _seconds(headers.get("retry-after-ms"))
+            if millis is not None:
+                return millis / 1000
+            seconds = _seconds(headers.get("retry-after"))
+            if seconds is not None:
+                return seconds
+    for exc in chain:
+        seconds = _seconds(getattr(exc, "retry_after", None))
+        if seconds is not None:
+            return seconds
+    return None
+
+
+def _classify(names: set[str], status: int | None, mid_stream: bool) -> tuple[ModelErrorKind, bool]:
+    if names & _MALFORMED:
+        return "malformed", False
+    if names & _TIMEOUTS or status == 408:
+        return "timeout", True
+    if mid_stream:
+        # Whatever ends a stream that was already flowing (a reset, a truncated body, an
+        # error event) is, to the caller, a dropped connection.
+        return "connection", True
+    if names & _CONFIG:
+        return "config", False
+    if status == 429 or "RateLimitError" in names:
+        return "rate_limit", True
+    if status in _AUTH_STATUSES or names & {"AuthenticationError", "PermissionDeniedError"}:
+        return "auth", False
+    if names & _CONNECTION or names & {"ConnectionError", "ConnectError", "ReadError"}:
+        return "connection", True
+    if status is not None:
+        return "http", status >= 500
+    return "http", False
+
+
+def to_model_error(exc: BaseException, *, mid_stream: bool, usage: Usage | None) -> ModelError:
+    """The ``ModelError`` for a failed call. ``mid_stream``: chunks had already arrived."""
+    if isinstance(exc, ModelError):
+        if exc.usage is None:
+            exc.usage = usage
+        return exc
+    chain = _chain(exc)
+    names = _names(chain)
+    status = _status(chain)
+    kind, retryable = _classify(names, status, mid_stream)
+    if kind in ("connection", "timeout", "malformed"):
+        # LiteLLM gives these a made-up status (500, 408, 503) that no server sent.
+        status = None
+    # lm15's remedies ("To fix: ... lm15 never retries") speak of DSPy's API, not Tide's.
+    message = (str(exc) or type(exc).__name__).split("\n\n  To fix:")[0]
+    return ModelError(
+        message,
+        kind=kind,
+        status=status,
+        retryable=retryable,
+        retry_after=_retry_after(chain) if kind in ("rate_limit", "http") else None,
+        usage=usage,
+    )

@@ -1,0 +1,468 @@
+"""One run of a procedure: inspect, check inputs, execute the Lua in its own thread, stream
+events, and end with exactly one of ``run_completed``, ``run_failed`` or ``run_cancelled``."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+import anyio.abc
+import anyio.from_thread
+import anyio.to_thread
+
+from runtime.agent import AgentSession, TurnLimits, TurnResult, run_turn
+from runtime.bridge import LuaThreadBridge
+from runtime.bus import EventBus
+from runtime.declarations import AgentDecl, ToolDecl
+from runtime.errors import (
+    AgentError,
+    ConfigurationError,
+    DeclarationError,
+    OutputValidationError,
+    TideError,
+)
+from runtime.events import (
+    CostEvent,
+    ErrorInfo,
+    LogEvent,
+    OutputValidationEvent,
+    RunCancelledEvent,
+    RunCompletedEvent,
+    RunFailedEvent,
+    RunStartedEvent,
+    RunTotals,
+    ToolCallEvent,
+)
+from runtime.fields import check_output, coerce_inputs
+from runtime.handlers import LogHandler
+from runtime.host import Host
+from runtime.human import HumanResponder
+from runtime.inspect import ProcedureInfo, inspect_procedure
+from runtime.models.mock import AgentMock, MockModelClient
+from runtime.sandbox import Sandbox
+from runtime.source import ProcedureSource
+
+if TYPE_CHECKING:
+    from runtime.api import Runtime
+
+Status = Literal["completed", "failed", "cancelled"]
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: Status
+    output: Any = None
+    error: ErrorInfo | None = None
+    partial_text: str | None = None
+    totals: RunTotals = field(default_factory=RunTotals)
+    event_counts: dict[str, int] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+    tool_calls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    agent_turns: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "completed"
+
+
+class Run:
+    def __init__(
+        self,
+        runtime: Runtime,
+        source: ProcedureSource,
+        inputs: dict[str, Any] | None = None,
+        *,
+        handlers: list[LogHandler] | None = None,
+        mock: bool = False,
+        model: str | None = None,
+        timeout_s: float | None = None,
+        run_id: str | None = None,
+        inputs_from_strings: bool = False,
+        human: HumanResponder | None = None,
+        extra_mocks: dict[str, Any] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.config = runtime.config
+        self.source = source
+        self.raw_inputs = dict(inputs or {})
+        self.handlers = list(handlers or [])
+        self.mock = mock
+        self.model_override = model or self.config.model
+        self.timeout_s = timeout_s or self.config.timeout_s
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self.inputs_from_strings = inputs_from_strings
+        self.human_responder = human or HumanResponder(mock=mock)
+        self.extra_mocks = extra_mocks or {}
+        self.info: ProcedureInfo | None = None
+        self.inputs: dict[str, Any] = {}
+        self.bus = EventBus(self.run_id, self.handlers)
+        self.totals = RunTotals()
+        self._stop_reason: str | None = None
+        self._sandbox: Sandbox | None = None
+        self._host: Host | None = None
+        self._bridge: LuaThreadBridge | None = None
+        self._group: anyio.abc.TaskGroup | None = None
+        self._lua_done = False
+        self._sessions: dict[int, AgentSession] = {}
+        self._partial_text: str | None = None
+        self._started = time.monotonic()
+
+    # -- public ---------------------------------------------------------------------------------
+
+    async def prepare(self) -> ProcedureInfo:
+        """Inspect the procedure and check the inputs. Raises for user mistakes, before any event."""
+        if self.info is None:
+            info = await anyio.to_thread.run_sync(
+                partial(
+                    inspect_procedure,
+                    self.source,
+                    timeout_s=self.config.inspect_timeout_s,
+                    max_memory=self.config.max_memory,
+                ),
+                limiter=self.runtime.limiter,
+            )
+            self.inputs = coerce_inputs(
+                info.inputs, self.raw_inputs, from_strings=self.inputs_from_strings
+            )
+            if not self.mock:
+                await self.runtime.check_models(info, self.model_override)
+            self.info = info
+        return self.info
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Stop the run (thread-safe within the event loop); it ends with ``run_cancelled``."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        if self._sandbox is not None:
+            self._sandbox.abort(reason)
+        if self._bridge is not None:
+            self._bridge.wake()
+        if self._group is not None:
+            self._group.cancel_scope.cancel()
+
+    async def execute(self) -> RunResult:
+        info = await self.prepare()
+        self._started = time.monotonic()
+        async with anyio.create_task_group() as handler_group:
+            self.bus.start(handler_group)
+            try:
+                self.bus.emit(
+                    RunStartedEvent, procedure=self.source.display_name, inputs=self.inputs
+                )
+                result = await self._execute(info)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self.bus.close(handler_group)
+        return result
+
+    # -- the run --------------------------------------------------------------------------------
+
+    async def _execute(self, info: ProcedureInfo) -> RunResult:
+        output: Any = None
+        error: TideError | None = None
+        if self._stop_reason is not None:
+            return self._finish_cancelled(self._stop_reason)
+        try:
+            async with anyio.create_task_group() as group:
+                self._group = group
+                self._bridge = LuaThreadBridge(group, self._check_stopped)
+                group.start_soon(self._deadline)
+                try:
+                    output = await anyio.to_thread.run_sync(
+                        self._lua_main, info, limiter=self.runtime.limiter
+                    )
+                except TideError as exc:
+                    error = exc
+                finally:
+                    group.cancel_scope.cancel()
+        except BaseException as exc:
+            if isinstance(exc, anyio.get_cancelled_exc_class()):
+                with anyio.CancelScope(shield=True):
+                    self._finish_cancelled("cancelled")
+            raise
+        if self._stop_reason == "cancelled":
+            return self._finish_cancelled("cancelled")
+        if error is None and info.outputs:
+            checked, issues = check_output(info.outputs, output)
+            self.bus.emit(
+                OutputValidationEvent,
+                target="procedure",
+                ok=not issues,
+                errors=issues,
+                raw=None if not issues else output,
+            )
+            if issues:
+                detail = "; ".join(f"{i.path}: {i.message}" for i in issues)
+                error = OutputValidationError(
+                    f"the procedure's output does not match its declared output: {detail}",
+                    issues,
+                    raw=output,
+                )
+            else:
+                output = checked
+        if error is not None:
+            return self._finish_failed(error, output)
+        self._close_totals()
+        self.bus.emit(RunCompletedEvent, output=output, totals=self.totals)
+        return self._result("completed", output=output)
+
+    async def _deadline(self) -> None:
+        try:
+            await anyio.sleep(self.timeout_s)
+        except BaseException:
+            # The run is over, or being stopped from outside: make sure Lua stops too.
+            if self._stop_reason is None and self._sandbox is not None and not self._lua_done:
+                self.cancel("cancelled")
+            raise
+        self.cancel("timeout")
+
+    def _lua_main(self, info: ProcedureInfo) -> Any:
+        """The run's Lua thread."""
+        try:
+            host = Host(
+                self.source, self, mocks_enabled=self.mock, sandbox_factory=self._make_sandbox
+            )
+            self._host = host
+            host.declarations.mocks.update(self.extra_mocks)
+            host.sandbox.set_inputs(host.to_lua(self.inputs))
+            returned = host.execute_chunk()
+            if info.mode == "script":
+                return returned
+            main = host.declarations.main_procedure()
+            if main is None:
+                raise DeclarationError("this file declares no procedure")
+            host.state.values.update(
+                {k: v for k, v in main.state.items() if k not in host.state.values}
+            )
+            return host.call_procedure(main, self.inputs)
+        finally:
+            self._lua_done = True
+
+    def _make_sandbox(self, functions: dict[str, Any]) -> Sandbox:
+        sandbox = Sandbox(
+            functions, max_memory=self.config.max_memory, hook_interval=self.config.hook_interval
+        )
+        self._sandbox = sandbox
+        if self._stop_reason is not None:
+            sandbox.abort(self._stop_reason)
+        return sandbox
+
+    def _check_stopped(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.check()
+
+    # -- endings ------------------------------------------------------------------------------
+
+    def _close_totals(self) -> None:
+        self.totals.duration_ms = (time.monotonic() - self._started) * 1000
+
+    def _finish_failed(self, error: TideError, output: Any) -> RunResult:
+        self._close_totals()
+        if isinstance(error, AgentError) and error.partial_text:
+            self._partial_text = error.partial_text
+        info = error.info()
+        self.bus.emit(
+            RunFailedEvent,
+            error=info,
+            partial_text=self._partial_text,
+            output=output,
+            totals=self.totals,
+        )
+        return self._result("failed", output=output, error=info)
+
+    def _finish_cancelled(self, reason: str) -> RunResult:
+        self._close_totals()
+        self.bus.emit(
+            RunCancelledEvent, reason=reason, partial_text=self._partial_text, totals=self.totals
+        )
+        return self._result(
+            "cancelled", error=ErrorInfo(kind="cancelled", message="the run was cancelled")
+        )
+
+    def _result(
+        self, status: Status, *, output: Any = None, error: ErrorInfo | None = None
+    ) -> RunResult:
+        host = self._host
+        tool_calls: dict[str, list[dict[str, Any]]] = {}
+        if host is not None:
+            for tool in host.declarations.tools.values():
+                calls = host.ledger.of(tool.id)
+                tool_calls[tool.name or f"tool{tool.id}"] = [
+                    {"args": c.args, "result": c.result} for c in calls
+                ]
+        return RunResult(
+            run_id=self.run_id,
+            status=status,
+            output=output,
+            error=error,
+            partial_text=self._partial_text,
+            totals=self.totals,
+            event_counts=dict(self.bus.counts),
+            state=dict(host.state.values) if host else {},
+            tool_calls=tool_calls,
+            agent_turns={s.name: s.turns for s in self._sessions.values()},
+        )
+
+    # -- effects: called on the Lua thread --------------------------------------------------------
+
+    def agent_call(self, agent: AgentDecl, message: str | None, options: dict[str, Any]) -> Any:
+        assert self._bridge is not None and self._host is not None
+        tools = self._agent_tools(agent, options.pop("tools", None))
+        result: TurnResult = self._bridge.wait_for(self._agent_turn, agent, tools, message, options)
+        return result.to_lua_value()
+
+    def agent_method(self, agent: AgentDecl, method: str) -> Any:
+        session = self._sessions.get(agent.id)
+        if method == "turns":
+            return session.turns if session else 0
+        return list(session.history) if session else []
+
+    def log(self, level: str, message: str, fields: dict[str, Any], source: str | None) -> None:
+        anyio.from_thread.run_sync(
+            partial(
+                self.bus.emit, LogEvent, level=level, message=message, fields=fields, source=source
+            )
+        )
+
+    def tool_called(self, tool: ToolDecl, args: dict[str, Any]) -> Any:
+        assert self._host is not None
+        name = tool.name or f"tool{tool.id}"
+        call_id = f"direct_{uuid.uuid4().hex[:8]}"
+        self.totals.tool_calls += 1
+        emit = self.bus.emit
+        anyio.from_thread.run_sync(
+            partial(emit, ToolCallEvent, tool=name, call_id=call_id, stage="started", args=args)
+        )
+        started = time.monotonic()
+        try:
+            result = self._host.invoke_tool(tool, args)
+        except TideError as exc:
+            anyio.from_thread.run_sync(
+                partial(
+                    emit,
+                    ToolCallEvent,
+                    tool=name,
+                    call_id=call_id,
+                    stage="failed",
+                    args=args,
+                    error=exc.message,
+                    duration_ms=(time.monotonic() - started) * 1000,
+                )
+            )
+            raise
+        anyio.from_thread.run_sync(
+            partial(
+                emit,
+                ToolCallEvent,
+                tool=name,
+                call_id=call_id,
+                stage="completed",
+                args=args,
+                result=result,
+                duration_ms=(time.monotonic() - started) * 1000,
+            )
+        )
+        return result
+
+    def human(self, op: str, args: list[Any]) -> Any:
+        return self.human_responder.respond(op, args)
+
+    def _agent_tools(self, agent: AgentDecl, override: Any) -> list[ToolDecl]:
+        assert self._host is not None
+        entries = (
+            agent.config.tools
+            if override is None
+            else (override if isinstance(override, list) else [])
+        )
+        tools: list[ToolDecl] = []
+        decls = self._host.declarations
+        for entry in entries:
+            if isinstance(entry, str):
+                tool = decls.tool_named(entry)
+                if tool is None and entry == "done":
+                    tool = self._host.done_tool()
+                if tool is None:
+                    raise DeclarationError(
+                        f"agent '{agent.name}' lists tool '{entry}', which is not declared",
+                        hint=f"declare it: {entry} = Tool {{ ... }}",
+                    )
+                tools.append(tool)
+            elif getattr(entry, "kind", None) == "tool":
+                tools.append(decls.tools[entry.id])
+            else:
+                raise DeclarationError(
+                    f"agent '{agent.name}': tools must be Tool handles or tool names"
+                )
+        return tools
+
+    # -- effects: called in the event loop ----------------------------------------------------------
+
+    async def _agent_turn(
+        self, agent: AgentDecl, tools: list[ToolDecl], message: str | None, options: dict[str, Any]
+    ) -> TurnResult:
+        session = await self._session(agent)
+        return await run_turn(session, self, tools, message, options)
+
+    async def _session(self, agent: AgentDecl) -> AgentSession:
+        session = self._sessions.get(agent.id)
+        if session is not None:
+            return session
+        config = agent.config
+        model = self.model_override or config.model_name
+        name = agent.name or f"agent{agent.id}"
+        if self.mock:
+            assert self._host is not None
+            mock = AgentMock.parse(self._host.declarations.mocks.get(name))
+            client: Any = MockModelClient(name, mock, model or "mock", config.output)
+            model = model or "mock"
+        else:
+            if model is None:
+                raise ConfigurationError(
+                    f"agent '{name}' has no model",
+                    hint='set model = "provider/model" on the agent, or run with --model (e.g. --model local/smollm2)',
+                )
+            client = await self.runtime.client_for(model, config)
+        streaming = bool(self.handlers) and self.config.streaming and not config.disable_streaming
+        limits = TurnLimits(
+            first_token_timeout=config.first_token_timeout or self.config.first_token_timeout_s,
+            idle_timeout=config.idle_timeout or self.config.idle_timeout_s,
+            total_timeout=config.timeout,
+            retries=self.config.retries if config.retries is None else config.retries,
+            retry_backoff=self.config.retry_backoff_s,
+            max_tool_rounds=config.max_tool_rounds or self.config.max_tool_rounds,
+            output_retries=self.config.output_retries
+            if config.output_retries is None
+            else config.output_retries,
+        )
+        session = AgentSession(agent, client, model, streaming, limits)
+        self._sessions[agent.id] = session
+        return session
+
+    # -- TurnServices -------------------------------------------------------------------------
+
+    async def invoke_tool(self, tool: ToolDecl, arguments: dict[str, Any]) -> Any:
+        assert self._bridge is not None and self._host is not None
+        self.totals.tool_calls += 1
+        return await self._bridge.run_in_lua_thread(self._host.invoke_tool, tool, arguments)
+
+    def template_values(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        state = self._host.state.values if self._host else {}
+        return self.inputs, state
+
+    def note_usage(self, cost: CostEvent) -> None:
+        totals = self.totals
+        totals.prompt_tokens += cost.prompt_tokens
+        totals.completion_tokens += cost.completion_tokens
+        totals.total_tokens += cost.total_tokens
+        totals.cost_usd += cost.cost_usd
+        totals.llm_calls += cost.llm_calls
+        totals.agent_turns += 1
+
+    def note_partial(self, text: str) -> None:
+        if text:
+            self._partial_text = text

@@ -1,0 +1,63 @@
+"""Tool bookkeeping: every call a tool receives, and the built-in ``done`` tool."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.declarations import ToolDecl
+from runtime.errors import DeclarationError
+from runtime.fields import FieldSpec
+
+DONE_MODULES = frozenset({"tactus.tools.done", "tide.tools.done"})
+
+
+@dataclass
+class ToolCallRecord:
+    args: dict[str, Any]
+    result: Any
+
+
+@dataclass
+class ToolLedger:
+    calls: dict[int, list[ToolCallRecord]] = field(default_factory=dict)
+
+    def record(self, tool_id: int, args: dict[str, Any], result: Any) -> None:
+        self.calls.setdefault(tool_id, []).append(ToolCallRecord(copy.deepcopy(args), result))
+
+    def of(self, tool_id: int) -> list[ToolCallRecord]:
+        return self.calls.get(tool_id, [])
+
+    def method(self, tool_id: int, method: str) -> Any:
+        calls = self.of(tool_id)
+        last = calls[-1] if calls else None
+        if method == "called":
+            return bool(calls)
+        if method == "call_count":
+            return len(calls)
+        if method == "last_call":
+            return None if last is None else {"args": last.args, "result": last.result}
+        if method == "last_result":
+            return None if last is None else last.result
+        if method == "calls":
+            return [{"args": c.args, "result": c.result} for c in calls]
+        raise DeclarationError(f"tools have no method '{method}'")
+
+
+def _done(args: dict[str, Any]) -> dict[str, Any]:
+    return {"status": "completed", "reason": args.get("reason") or "Task completed", "tool": "done"}
+
+
+def done_tool(ident: int) -> ToolDecl:
+    """The built-in ``done`` tool: calling it ends the agent's tool loop."""
+    return ToolDecl(
+        ident,
+        description="Call this when the task is complete, with the final answer or a summary as the reason.",
+        input={"reason": FieldSpec(type="string", description="The final answer or a summary")},
+        function=_done,
+        file=None,
+        line=None,
+        name="done",
+        builtin=True,
+    )

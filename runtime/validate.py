@@ -1,0 +1,169 @@
+"""Checking a procedure without running it: every problem with file, line, column and a hint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from runtime._lint import undefined_calls
+from runtime.errors import TideError
+from runtime.inspect import ProcedureInfo, inspect_procedure
+from runtime.source import ProcedureSource
+
+Severity = Literal["error", "warning"]
+
+# Every global the sandbox gives procedure code.
+SANDBOX_GLOBALS = frozenset(
+    [
+        "assert",
+        "error",
+        "ipairs",
+        "next",
+        "pairs",
+        "rawequal",
+        "rawget",
+        "rawlen",
+        "rawset",
+        "select",
+        "setmetatable",
+        "getmetatable",
+        "tonumber",
+        "tostring",
+        "type",
+        "_VERSION",
+        "pcall",
+        "xpcall",
+        "coroutine",
+        "string",
+        "table",
+        "math",
+        "utf8",
+        "_G",
+        "print",
+        "field",
+        "input",
+        "output",
+        "Log",
+        "State",
+        "Human",
+        "Json",
+        "unpack",
+        "state",
+        "Agent",
+        "Tool",
+        "Procedure",
+        "Mocks",
+        "Specification",
+        "Specifications",
+        "Step",
+        "require",
+    ]
+)
+
+
+@dataclass
+class Diagnostic:
+    severity: Severity
+    message: str
+    line: int = 1
+    column: int = 1
+    hint: str | None = None
+    file: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "severity": self.severity,
+            "message": self.message,
+            "line": self.line,
+            "column": self.column,
+        }
+        if self.hint:
+            out["hint"] = self.hint
+        return out
+
+    def __str__(self) -> str:
+        hint = f"\n  hint: {self.hint}" if self.hint else ""
+        return f"{self.file}:{self.line}:{self.column}: {self.severity}: {self.message}{hint}"
+
+
+@dataclass
+class ValidationReport:
+    source: ProcedureSource
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    info: ProcedureInfo | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.severity == "error" for d in self.diagnostics)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "diagnostics": [d.describe() for d in self.diagnostics],
+            "procedure": self.info.describe() if self.info else None,
+        }
+
+
+def validate_source(source: ProcedureSource, *, timeout_s: float = 10.0) -> ValidationReport:
+    report = ValidationReport(source)
+    name = source.display_name
+
+    def add(
+        severity: Severity, message: str, line: int | None, column: int = 1, hint: str | None = None
+    ) -> None:
+        report.diagnostics.append(Diagnostic(severity, message, line or 1, column, hint, name))
+
+    for problem in undefined_calls(source.text, SANDBOX_GLOBALS):
+        hint = (
+            f"did you mean '{problem.suggestion}'?"
+            if problem.suggestion
+            else "define it before calling it"
+        )
+        add(
+            "error",
+            f"'{problem.name}' is called but never defined",
+            problem.line,
+            problem.column,
+            hint,
+        )
+    try:
+        report.info = inspect_procedure(source, timeout_s=timeout_s)
+    except TideError as exc:
+        add("error", exc.message, exc.line, hint=exc.hint)
+        return report
+    info = report.info
+    for message, _file, line in info.warnings:
+        add("warning", message, line)
+    for agent in info.agents:
+        if agent.model is None:
+            add(
+                "warning",
+                f"agent '{agent.name}' has no model",
+                agent.line,
+                hint='set model = "provider/model", or run with --model',
+            )
+    for text, line in info.specifications:
+        for message, offset, column in _gherkin_errors(text):
+            add("error", f"specification: {message}", (line or 1) + offset, column)
+    return report
+
+
+def _gherkin_errors(text: str) -> list[tuple[str, int, int]]:
+    """Gherkin parse errors as (message, line offset within the text, column)."""
+    from gherkin.errors import CompositeParserException, ParserException
+    from gherkin.parser import Parser
+
+    try:
+        Parser().parse(text)
+    except CompositeParserException as exc:
+        return [_gherkin_error(e) for e in exc.errors]
+    except ParserException as exc:
+        return [_gherkin_error(exc)]
+    return []
+
+
+def _gherkin_error(exc: Any) -> tuple[str, int, int]:
+    location = getattr(exc, "location", None) or {}
+    line = int(location.get("line") or 1)
+    message = str(exc).split(": ", 1)[-1]
+    return message, line - 1, int(location.get("column") or 1)
