@@ -117,7 +117,11 @@ class Host:
         self, kind: str, name: str | None, config: Any, file: str | None, line: int | None
     ) -> Any:
         try:
-            return self._declare_kind(kind, name, to_python(config), file, line)
+            value = to_python(config)
+            if isinstance(value, list) and kind in ("tool", "procedure"):
+                # `Procedure { function(input) ... end }` is a table with only positional items.
+                value = {str(i): item for i, item in enumerate(value, start=1)}
+            return self._declare_kind(kind, name, value, file, line)
         except TideError as exc:
             exc.locate(file, line)
             raise
@@ -141,7 +145,7 @@ class Host:
                 self._new_id(),
                 description=str(config.get("description", "")),
                 input=parse_fields(config.get("input", config.get("parameters")), "a tool's input"),
-                function=config.get(1, config.get("handler", config.get("1"))),
+                function=config.get("1", config.get("handler")),
                 file=file,
                 line=line,
                 name=name or config.get("name"),
@@ -162,7 +166,7 @@ class Host:
                 input=parse_fields(config.get("input"), "a procedure's input"),
                 output=parse_fields(config.get("output"), "a procedure's output"),
                 state=_state.initial_state(config.get("state")),
-                function=config.get(1, config.get("1")),
+                function=config.get("1", config.get("run")),
                 file=file,
                 line=line,
                 name=name,
