@@ -1,9 +1,10 @@
 """Streaming speed of the local model, read at successive layers of the stack.
 
 Each measurement streams the same chat completion from one llama.cpp server started with a
-single thread (steadier than two) and reports tokens per second over the generation, i.e.
-from the first content chunk to the last, where the server sends one token per chunk.
-Prints JSON: the median of each measurement and its ratio to the raw server.
+single thread (steadier than two) and reports tokens per second from sending the request to
+the last content chunk (the server sends one token per chunk), so a layer that holds chunks
+back is not flattered. Prints JSON: the median of each measurement, its ratio to the raw
+server, and the machine's load average, as other work on the machine skews every figure.
 
     python bench/local_model.py [--runs 3] [--max-tokens 128]
 
@@ -53,9 +54,9 @@ class Sample:
 
     @property
     def tokens_per_s(self) -> float:
-        if len(self.arrivals) < 2:
+        if not self.arrivals:
             return 0.0
-        return (len(self.arrivals) - 1) / (self.arrivals[-1] - self.arrivals[0])
+        return len(self.arrivals) / (self.arrivals[-1] - self.started)
 
     @property
     def first_token_s(self) -> float:
@@ -129,6 +130,7 @@ MEASUREMENTS: dict[str, Measurement] = {
 
 async def run(runs: int, max_tokens: int) -> dict[str, Any]:
     samples: dict[str, list[Sample]] = {name: [] for name in MEASUREMENTS}
+    load_before = os.getloadavg()[0]
     # A private server: a shared one may run with another thread count.
     async with LocalModelServer(n_threads=1, shared=False) as server:
         setup = Setup(server=server, prompt=PROMPT, max_tokens=max_tokens)
@@ -139,7 +141,7 @@ async def run(runs: int, max_tokens: int) -> dict[str, Any]:
             for name, measure in MEASUREMENTS.items():
                 samples[name].append(await measure(setup))
 
-    results = {
+    results: dict[str, dict[str, Any]] = {
         name: {
             "tokens_per_s": round(statistics.median(s.tokens_per_s for s in runs_of), 1),
             "first_token_s": round(statistics.median(s.first_token_s for s in runs_of), 3),
@@ -155,6 +157,7 @@ async def run(runs: int, max_tokens: int) -> dict[str, Any]:
         "max_tokens": max_tokens,
         "runs": runs,
         "statistic": "median",
+        "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "results": results,
         "ratio_to_raw": {
             name: round(result["tokens_per_s"] / baseline, 3)

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from runtime.bus import EventBus
 from runtime.declarations import AgentDecl, ToolDecl
-from runtime.errors import AgentError, OutputValidationError, TideError
+from runtime.errors import AgentError, InternalError, OutputValidationError, TideError
 from runtime.events import (
     AgentStreamChunkEvent,
     AgentTurnEvent,
@@ -158,6 +158,7 @@ class _Turn:
             stage="started",
             model=session.model,
         )
+        prior = len(session.history)
         messages = self._opening_messages()
         try:
             total = session.limits.total_timeout
@@ -172,6 +173,11 @@ class _Turn:
             ) from None
         except TideError as exc:
             raise self._fail(exc) from None
+        except Exception as exc:
+            error = InternalError(
+                f"agent '{session.name}' failed unexpectedly: {type(exc).__name__}: {exc}"
+            )
+            raise self._fail(error) from exc
         except BaseException as exc:
             if isinstance(exc, anyio.get_cancelled_exc_class()):
                 self._fail(AgentError("the run was cancelled", kind="cancelled"))
@@ -189,7 +195,8 @@ class _Turn:
             duration_ms=duration,
             text=text,
         )
-        session.history.extend(messages[1:])
+        # The messages are the system prompt, the history so far, then this turn's own.
+        session.history.extend(messages[1 + prior :])
         return TurnResult(
             output=output,
             response=text,

@@ -14,7 +14,7 @@ import os
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
@@ -25,8 +25,14 @@ from runtime.handlers import LogHandler
 from runtime.human import HumanResponder
 from runtime.inspect import ProcedureInfo
 from runtime.models.base import ModelClient
-from runtime.run import Run, RunResult
+from runtime.run import ModelOverrides, Run, RunResult
 from runtime.source import ProcedureSource
+
+if TYPE_CHECKING:
+    from runtime.model_server import ScriptedModelServer
+
+if TYPE_CHECKING:
+    from runtime.model_server import ScriptedModelServer
 
 SCRIPTED_PREFIX = "scripted/"
 LOCAL_PREFIX = "local/"
@@ -39,6 +45,7 @@ class Runtime:
         self._stack = AsyncExitStack()
         self._services: TaskGroup | None = None
         self._base_urls: dict[str, str] = {}
+        self._scripted: ScriptedModelServer | None = None
         self._service_lock = anyio.Lock()
 
     async def __aenter__(self) -> Runtime:
@@ -77,8 +84,12 @@ class Runtime:
         run_id: str | None = None,
         inputs_from_strings: bool = False,
         human: HumanResponder | None = None,
+        models: ModelOverrides | None = None,
     ) -> RunResult:
         """Run a procedure (a path or Lua source) to the end.
+
+        ``models`` answers for model names with clients of your own, e.g.
+        ``{"openai/gpt-4o-mini": FunctionModel(answer)}`` (see ``Run``).
 
         Raises ``TideError`` subclasses for mistakes found before it starts (syntax, inputs,
         missing credentials); a run that starts always returns a ``RunResult``."""
@@ -92,6 +103,7 @@ class Runtime:
             run_id=run_id,
             inputs_from_strings=inputs_from_strings,
             human=human,
+            models=models,
         )
         return await run.execute()
 
@@ -117,6 +129,13 @@ class Runtime:
             )
         return make_client(model, config, api_base=api_base)
 
+    async def scripted_server(self) -> ScriptedModelServer:
+        """The in-process server ``scripted/<name>`` models talk to, started on first use: tests
+        and benchmarks script its replies and read its records through it."""
+        await self._service_url("scripted", self._serve_scripted)
+        assert self._scripted is not None
+        return self._scripted
+
     async def _service_url(self, key: str, serve: Callable[..., Awaitable[None]]) -> str:
         async with self._service_lock:
             if key not in self._base_urls:
@@ -129,8 +148,12 @@ class Runtime:
         from runtime.model_server import ScriptedModelServer
 
         async with ScriptedModelServer() as server:
-            task_status.started(server.base_url)
-            await anyio.sleep_forever()
+            self._scripted = server
+            try:
+                task_status.started(server.base_url)
+                await anyio.sleep_forever()
+            finally:
+                self._scripted = None
 
     async def _serve_local(self, name: str, *, task_status: TaskStatus[str]) -> None:
         from runtime.models.local_server import LocalModelServer

@@ -28,6 +28,7 @@ class EventBus:
         self._seq = 0
         self._handlers = list(handlers)
         self._streams: list[MemoryObjectSendStream[Event]] = []
+        self._scopes: list[anyio.CancelScope] = []
         self._failed: set[int] = set()
         self._running = 0
         self._closed = False
@@ -72,23 +73,29 @@ class EventBus:
             while self._running:
                 await self._drained.wait()
                 self._drained = anyio.Event()
+        for scope in self._scopes:
+            scope.cancel()
         task_group.cancel_scope.cancel()
 
     async def _feed(
         self, index: int, handler: LogHandler, receive: MemoryObjectReceiveStream[Event]
     ) -> None:
-        try:
-            async with receive:
-                async for event in receive:
-                    try:
-                        result = handler.log(event)
-                        if inspect.isawaitable(result):
-                            await result
-                    except Exception as exc:
-                        self._report_failure(index, handler, exc)
-        finally:
-            self._running -= 1
-            self._drained.set()
+        # Shielded, so that a run cancelled from outside still hands its handlers every event up
+        # to ``run_cancelled``; ``close`` ends the feed.
+        with anyio.CancelScope(shield=True) as scope:
+            self._scopes.append(scope)
+            try:
+                async with receive:
+                    async for event in receive:
+                        try:
+                            result = handler.log(event)
+                            if inspect.isawaitable(result):
+                                await result
+                        except Exception as exc:
+                            self._report_failure(index, handler, exc)
+            finally:
+                self._running -= 1
+                self._drained.set()
 
     def _report_failure(self, index: int, handler: LogHandler, exc: Exception) -> None:
         if index in self._failed:

@@ -102,6 +102,13 @@ class AgentError(TideError):
         self.partial_text = partial_text
 
 
+class InternalError(TideError):
+    """A fault in Tide or in a component it calls, not in the procedure: reported like any other
+    failure so that a run always ends with a terminal event."""
+
+    kind = "internal"
+
+
 class ConfigurationError(TideError):
     """The run cannot start as configured (missing credentials, unknown model…)."""
 

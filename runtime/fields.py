@@ -7,7 +7,6 @@ gives the JSON Schema that models and the IDE see.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -118,8 +117,23 @@ def _annotation(spec: FieldSpec) -> Any:
     return _PY_TYPES[spec.type]
 
 
-@lru_cache(maxsize=512)
+# Models built for field sets, keyed by the fields' JSON: defaults may be lists or tables, which
+# cannot be hashed, and procedures are inspected and run again and again with the same fields.
+_MODELS: dict[str, type[BaseModel]] = {}
+_MODELS_MAX = 512
+
+
 def _model_for(fields: tuple[tuple[str, FieldSpec], ...], name: str) -> type[BaseModel]:
+    key = json.dumps([name, [(n, spec.model_dump(mode="json")) for n, spec in fields]], default=str)
+    model = _MODELS.get(key)
+    if model is None:
+        if len(_MODELS) >= _MODELS_MAX:
+            _MODELS.clear()
+        model = _MODELS[key] = _build_model(fields, name)
+    return model
+
+
+def _build_model(fields: tuple[tuple[str, FieldSpec], ...], name: str) -> type[BaseModel]:
     definitions: dict[str, Any] = {}
     for field_name, spec in fields:
         annotation = _annotation(spec)
@@ -135,7 +149,7 @@ def _model_for(fields: tuple[tuple[str, FieldSpec], ...], name: str) -> type[Bas
 
 
 def model_for(fields: Fields, name: str = "Output") -> type[BaseModel]:
-    return _model_for(tuple(sorted(fields.items())), name)
+    return _model_for(tuple(sorted(fields.items(), key=lambda item: item[0])), name)
 
 
 def json_schema(fields: Fields, name: str = "Output") -> dict[str, Any]:

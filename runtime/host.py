@@ -25,6 +25,7 @@ from runtime.declarations import (
 )
 from runtime.errors import DeclarationError, OutputValidationError, ProcedureLoadError, TideError
 from runtime.fields import FieldSpec, check_output, coerce_inputs, parse_fields
+from runtime.models.mock import NO_MOCK, ToolMock
 from runtime.sandbox import Sandbox
 from runtime.source import ProcedureSource
 from runtime.tools import DONE_MODULES, ToolLedger, done_tool
@@ -62,6 +63,8 @@ class Host:
         self.source = source
         self.effects = effects
         self.mocks_enabled = mocks_enabled
+        # Mocks that win over the file's own ``Mocks {}`` (a test scenario's), by name.
+        self.mock_overrides: dict[str, Any] = {}
         self.declarations = Declarations()
         self.state = _state.StateStore()
         self.ledger = ToolLedger()
@@ -283,8 +286,8 @@ class Host:
     def invoke_tool(self, tool: ToolDecl, arguments: dict[str, Any]) -> Any:
         """Run a tool's function (on the Lua thread); record the call; return its result."""
         checked = coerce_inputs(tool.input, arguments) if tool.input else arguments
-        mock = self.tool_mock(tool.name)
-        if mock is not None:
+        mock = self.tool_mock(tool.name, checked, len(self.ledger.of(tool.id)) + 1)
+        if mock is not NO_MOCK:
             result = mock
         elif tool.builtin:
             result = tool.function(checked)
@@ -293,13 +296,18 @@ class Host:
         self.ledger.record(tool.id, checked, result)
         return result
 
-    def tool_mock(self, name: str | None) -> Any:
+    def mock_for(self, name: str) -> Any:
+        """The mock entry for an agent or tool: an override, else the file's ``Mocks {}``."""
+        if name in self.mock_overrides:
+            return self.mock_overrides[name]
+        return self.declarations.mocks.get(name)
+
+    def tool_mock(self, name: str | None, args: dict[str, Any] | None = None, call: int = 1) -> Any:
+        """The mocked result of a tool's ``call``-th call, or ``NO_MOCK`` to run the tool."""
         if not self.mocks_enabled or name is None:
-            return None
-        entry = self.declarations.mocks.get(name)
-        if isinstance(entry, dict) and "returns" in entry:
-            return entry["returns"]
-        return None
+            return NO_MOCK
+        mock = ToolMock.parse(self.mock_for(name))
+        return NO_MOCK if mock is None else mock.result(args or {}, call)
 
     def _handle_method(self, kind: str, ident: int, method: str, *args: Any) -> Any:
         decl = self._decl(kind, ident)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from runtime.declarations import AgentDecl, Declarations, ToolDecl
-from runtime.errors import DeclarationError, TideError
+from runtime.errors import DeclarationError, ProcedureRuntimeError, TideError
 from runtime.fields import Fields
 from runtime.host import Host
 from runtime.sandbox import DEFAULT_MAX_MEMORY, Sandbox
@@ -91,6 +91,12 @@ def inspect_procedure(
     try:
         returned = host.execute_chunk()
     except StopInspection:
+        stopped = True
+    except ProcedureRuntimeError:
+        # A script's body is its top level, which runs here without the script's inputs
+        # (`"about " .. input.topic` fails on nil): an error there is for the run to report.
+        if host.declarations.script_input is None:
+            raise
         stopped = True
     return summarize(source, host.declarations, returned=returned, stopped_early=stopped)
 

@@ -3,11 +3,13 @@ events, and end with exactly one of ``run_completed``, ``run_failed`` or ``run_c
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import anyio
 import anyio.abc
@@ -22,6 +24,7 @@ from runtime.errors import (
     AgentError,
     ConfigurationError,
     DeclarationError,
+    InternalError,
     OutputValidationError,
     TideError,
 )
@@ -42,6 +45,7 @@ from runtime.handlers import LogHandler
 from runtime.host import Host
 from runtime.human import HumanResponder
 from runtime.inspect import ProcedureInfo, inspect_procedure
+from runtime.models.base import ModelClient
 from runtime.models.mock import AgentMock, MockModelClient
 from runtime.sandbox import Sandbox
 from runtime.source import ProcedureSource
@@ -50,6 +54,8 @@ if TYPE_CHECKING:
     from runtime.api import Runtime
 
 Status = Literal["completed", "failed", "cancelled"]
+# Clients that answer for given model names instead of the usual ones (see ``Run``).
+ModelOverrides: TypeAlias = Mapping[str, ModelClient] | Callable[[str], ModelClient | None]
 
 
 @dataclass
@@ -71,6 +77,15 @@ class RunResult:
 
 
 class Run:
+    """One run of a procedure. Usually made by ``Runtime.create_run`` or ``Runtime.run``.
+
+    ``models`` replaces the client for model names: a mapping from a ``provider/model`` name
+    to a ``ModelClient``, or a function from the name to a client (``None``: the usual one).
+    The name looked up is the one the agent would use (``model``, else the agent's own). An
+    overridden model needs no credentials and wins over mocks, so a ``FunctionModel`` can
+    answer an agent in tests, with or without ``mock``.
+    """
+
     def __init__(
         self,
         runtime: Runtime,
@@ -85,6 +100,7 @@ class Run:
         inputs_from_strings: bool = False,
         human: HumanResponder | None = None,
         extra_mocks: dict[str, Any] | None = None,
+        models: ModelOverrides | None = None,
     ) -> None:
         self.runtime = runtime
         self.config = runtime.config
@@ -98,6 +114,7 @@ class Run:
         self.inputs_from_strings = inputs_from_strings
         self.human_responder = human or HumanResponder(mock=mock)
         self.extra_mocks = extra_mocks or {}
+        self.models = models
         self.info: ProcedureInfo | None = None
         self.inputs: dict[str, Any] = {}
         self.bus = EventBus(self.run_id, self.handlers)
@@ -130,9 +147,35 @@ class Run:
                 info.inputs, self.raw_inputs, from_strings=self.inputs_from_strings
             )
             if not self.mock:
-                await self.runtime.check_models(info, self.model_override)
+                await self.runtime.check_models(*self._models_to_check(info))
             self.info = info
         return self.info
+
+    def model_client(self, model: str | None) -> ModelClient | None:
+        """The client ``models`` gives for ``model``, if any."""
+        if self.models is None or model is None:
+            return None
+        if callable(self.models):
+            return self.models(model)
+        return self.models.get(model)
+
+    def _models_to_check(self, info: ProcedureInfo) -> tuple[ProcedureInfo, str | None]:
+        """``info`` and the model override, without the models that ``models`` answers for."""
+        if self.models is None:
+            return info, self.model_override
+        override = self.model_override
+        if override is not None and self.model_client(override) is not None:
+            override = None
+            agents = []
+        else:
+            agents = [a for a in info.agents if self.model_client(a.model) is None]
+        return dataclasses.replace(info, agents=agents), override
+
+    @property
+    def host(self) -> Host | None:
+        """The run's host once its Lua has started: after the run, its sandbox, state and tool
+        calls are still there to inspect (``tide test`` runs custom steps in it)."""
+        return self._host
 
     def cancel(self, reason: str = "cancelled") -> None:
         """Stop the run (thread-safe within the event loop); it ends with ``run_cancelled``."""
@@ -178,6 +221,9 @@ class Run:
                     )
                 except TideError as exc:
                     error = exc
+                except Exception as exc:
+                    # A bug, not a user mistake: still end the run with a terminal event.
+                    error = InternalError(f"{type(exc).__name__}: {exc}")
                 finally:
                     group.cancel_scope.cancel()
         except BaseException as exc:
@@ -228,7 +274,7 @@ class Run:
                 self.source, self, mocks_enabled=self.mock, sandbox_factory=self._make_sandbox
             )
             self._host = host
-            host.declarations.mocks.update(self.extra_mocks)
+            host.mock_overrides.update(self.extra_mocks)
             host.sandbox.set_inputs(host.to_lua(self.inputs))
             returned = host.execute_chunk()
             if info.mode == "script":
@@ -415,10 +461,13 @@ class Run:
         config = agent.config
         model = self.model_override or config.model_name
         name = agent.name or f"agent{agent.id}"
-        if self.mock:
+        overridden = self.model_client(model)
+        if model is not None and overridden is not None:
+            client: ModelClient = overridden
+        elif self.mock:
             assert self._host is not None
-            mock = AgentMock.parse(self._host.declarations.mocks.get(name))
-            client: Any = MockModelClient(name, mock, model or "mock", config.output)
+            mock = AgentMock.parse(self._host.mock_for(name))
+            client = MockModelClient(name, mock, model or "mock", config.output)
             model = model or "mock"
         else:
             if model is None:

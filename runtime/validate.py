@@ -143,9 +143,17 @@ def validate_source(source: ProcedureSource, *, timeout_s: float = 10.0) -> Vali
                 hint='set model = "provider/model", or run with --model',
             )
     for text, line in info.specifications:
+        first = _first_line(source.text, text, line)
         for message, offset, column in _gherkin_errors(text):
-            add("error", f"specification: {message}", (line or 1) + offset, column)
+            add("error", f"specification: {message}", first + offset, column)
     return report
+
+
+def _first_line(source: str, text: str, fallback: int | None) -> int:
+    """The line where a specification's text starts: ``Specification([[`` is usually a line
+    above it (Lua drops the newline right after ``[[``)."""
+    at = source.find(text) if text.strip() else -1
+    return source.count("\n", 0, at) + 1 if at >= 0 else (fallback or 1)
 
 
 def _gherkin_errors(text: str) -> list[tuple[str, int, int]]:

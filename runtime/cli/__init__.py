@@ -34,10 +34,12 @@ def _plugin_registrars(name: str | None) -> list[object]:
         if name is not None and entry.name != name:
             continue
         try:
-            registrars.append(entry.load().register)
+            loaded = entry.load()
         except ImportError:
             # A command whose package is not installed (or not built yet) is simply absent.
             continue
+        # The entry point names a module with a ``register`` function, or the function itself.
+        registrars.append(getattr(loaded, "register", loaded))
     return registrars
 
 

@@ -43,6 +43,11 @@ def register(sub: Any) -> None:
         metavar="SECONDS",
         help="stop the run after this long (default 600)",
     )
+    parser.add_argument(
+        "--no-store",
+        action="store_true",
+        help="do not record the run in ./.tide/runs.db (see `tide runs`)",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -97,6 +102,11 @@ def handle(args: argparse.Namespace) -> int:
     jsonl = JsonlHandler(args.events) if args.events else None
     if jsonl is not None:
         handlers.append(jsonl)
+    store = None if args.no_store else _open_store()
+    if store is not None:
+        from runtime.store import StoreHandler
+
+        handlers.append(StoreHandler(store, model=args.model, mock=args.mock))
     config = RuntimeConfig.from_env(timeout_s=args.timeout)
     try:
         result = anyio.run(
@@ -116,6 +126,8 @@ def handle(args: argparse.Namespace) -> int:
     finally:
         if jsonl is not None:
             jsonl.close()
+        if store is not None:
+            store.close()
     if args.json:
         payload = {
             "run_id": result.run_id,
@@ -129,3 +141,19 @@ def handle(args: argparse.Namespace) -> int:
     elif args.quiet and result.output is not None:
         print(json.dumps(result.output, ensure_ascii=False, indent=2, default=str))
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _open_store() -> Any:
+    """The workspace's execution store, or None (with a warning) when it cannot be opened."""
+    import sqlite3
+
+    from runtime.cli._common import print_error
+    from runtime.store import SQLiteStore
+
+    try:
+        return SQLiteStore.for_workspace(".")
+    except (OSError, sqlite3.Error) as exc:
+        print_error(
+            f"the run is not recorded: cannot open .tide/runs.db ({exc})", "or use --no-store"
+        )
+        return None

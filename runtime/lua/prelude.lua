@@ -9,13 +9,20 @@ local raw_select, raw_type, raw_setmetatable, raw_rawget = select, type, setmeta
 local raw_rawset, raw_pairs, raw_tostring = rawset, pairs, tostring
 local co_create, co_resume, co_status, co_close = coroutine.create, coroutine.resume, coroutine.status, coroutine.close
 local table_pack, table_unpack = table.pack, table.unpack
+-- The pattern guard must not depend on anything procedure code can replace (`string.sub = ...`
+-- would otherwise blind it and let an unguarded match run in C, out of the hook's reach).
+local str_sub, str_find, str_format = string.sub, string.find, string.format
 
 return function(host, hook_count)
-  local check, aborted = host.check, host.aborted
+  local aborted = host.aborted
+  -- What a stopped run raises. It is raised from Lua, not from Python: raising a Python
+  -- exception through Lua while its memory is exhausted deadlocks, and the value exists
+  -- already, so raising it allocates nothing. The Python side asks the sandbox why it stopped.
+  local STOPPED = raw_setmetatable({}, { __tostring = function() return "the run was stopped" end })
 
-  -- A count hook calls back into Python, which raises once the run is cancelled or out of time.
+  -- A count hook asks Python whether the run was cancelled or is out of time, and raises if so.
   -- Once tripped it raises on every call, so a `pcall` that swallows one error cannot keep going.
-  local function hook() check() end
+  local function hook() if aborted() then raw_error(STOPPED, 0) end end
   debug_sethook(hook, "", hook_count)
 
   -- After any caught error, re-raise if the run has been stopped: user code must not be able to
@@ -24,7 +31,7 @@ return function(host, hook_count)
     if not ok then
       local err = ...
       if err == "not enough memory" then host.out_of_memory() end
-      if aborted() then check() end
+      if aborted() then raw_error(STOPPED, 0) end
     end
     return ok, ...
   end
@@ -88,26 +95,26 @@ return function(host, hook_count)
     if cached then return cached end
     local count, i, n, last_quantified = 0, 1, #pattern, nil
     while i <= n do
-      local c = pattern:sub(i, i)
+      local c = str_sub(pattern, i, i)
       local item_end = i
       if c == "%" then
-        local nxt = pattern:sub(i + 1, i + 1)
+        local nxt = str_sub(pattern, i + 1, i + 1)
         if nxt == "b" then item_end = i + 3
         elseif nxt == "f" then
-          local close = pattern:find("]", i + 3, true)
+          local close = str_find(pattern, "]", i + 3, true)
           item_end = close or n
         else item_end = i + 1 end
       elseif c == "[" then
         local j = i + 1
-        if pattern:sub(j, j) == "^" then j = j + 1 end
-        if pattern:sub(j, j) == "]" then j = j + 1 end
-        while j <= n and pattern:sub(j, j) ~= "]" do
-          if pattern:sub(j, j) == "%" then j = j + 1 end
+        if str_sub(pattern, j, j) == "^" then j = j + 1 end
+        if str_sub(pattern, j, j) == "]" then j = j + 1 end
+        while j <= n and str_sub(pattern, j, j) ~= "]" do
+          if str_sub(pattern, j, j) == "%" then j = j + 1 end
           j = j + 1
         end
         item_end = j
       end
-      local q = pattern:sub(item_end + 1, item_end + 1)
+      local q = str_sub(pattern, item_end + 1, item_end + 1)
       if q == "*" or q == "+" or q == "-" then
         count = count + 1
         last_quantified = item_end + 1
@@ -118,8 +125,8 @@ return function(host, hook_count)
     end
     -- A greedy repetition at the very end settles at once: it does not multiply the work.
     if last_quantified then
-      local q = pattern:sub(last_quantified, last_quantified)
-      local rest = pattern:sub(last_quantified + 1)
+      local q = str_sub(pattern, last_quantified, last_quantified)
+      local rest = str_sub(pattern, last_quantified + 1)
       if (q == "*" or q == "+") and (rest == "" or rest == "$") then count = count - 1 end
     end
     pattern_cost[pattern] = count
@@ -133,11 +140,11 @@ return function(host, hook_count)
         if k > 0 then
           local size = #s + 1
           local cost = size ^ k
-          if not (anchored_ok and pattern:sub(1, 1) == "^") then cost = cost * size end
+          if not (anchored_ok and str_sub(pattern, 1, 1) == "^") then cost = cost * size end
           if cost > PATTERN_BUDGET then
-            raw_error(("string.%s: pattern %q has %d repetitions, too many for a %d-character "
-              .. "string (it could run for a very long time); simplify the pattern or split "
-              .. "the string"):format(name, pattern, k, #s), 2)
+            raw_error(str_format("string.%s: pattern %q has %d repetitions, too many for a "
+              .. "%d-character string (it could run for a very long time); simplify the pattern "
+              .. "or split the string", name, pattern, k, #s), 2)
           end
         end
       end
@@ -153,9 +160,17 @@ return function(host, hook_count)
   local env = {}
   for _, name in ipairs({
     "assert", "error", "ipairs", "next", "pairs", "rawequal", "rawget", "rawlen", "rawset",
-    "select", "setmetatable", "getmetatable", "tonumber", "tostring", "type", "_VERSION",
+    "select", "getmetatable", "tonumber", "tostring", "type", "_VERSION",
   }) do
     env[name] = _G[name]
+  end
+  -- A `__gc` finalizer runs whenever the collector gets to it: after a run has been stopped,
+  -- or when the Lua state is closed, where no hook can stop it. Procedures do not get them.
+  env.setmetatable = function(t, mt)
+    if raw_type(mt) == "table" and raw_rawget(mt, "__gc") ~= nil then
+      raw_error("setmetatable: __gc metamethods are not available in procedures", 2)
+    end
+    return raw_setmetatable(t, mt)
   end
   env.pcall = safe_pcall
   env.xpcall = safe_xpcall
@@ -296,7 +311,11 @@ return function(host, hook_count)
   env.Tool = declarer("tool")
   env.Procedure = declarer("procedure")
   env.Mocks = declarer("mocks")
-  env.Specification = declarer("specification")
+  -- `Specification [[ ... ]]`: the string is the Gherkin text, not a name to declare under.
+  env.Specification = function(text, more)
+    local file, line = where(2)
+    return host.declare("specification", text, more, file, line)
+  end
   env.Specifications = env.Specification
   env.Step = declarer("step")
 

@@ -69,7 +69,7 @@ def error_response(status: int, message: str, retry_after: float | None = None) 
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-class ChatCompletions:
+class _ChatCompletions:
     """``POST /v1/chat/completions``, as a plain ASGI app so that it can watch for the client
     going away while it answers and cut the connection on purpose."""
 
@@ -113,14 +113,18 @@ class ChatCompletions:
         rate = state.tokens_per_second
         if reply is not None and reply.tokens_per_second is not None:
             rate = reply.tokens_per_second
-        delivery = Delivery(send, record, reply or Reply(), rate)
+        delivery = _Delivery(send, record, reply or Reply(), rate)
         answer = plan_answer(request, reply, index)
         with anyio.CancelScope() as cancel_scope:
             state.deliveries.add(cancel_scope)
             try:
                 async with anyio.create_task_group() as tasks:
                     tasks.start_soon(_watch_disconnect, receive, record, tasks.cancel_scope)
-                    await delivery.run(_Rendering(request, answer, index))
+                    try:
+                        await delivery.run(_Rendering(request, answer, index))
+                    except OSError:
+                        # Servers on ASGI spec 2.4 report a gone client by failing the send.
+                        _note_disconnect(record)
                     tasks.cancel_scope.cancel()
             finally:
                 state.deliveries.discard(cancel_scope)
@@ -137,9 +141,13 @@ async def _watch_disconnect(
         pass
     # uvicorn also reports a disconnect once the response is complete; only an early one counts.
     if not record.completed:
-        record.client_disconnected = True
-        record.disconnect_noticed_at = time.monotonic()
+        _note_disconnect(record)
         scope.cancel()
+
+
+def _note_disconnect(record: StreamRecord) -> None:
+    record.client_disconnected = True
+    record.disconnect_noticed_at = time.monotonic()
 
 
 class _Rendering:
@@ -236,7 +244,7 @@ class _Rendering:
         return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n"
 
 
-class Delivery:
+class _Delivery:
     """Sends a rendered answer at the scripted pace, injecting the scripted faults."""
 
     def __init__(self, send: Send, record: StreamRecord, reply: Reply, rate: float | None) -> None:
@@ -370,7 +378,7 @@ def create_app(state: ServerState) -> Starlette:
         return JSONResponse([s.model_dump(mode="json") for s in state.streams])
 
     routes = [
-        Route("/v1/chat/completions", ChatCompletions(state), methods=["POST"]),
+        Route("/v1/chat/completions", _ChatCompletions(state), methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
         Route("/_tide/script", put_script, methods=["POST"]),
         Route("/_tide/script", get_script, methods=["GET"]),

@@ -165,6 +165,9 @@ class StreamRecord(BaseModel):
 
 
 class ChatRequest(BaseModel):
+    """The parts of a chat completion request that shape the answer; other fields are allowed
+    and ignored."""
+
     model_config = ConfigDict(extra="allow")
 
     model: str
@@ -192,6 +195,8 @@ class ChatRequest(BaseModel):
 
 @dataclass
 class PlannedCall:
+    """A tool call with its arguments split into the pieces to stream."""
+
     id: str
     name: str
     arguments: list[str]

@@ -16,6 +16,7 @@ from runtime.model_server.app import ConnectionDropped, ServerState, create_app
 from runtime.model_server.script import Reply, RequestRecord, Script, StreamRecord
 
 _STARTUP_TIMEOUT = 10.0
+_BACKLOG = 2048
 
 
 class _HideDroppedConnections(logging.Filter):
@@ -94,6 +95,8 @@ class ScriptedModelServer:
         self._state.script.extend(script)
 
     async def __aenter__(self) -> ScriptedModelServer:
+        if self._running is not None:
+            raise RuntimeError("the server is already running")
         self._running = self._run()
         await self._running.__aenter__()
         return self
@@ -111,15 +114,15 @@ class ScriptedModelServer:
 
     @asynccontextmanager
     async def _run(self) -> AsyncIterator[None]:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         # Binding here rather than in uvicorn makes a busy port an OSError for the caller
         # instead of uvicorn's sys.exit, and gives the port before uvicorn starts.
-        listener = socket.create_server((self.host, self._requested_port), family=family)
+        listener = _listen(self.host, self._requested_port)
         config = uvicorn.Config(
             self.app,
             log_level="warning",
             access_log=False,
             lifespan="off",
+            # Answers in progress are cut on exit; this only bounds a request caught mid-way.
             timeout_graceful_shutdown=1,
         )
         logging.getLogger("uvicorn.error").addFilter(_DROP_FILTER)
@@ -128,7 +131,7 @@ class ScriptedModelServer:
         failure: Exception | None = None
         try:
             async with anyio.create_task_group() as tasks:
-                tasks.start_soon(server.serve, [listener])
+                tasks.start_soon(_serve, server, listener)
                 try:
                     await _until_started(server)
                     yield
@@ -144,6 +147,31 @@ class ScriptedModelServer:
             self._port = None
         if failure is not None:
             raise failure
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )[0]
+    # The protocol must be TCP explicitly (socket.create_server leaves it 0): asyncio sets
+    # TCP_NODELAY on accepted sockets only then, and without it each response waits ~40 ms
+    # for the client's delayed ACK.
+    listener = socket.socket(family, kind, proto)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(_BACKLOG)
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
+async def _serve(server: uvicorn.Server, listener: socket.socket) -> None:
+    # Shielded: when the caller is cancelled, uvicorn must still shut down and unregister its
+    # sockets from the event loop. Exiting the context manager always sets ``should_exit``.
+    with anyio.CancelScope(shield=True):
+        await server.serve([listener])
 
 
 async def _until_started(server: uvicorn.Server) -> None:

@@ -145,12 +145,18 @@ class DefaultWriter:
 
     def exact(self, count: int) -> list[str]:
         """Exactly ``count`` pieces of default text."""
-        text = self._sentence()
-        pieces = tokenize(text)
-        while len(pieces) < count:
-            text += "".join(self._separator() + self._sentence() for _ in range(16))
-            pieces = tokenize(text)
-        return pieces[:count]
+        segments = [self._sentence()]
+        # Counting the pieces of each segment keeps long answers linear; the final split of the
+        # whole text is what counts, in case a piece spans two segments.
+        estimate = len(tokenize(segments[0]))
+        while True:
+            while estimate < count:
+                segments.append(self._separator() + self._sentence())
+                estimate += len(tokenize(segments[-1]))
+            pieces = tokenize("".join(segments))
+            if len(pieces) >= count:
+                return pieces[:count]
+            estimate = len(pieces)
 
     def phrase(self, words: int = 3) -> str:
         return " ".join(self._word() for _ in range(words))
@@ -158,7 +164,7 @@ class DefaultWriter:
     def value_for_schema(self, schema: dict[str, Any]) -> Any:
         """A JSON value valid against the common subset of JSON Schema that models are asked
         to follow (the shapes pydantic and DSPy produce, with ``$defs`` references)."""
-        return _SchemaFiller(self, schema).fill(schema, "value", 0)
+        return _SchemaFiller(self, schema).fill(schema, 0)
 
     def small_object(self) -> dict[str, Any]:
         return {"answer": self._sentence(), "confidence": round(self._rng.uniform(0.5, 1), 2)}
@@ -229,7 +235,7 @@ class _SchemaFiller:
         self._writer = writer
         self._root = root
 
-    def fill(self, schema: dict[str, Any], name: str, depth: int) -> Any:
+    def fill(self, schema: dict[str, Any], depth: int) -> Any:
         schema = self._resolve(schema)
         if "const" in schema:
             return schema["const"]
@@ -237,14 +243,14 @@ class _SchemaFiller:
             return self._writer.choice(schema["enum"])
         for key in ("anyOf", "oneOf"):
             if schema.get(key):
-                return self._fill_choice(schema[key], name, depth)
+                return self._fill_choice(schema[key], depth)
         if schema.get("allOf"):
-            return self.fill(self._merge(schema["allOf"]), name, depth)
+            return self.fill(self._merge(schema["allOf"]), depth)
         kind = self._kind(schema)
         if kind == "object":
             return self._fill_object(schema, depth)
         if kind == "array":
-            return self._fill_array(schema, name, depth)
+            return self._fill_array(schema, depth)
         if kind == "integer":
             return self._fill_integer(schema)
         if kind == "number":
@@ -265,12 +271,12 @@ class _SchemaFiller:
             seen += 1
         return schema
 
-    def _fill_choice(self, options: list[dict[str, Any]], name: str, depth: int) -> Any:
+    def _fill_choice(self, options: list[dict[str, Any]], depth: int) -> Any:
         resolved = [self._resolve(option) for option in options]
         concrete = [option for option in resolved if option.get("type") != "null"]
         if not concrete or (depth >= _MAX_DEPTH and len(concrete) < len(resolved)):
             return None
-        return self.fill(concrete[0], name, depth)
+        return self.fill(concrete[0], depth)
 
     def _merge(self, parts: list[dict[str, Any]]) -> dict[str, Any]:
         merged: dict[str, Any] = {}
@@ -297,12 +303,12 @@ class _SchemaFiller:
 
     def _fill_object(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
         properties: dict[str, Any] = schema.get("properties", {})
-        value = {key: self.fill(sub, key, depth + 1) for key, sub in properties.items()}
+        value = {key: self.fill(sub, depth + 1) for key, sub in properties.items()}
         for key in schema.get("required", []):
             value.setdefault(key, self._writer.phrase())
         return value
 
-    def _fill_array(self, schema: dict[str, Any], name: str, depth: int) -> list[Any]:
+    def _fill_array(self, schema: dict[str, Any], depth: int) -> list[Any]:
         low = int(schema.get("minItems", 0 if depth >= _MAX_DEPTH else 1))
         high = int(schema.get("maxItems", max(low, 3)))
         count = low if depth >= _MAX_DEPTH else self._writer.integer(low, max(low, min(high, 3)))
@@ -310,7 +316,7 @@ class _SchemaFiller:
         items = schema.get("items")
         item_schema = items if isinstance(items, dict) else {}
         return [
-            self.fill(prefix[i] if i < len(prefix) else item_schema, name, depth + 1)
+            self.fill(prefix[i] if i < len(prefix) else item_schema, depth + 1)
             for i in range(max(count, len(prefix)))
         ]
 

@@ -16,9 +16,11 @@ from runtime.models.base import (
     ToolSpec,
     Usage,
 )
+from runtime.models.function import FunctionModel
 
 __all__ = [
     "Finish",
+    "FunctionModel",
     "ModelClient",
     "ModelError",
     "ModelItem",

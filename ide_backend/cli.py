@@ -1,0 +1,84 @@
+"""``tide ide``: serve the IDE for a workspace."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "ide",
+        help="open the IDE for a workspace of procedures",
+        description="Serve the IDE (editor, runs, analytics) for a folder of procedures.",
+    )
+    parser.add_argument(
+        "--workspace", default=".", metavar="DIR", help="the folder of procedures (default: .)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free)")
+    parser.add_argument("--open", action="store_true", help="open the IDE in a browser")
+    parser.add_argument(
+        "--token",
+        help="require this token on every request (one is generated when binding off loopback)",
+    )
+    parser.add_argument(
+        "--max-concurrent",
+        type=int,
+        default=4,
+        metavar="N",
+        help="runs executing at once; more wait in a queue (default 4)",
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    import asyncio
+    import secrets
+    import sys
+    import webbrowser
+    from pathlib import Path
+
+    from ide_backend.app import create_app
+    from ide_backend.server import bind, make_server, url_for
+    from ide_backend.settings import Settings, is_loopback
+    from runtime.cli._common import EXIT_USAGE, print_error
+
+    workspace = Path(args.workspace)
+    if not workspace.is_dir():
+        print_error(f"the workspace {workspace} is not a directory", "give --workspace DIR")
+        return EXIT_USAGE
+    if args.max_concurrent < 1:
+        print_error("--max-concurrent must be at least 1")
+        return EXIT_USAGE
+    token = args.token
+    if token is None and not is_loopback(args.host):
+        token = secrets.token_urlsafe(24)
+    settings = Settings(
+        workspace=workspace,
+        host=args.host,
+        port=args.port,
+        token=token,
+        max_concurrent=args.max_concurrent,
+    )
+    try:
+        listener = bind(args.host, args.port)
+    except OSError as exc:
+        print_error(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+            "is another server using the port? pick one with --port",
+        )
+        return EXIT_USAGE
+    app = create_app(settings)
+    url = url_for(args.host, int(listener.getsockname()[1])) + "/"
+    shown = f"{url}?token={token}" if token else url
+    print(f"Tide IDE for {settings.workspace}\n  {shown}", flush=True)
+    if not (settings.frontend_dir / "index.html").is_file():
+        print("  (frontend not built: cd frontend && npm install && npm run build)", flush=True)
+    if token and not is_loopback(args.host):
+        print("  anyone with this URL can run procedures: share it carefully", file=sys.stderr)
+    if args.open:
+        webbrowser.open(shown)
+    server = make_server(app, log_level="info")
+    asyncio.run(server.serve([listener]))
+    return 0

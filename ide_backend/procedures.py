@@ -1,0 +1,63 @@
+"""``POST /api/validate`` and ``GET /api/models``."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ide_backend.bodies import optional, read_json, required
+from ide_backend.services import services
+from runtime.source import ProcedureSource
+from runtime.validate import validate_source
+
+BUILTIN_MODELS = ("local/smollm2", "scripted/default")
+UNSAVED_NAME = "untitled.tac"
+
+
+async def validate(request: Request) -> JSONResponse:
+    app = services(request)
+    data = await read_json(request, app.settings.max_body_bytes)
+    text = required(data, "source", str) or ""
+    path = optional(data, "path", str)
+    if not text.strip():
+        return JSONResponse(
+            {
+                "ok": False,
+                "diagnostics": [
+                    {
+                        "severity": "error",
+                        "message": "the procedure is empty",
+                        "line": 1,
+                        "column": 1,
+                        "hint": "a procedure declares agents and a Procedure { ... }",
+                    }
+                ],
+                "procedure": None,
+            }
+        )
+    if path is not None:
+        source = app.workspace.source(path, text)
+    else:
+        source = ProcedureSource(text, UNSAVED_NAME, project_root=app.workspace.root)
+    timeout = app.settings.runtime.inspect_timeout_s
+    async with app.validation_limiter:
+        report = await anyio.to_thread.run_sync(partial(validate_source, source, timeout_s=timeout))
+    return JSONResponse(report.describe())
+
+
+async def models(request: Request) -> JSONResponse:
+    app = services(request)
+    names = set(await app.catalog.models()) | set(BUILTIN_MODELS)
+    body: dict[str, Any] = {"models": sorted(names), "default": app.settings.runtime.model}
+    return JSONResponse(body)
+
+
+routes = [
+    Route("/api/validate", validate, methods=["POST"]),
+    Route("/api/models", models, methods=["GET"]),
+]

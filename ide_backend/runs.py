@@ -1,0 +1,205 @@
+"""The run manager: starts runs as tasks in the server's event loop, at most ``max_concurrent``
+at a time (the rest wait, ``queued``), relays their events and records them in the store.
+
+Only ``cancel`` stops a run; watchers come and go without affecting it. A finished run stays
+in memory (its ``RunChannel``) until the store has it on disk and a few newer runs have
+finished, so that a reconnect right after the end is served without a database read.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from anyio.abc import TaskGroup
+
+from ide_backend.relay import RunChannel
+from runtime.api import Runtime
+from runtime.events import ErrorInfo, Event, RunFailedEvent
+from runtime.run import Run
+from runtime.source import ProcedureSource
+from runtime.store import ExecutionStore, RunRecord, StoreHandler
+
+log = logging.getLogger("tide.ide")
+
+# How long shutting down waits for cancelled runs to record their end.
+SHUTDOWN_GRACE_S = 10.0
+
+
+@dataclass
+class LiveRun:
+    """A run this server started: its record (kept current from its events) and channel."""
+
+    record: RunRecord
+    channel: RunChannel
+    run: Run = field(init=False)
+    done: anyio.Event = field(default_factory=anyio.Event)
+    holds_slot: bool = False
+    queue_scope: anyio.CancelScope | None = None
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    def log(self, event: Event) -> None:
+        self.record.apply(event)
+        self.channel.log(event)
+
+
+class RunManager:
+    def __init__(
+        self,
+        runtime: Runtime,
+        store: ExecutionStore,
+        *,
+        max_concurrent: int,
+        max_backlog: int,
+        retain_finished: int,
+        preload: Sequence[str] = (),
+    ) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.max_concurrent = max_concurrent
+        self.max_backlog = max_backlog
+        self.retain_finished = retain_finished
+        self._slots = anyio.Semaphore(max_concurrent)
+        self._active: dict[str, LiveRun] = {}
+        self._finished: OrderedDict[str, LiveRun] = OrderedDict()
+        self._group: TaskGroup | None = None
+        self._preload = tuple(preload)
+        self._preloaded = anyio.Event()
+
+    async def __aenter__(self) -> RunManager:
+        self._group = anyio.create_task_group()
+        await self._group.__aenter__()
+        self._group.start_soon(self._load_modules)
+        return self
+
+    async def _load_modules(self) -> None:
+        try:
+            for name in self._preload:
+                await anyio.to_thread.run_sync(import_module, name, abandon_on_cancel=True)
+        except Exception:
+            log.warning("could not load %s ahead of time", name, exc_info=True)
+        finally:
+            self._preloaded.set()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        assert self._group is not None
+        for live in list(self._active.values()):
+            self._cancel(live)
+        with anyio.move_on_after(SHUTDOWN_GRACE_S, shield=True):
+            for live in list(self._active.values()):
+                await live.done.wait()
+        self._group.cancel_scope.cancel()
+        await self._group.__aexit__(*exc)
+        self._group = None
+
+    # -- runs -------------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        source: ProcedureSource,
+        inputs: dict[str, Any],
+        *,
+        model: str | None = None,
+        mock: bool = False,
+    ) -> LiveRun:
+        """Check and start (or queue) a run. Raises ``TideError`` for the user's mistakes
+        (syntax, declarations, inputs, a model without credentials) before anything starts."""
+        if self._group is None:
+            raise RuntimeError("the run manager is not running")
+        if not mock:
+            # Checking a real model's credentials imports the modules being loaded.
+            await self._preloaded.wait()
+        run_id = uuid.uuid4().hex[:12]
+        live = LiveRun(
+            RunRecord(id=run_id, procedure=source.display_name, mock=mock),
+            RunChannel(run_id, max_backlog=self.max_backlog),
+        )
+        live.run = run = self.runtime.create_run(
+            source,
+            inputs,
+            handlers=[live, StoreHandler(self.store)],
+            mock=mock,
+            model=model,
+            run_id=run_id,
+        )
+        info = await run.prepare()
+        named = sorted({a.model for a in info.agents if a.model})
+        record = live.record
+        record.inputs = dict(run.inputs)
+        record.model = run.model_override or ", ".join(named) or None
+        try:
+            self._slots.acquire_nowait()
+            live.holds_slot = True
+            record.status = "running"
+        except anyio.WouldBlock:
+            pass
+        self._active[run_id] = live
+        self.store.record_run(record)
+        self._group.start_soon(self._drive, live)
+        return live
+
+    def get(self, run_id: str) -> LiveRun | None:
+        return self._active.get(run_id) or self._finished.get(run_id)
+
+    def recent(self) -> list[LiveRun]:
+        """Runs in progress and the finished runs still in memory."""
+        return [*self._active.values(), *self._finished.values()]
+
+    def cancel(self, run_id: str) -> LiveRun | None:
+        live = self.get(run_id)
+        if live is not None and not live.record.finished:
+            self._cancel(live)
+        return live
+
+    def _cancel(self, live: LiveRun) -> None:
+        live.run.cancel()
+        if live.queue_scope is not None:
+            live.queue_scope.cancel()
+
+    async def _drive(self, live: LiveRun) -> None:
+        try:
+            if not live.holds_slot:
+                with anyio.CancelScope() as scope:
+                    live.queue_scope = scope
+                    await self._slots.acquire()
+                    live.holds_slot = True
+                live.queue_scope = None
+            # A run cancelled while queued still executes: it ends at once with run_cancelled.
+            await live.run.execute()
+        except Exception:
+            log.exception("run %s failed inside the server", live.id)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._finish(live)
+
+    async def _finish(self, live: LiveRun) -> None:
+        if live.holds_slot:
+            live.holds_slot = False
+            self._slots.release()
+        if not live.channel.finished:
+            # Every stream must end: a run that broke without its terminal event gets one.
+            event = RunFailedEvent(
+                run_id=live.id,
+                seq=live.channel.last_seq + 1,
+                error=ErrorInfo(kind="internal", message="the run stopped unexpectedly"),
+                totals=live.run.totals,
+            )
+            live.log(event)
+            self.store.record_event(event)
+        with anyio.move_on_after(SHUTDOWN_GRACE_S):
+            await self.store.flush()
+        self._active.pop(live.id, None)
+        self._finished[live.id] = live
+        while len(self._finished) > self.retain_finished:
+            self._finished.popitem(last=False)
+        live.done.set()

@@ -1,0 +1,35 @@
+"""What the request handlers share for the server's lifetime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import anyio
+from starlette.requests import HTTPConnection
+
+if TYPE_CHECKING:
+    from ide_backend.catalog import Catalog
+    from ide_backend.runs import RunManager
+    from ide_backend.settings import Settings
+    from ide_backend.workspace import Workspace
+    from runtime.api import Runtime
+    from runtime.store import ExecutionStore
+
+
+@dataclass
+class Services:
+    settings: Settings
+    workspace: Workspace
+    catalog: Catalog
+    store: ExecutionStore
+    runtime: Runtime
+    manager: RunManager
+    validation_limiter: anyio.CapacityLimiter
+
+
+def services(conn: HTTPConnection) -> Services:
+    found: Services | None = getattr(conn.app.state, "services", None)
+    if found is None:
+        raise RuntimeError("the IDE server is not started (its lifespan has not run)")
+    return found

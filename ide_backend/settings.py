@@ -1,0 +1,50 @@
+"""The IDE server's settings."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from runtime.config import RuntimeConfig
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def default_frontend_dir() -> Path:
+    """``frontend/dist`` next to the package, where ``npm run build`` puts the IDE."""
+    return Path(__file__).resolve().parent.parent / "frontend" / "dist"
+
+
+@dataclass
+class Settings:
+    workspace: Path
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    # Required (and checked on every request) when set; the CLI sets one off loopback.
+    token: str | None = None
+    max_concurrent: int = 4
+    frontend_dir: Path = field(default_factory=default_frontend_dir)
+    max_body_bytes: int = MAX_BODY_BYTES
+    # Events a watcher may fall behind by before it is told to reconnect (``lagged``).
+    max_backlog: int = 10_000
+    # Finished runs kept in memory, so that reconnects right after the end need no database.
+    retain_finished: int = 64
+    keepalive_s: float = 15.0
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig.from_env)
+
+    def __post_init__(self) -> None:
+        self.workspace = Path(self.workspace).resolve()
+        if self.max_concurrent < 1:
+            raise ValueError("max_concurrent must be at least 1")

@@ -1,0 +1,269 @@
+"""``tide runs``: recorded runs (list, or replay one); ``tide stats``: analytics over them."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from runtime.store import RunRecord, SQLiteStore
+
+_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+_STATUS_STYLE = {
+    "queued": "dim",
+    "running": "cyan",
+    "completed": "green",
+    "failed": "red",
+    "cancelled": "yellow",
+}
+
+
+def register(sub: Any) -> None:
+    runs: argparse.ArgumentParser = sub.add_parser(
+        "runs",
+        help="list recorded runs, or replay one",
+        description="List the runs recorded in a workspace (newest first), or replay one.",
+    )
+    _workspace_args(runs)
+    runs.add_argument("--procedure", metavar="P", help="only runs of this procedure")
+    runs.add_argument("--status", choices=_STATUSES, help="only runs with this status")
+    runs.add_argument("--limit", type=int, default=20, metavar="N", help="at most N runs")
+    actions = runs.add_subparsers(dest="runs_action", metavar="ACTION")
+    show = actions.add_parser(
+        "show",
+        help="replay a run's events as they were shown live",
+        description="Replay a recorded run's events to the terminal, or print them as JSON.",
+    )
+    show.add_argument("run_id", metavar="ID", help="the run's id (or a unique prefix of it)")
+    # SUPPRESS keeps `tide runs --json show X` and `tide runs show X --json` both working.
+    _workspace_args(show, default=argparse.SUPPRESS)
+    runs.set_defaults(handler=handle_runs)
+
+    stats: argparse.ArgumentParser = sub.add_parser(
+        "stats",
+        help="time to first token, duration, tokens and cost of recorded runs",
+        description="Aggregates per model, agent or procedure: count, average, p50 and p95.",
+    )
+    _workspace_args(stats)
+    stats.add_argument("--by", choices=("model", "agent", "procedure"), default="model")
+    stats.add_argument(
+        "--since", default="7d", metavar="WINDOW", help="e.g. 1h, 24h, 7d, 30d or all (7d)"
+    )
+    stats.add_argument(
+        "--include-mock", action="store_true", help="count runs made with --mock too"
+    )
+    stats.set_defaults(handler=handle_stats)
+
+
+def _workspace_args(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    parser.add_argument(
+        "--workspace",
+        metavar="DIR",
+        default="." if default is None else default,
+        help="the workspace whose .tide/runs.db to read (default: the current directory)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=False if default is None else default
+    )
+
+
+def _open(workspace: str) -> SQLiteStore | None:
+    from runtime.store import SQLiteStore, default_store_path
+
+    path: Path = default_store_path(workspace)
+    return SQLiteStore(path) if path.is_file() else None
+
+
+def _no_store(workspace: str) -> str:
+    return (
+        f"no runs recorded in {workspace} yet (tide run and tide ide record them in .tide/runs.db)"
+    )
+
+
+def handle_runs(args: argparse.Namespace) -> int:
+    if getattr(args, "runs_action", None) == "show":
+        return _show(args)
+    import json
+
+    import anyio
+
+    from runtime.cli._common import EXIT_OK, EXIT_USAGE, print_error
+
+    if args.limit < 1:
+        print_error("--limit must be at least 1")
+        return EXIT_USAGE
+    store = _open(args.workspace)
+    records: list[RunRecord] = []
+    if store is not None:
+        try:
+            records = anyio.run(
+                lambda: store.list_runs(
+                    procedure=args.procedure, status=args.status, limit=args.limit
+                )
+            )
+        finally:
+            store.close()
+    if args.json:
+        print(json.dumps([r.summary() for r in records], ensure_ascii=False, indent=2))
+    elif store is None:
+        print(_no_store(args.workspace))
+    elif not records:
+        print("no runs match")
+    else:
+        _print_runs(records)
+    return EXIT_OK
+
+
+def _print_runs(records: list[RunRecord]) -> None:
+    from rich.table import Table
+
+    from runtime.console import format_cost, format_ms
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("run", "procedure", "status", "started", "duration", "tokens", "cost"):
+        table.add_column(
+            column,
+            justify="right" if column in ("tokens", "cost") else "left",
+            no_wrap=column != "procedure",
+            overflow="fold",
+        )
+    table.add_column("model", overflow="fold")
+    for r in records:
+        moment = r.started_at or r.created_at
+        style = _STATUS_STYLE.get(r.status, "")
+        table.add_row(
+            r.id,
+            r.procedure,
+            f"[{style}]{r.status}[/]",
+            moment.astimezone().strftime("%Y-%m-%d %H:%M"),
+            format_ms(r.totals.duration_ms) if r.finished else "–",
+            str(r.totals.total_tokens),
+            format_cost(r.totals.cost_usd),
+            r.model or "",
+        )
+    _console().print(table)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        # Piped output is read by people and scripts alike: do not wrap rows at 80 columns.
+        console.width = 200
+    return console
+
+
+def _show(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    import anyio
+
+    from runtime.cli._common import EXIT_OK, EXIT_USAGE, print_error
+    from runtime.console import ConsoleHandler
+
+    store = _open(args.workspace)
+    if store is None:
+        print_error(_no_store(args.workspace))
+        return EXIT_USAGE
+    try:
+        found = anyio.run(lambda: _find(store, args.run_id))
+        if isinstance(found, str):
+            print_error(found, "list runs with `tide runs`")
+            return EXIT_USAGE
+        record = found
+        events = anyio.run(lambda: store.read_events(record.id))
+    finally:
+        store.close()
+    if args.json:
+        payload = {
+            "run": record.detail(),
+            "events": [e.model_dump(mode="json", exclude={"accumulated_text"}) for e in events],
+        }
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    console = ConsoleHandler(sys.stdout)
+    for event in events:
+        console.log(event)
+    if not record.finished:
+        console.console.print(
+            f"\n[dim]the run is {record.status}: {len(events)} events recorded so far[/]"
+        )
+    return EXIT_OK
+
+
+async def _find(store: SQLiteStore, run_id: str) -> RunRecord | str:
+    """The run with this id, or the only one whose id starts with it; else what is wrong."""
+    record = await store.get_run(run_id)
+    if record is not None:
+        return record
+    matches = await store.list_runs(id_prefix=run_id, limit=2)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        return f"'{run_id}' matches several runs; give more of the id"
+    return f"no run '{run_id}'"
+
+
+def handle_stats(args: argparse.Namespace) -> int:
+    import json
+
+    import anyio
+
+    from runtime.cli._common import EXIT_OK, EXIT_USAGE, print_error
+    from runtime.store import StatsRow, parse_since
+
+    try:
+        window = parse_since(args.since)
+    except ValueError as exc:
+        print_error(str(exc))
+        return EXIT_USAGE
+    store = _open(args.workspace)
+    rows: list[StatsRow] = []
+    if store is not None:
+        try:
+            rows = anyio.run(
+                lambda: store.stats(args.by, since=window, include_mock=args.include_mock)
+            )
+        finally:
+            store.close()
+    if args.json:
+        payload = {"by": args.by, "since": args.since, "rows": [r.to_json() for r in rows]}
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+    elif store is None:
+        print(_no_store(args.workspace))
+    elif not rows:
+        print(f"nothing recorded in the last {args.since}" if window else "nothing recorded")
+    else:
+        _print_stats(args.by, rows)
+    return EXIT_OK
+
+
+def _print_stats(by: str, rows: list[Any]) -> None:
+    from rich.table import Table
+
+    from runtime.console import format_cost, format_ms
+
+    def pair(low: float | None, high: float | None, fmt: Any) -> str:
+        return f"{fmt(low)} / {fmt(high)}" if low is not None else "–"
+
+    def tokens(value: float | None) -> str:
+        return "–" if value is None else f"{value:.0f}"
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column(by, overflow="fold")
+    for column in ("count", "first token p50/p95", "duration p50/p95", "tokens avg", "cost"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(
+            row.key,
+            str(row.count),
+            pair(row.ttft_ms.p50, row.ttft_ms.p95, format_ms),
+            pair(row.duration_ms.p50, row.duration_ms.p95, format_ms),
+            tokens(row.total_tokens.avg),
+            format_cost(row.cost_sum or 0.0),
+        )
+    _console().print(table)

@@ -1,0 +1,223 @@
+"""What the execution store keeps and answers, independent of the database behind it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol, get_args
+
+from runtime.events import (
+    AgentStreamChunkEvent,
+    AgentTurnEvent,
+    CostEvent,
+    ErrorInfo,
+    Event,
+    RunCancelledEvent,
+    RunCompletedEvent,
+    RunFailedEvent,
+    RunStartedEvent,
+    RunTotals,
+)
+
+RunStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
+RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
+TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+GroupBy = Literal["model", "agent", "procedure"]
+GROUPS: tuple[str, ...] = get_args(GroupBy)
+
+_SINCE = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str) -> timedelta | None:
+    """``30m``, ``1h``, ``24h``, ``7d``, ``2w`` as a window; ``all`` as None (no limit)."""
+    value = text.strip().lower()
+    if value == "all":
+        return None
+    match = _SINCE.match(value)
+    if match is None:
+        raise ValueError(f"'{text}' is not a time window; use e.g. 1h, 24h, 7d, 30d or all")
+    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+@dataclass
+class RunRecord:
+    """One execution: what ran, how it ended, and its totals. ``apply`` folds its events in."""
+
+    id: str
+    procedure: str
+    status: RunStatus = "queued"
+    inputs: dict[str, Any] = field(default_factory=dict)
+    model: str | None = None
+    mock: bool = False
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    output: Any = None
+    error: ErrorInfo | None = None
+    partial_text: str | None = None
+    totals: RunTotals = field(default_factory=RunTotals)
+    ttft_ms: float | None = None
+    # Models named by agent turns, for a run recorded without one (``tide run`` without --model).
+    _turn_models: list[str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def apply(self, event: Event) -> None:
+        if isinstance(event, AgentStreamChunkEvent):
+            if self.ttft_ms is None and self.started_at is not None:
+                self.ttft_ms = (event.ts - self.started_at).total_seconds() * 1000
+        elif isinstance(event, RunStartedEvent):
+            self.status = "running"
+            self.procedure = event.procedure
+            self.inputs = dict(event.inputs)
+            self.started_at = event.ts
+        elif isinstance(event, CostEvent):
+            # Running totals while the run goes on; the terminal event's totals replace them.
+            totals = self.totals
+            totals.prompt_tokens += event.prompt_tokens
+            totals.completion_tokens += event.completion_tokens
+            totals.total_tokens += event.total_tokens
+            totals.cost_usd += event.cost_usd
+            totals.llm_calls += event.llm_calls
+            totals.agent_turns += 1
+        elif isinstance(event, AgentTurnEvent) and event.model:
+            if self._turn_models is None and self.model is None:
+                self._turn_models = []
+            if self._turn_models is not None and event.model not in self._turn_models:
+                self._turn_models.append(event.model)
+                self.model = ", ".join(self._turn_models)
+        elif isinstance(event, RunCompletedEvent | RunFailedEvent | RunCancelledEvent):
+            self._finish(event)
+
+    def _finish(self, event: RunCompletedEvent | RunFailedEvent | RunCancelledEvent) -> None:
+        self.finished_at = event.ts
+        self.totals = event.totals.model_copy()
+        if isinstance(event, RunCompletedEvent):
+            self.status = "completed"
+            self.output = event.output
+        elif isinstance(event, RunFailedEvent):
+            self.status = "failed"
+            self.output = event.output
+            self.error = event.error
+            self.partial_text = event.partial_text
+        else:
+            self.status = "cancelled"
+            self.error = ErrorInfo(kind="cancelled", message=f"the run was {event.reason}")
+            self.partial_text = event.partial_text
+
+    def summary(self) -> dict[str, Any]:
+        """The run as the IDE's API and ``tide runs --json`` show it."""
+        totals = self.totals
+        return {
+            "id": self.id,
+            "procedure": self.procedure,
+            "status": self.status,
+            "inputs": self.inputs,
+            "model": self.model,
+            "mock": self.mock,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at),
+            "duration_ms": totals.duration_ms if self.finished else None,
+            "ttft_ms": self.ttft_ms,
+            "cost_usd": totals.cost_usd,
+            "total_tokens": totals.total_tokens,
+            "agent_turns": totals.agent_turns,
+            "error": self.error.model_dump() if self.error else None,
+        }
+
+    def detail(self) -> dict[str, Any]:
+        return {
+            **self.summary(),
+            "output": self.output,
+            "partial_text": self.partial_text,
+            "totals": self.totals.model_dump(),
+        }
+
+
+@dataclass(frozen=True)
+class Stat:
+    avg: float | None = None
+    p50: float | None = None
+    p95: float | None = None
+
+    def to_json(self) -> dict[str, float | None]:
+        return {"avg": self.avg, "p50": self.p50, "p95": self.p95}
+
+
+@dataclass(frozen=True)
+class StatsRow:
+    """Aggregates for one model, agent or procedure. Percentiles are nearest-rank."""
+
+    key: str
+    count: int
+    ttft_ms: Stat
+    duration_ms: Stat
+    total_tokens: Stat
+    cost_usd: Stat
+    cost_sum: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "count": self.count,
+            "ttft_ms": self.ttft_ms.to_json(),
+            "duration_ms": self.duration_ms.to_json(),
+            "total_tokens": self.total_tokens.to_json(),
+            "cost_usd": {**self.cost_usd.to_json(), "sum": self.cost_sum},
+        }
+
+
+class ExecutionStore(Protocol):
+    """Where runs and their events are kept.
+
+    Writes (``record_run``, ``record_event``) never block: they are queued and written in
+    batches, in order; ``flush`` waits until everything queued so far is durable. Reads see
+    what has been written.
+    """
+
+    def record_run(self, record: RunRecord) -> None:
+        """Create or replace a run's row (a queued run, or a run's metadata before it starts)."""
+
+    def record_event(self, event: Event) -> None:
+        """Append an event; the run's row follows from its events."""
+
+    async def flush(self) -> None: ...
+
+    async def list_runs(
+        self,
+        *,
+        procedure: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        id_prefix: str | None = None,
+    ) -> list[RunRecord]: ...
+
+    async def get_run(self, run_id: str) -> RunRecord | None: ...
+
+    async def read_events(self, run_id: str, *, after: int = 0) -> list[Event]:
+        """The run's events with ``seq > after``, in order (chunk events rebuilt with their
+        accumulated text)."""
+        ...
+
+    async def stats(
+        self,
+        by: GroupBy,
+        *,
+        since: timedelta | None = None,
+        include_mock: bool = False,
+        now: datetime | None = None,
+    ) -> list[StatsRow]:
+        """Per-key aggregates: agent turns for ``model`` and ``agent``, finished runs for
+        ``procedure``; mock runs are left out unless ``include_mock``."""
+        ...
+
+    async def aclose(self) -> None: ...

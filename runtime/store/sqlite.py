@@ -1,0 +1,364 @@
+"""The execution store in a SQLite file (``<workspace>/.tide/runs.db`` by default).
+
+WAL mode with ``synchronous=NORMAL``: a committed batch survives the process being killed
+(it is in the WAL file); a power cut may lose the last batches. Writes go through one writer
+thread (``BatchWriter``); reads open their own connection in a worker thread, and WAL lets
+them proceed while a batch is being written. Several processes (the IDE and ``tide run``) may
+share a file: SQLite serializes their transactions.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from runtime.events import AgentStreamChunkEvent, CostEvent, ErrorInfo, Event, RunTotals
+from runtime.store.base import GroupBy, RunRecord, RunStatus, StatsRow
+from runtime.store.codec import EventRow, decode_events, encode_event, from_micros, to_micros
+from runtime.store.stats import query_stats
+from runtime.store.writer import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_EVENTS, Batch, BatchWriter
+
+T = TypeVar("T")
+
+STORE_DIR = ".tide"
+STORE_FILE = "runs.db"
+SCHEMA_VERSION = 1
+_BUSY_TIMEOUT_MS = 10_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    procedure TEXT NOT NULL,
+    status TEXT NOT NULL,
+    inputs TEXT NOT NULL,
+    model TEXT,
+    mock INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    output TEXT,
+    error TEXT,
+    partial_text TEXT,
+    totals TEXT NOT NULL,
+    duration_ms REAL,
+    total_tokens INTEGER,
+    cost_usd REAL,
+    agent_turns INTEGER,
+    ttft_ms REAL
+);
+CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at DESC);
+CREATE INDEX IF NOT EXISTS runs_by_procedure ON runs (procedure, created_at DESC);
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS turns (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    procedure TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    turn INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    mock INTEGER NOT NULL,
+    ttft_ms REAL,
+    duration_ms REAL,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    total_tokens INTEGER,
+    cost_usd REAL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX IF NOT EXISTS turns_by_ts ON turns (ts);
+"""
+
+_RUN_COLUMNS = (
+    "id, procedure, status, inputs, model, mock, created_at, started_at, finished_at, output, "
+    "error, partial_text, totals, duration_ms, total_tokens, cost_usd, agent_turns, ttft_ms"
+)
+_UPSERT_RUN = (
+    f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 18)}) "
+    "ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _RUN_COLUMNS.split(", ")[1:])
+)
+_INSERT_TURN = "INSERT OR IGNORE INTO turns VALUES (" + ", ".join("?" * 15) + ")"
+_INSERT_EVENT = "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)"
+# A batch of chunks arrives as one JSON array of [run_id, seq, ts, agent, turn, offset, text];
+# each becomes a row whose data is [agent, turn, offset, text] (see ``codec``).
+_INSERT_CHUNKS = (
+    "INSERT OR IGNORE INTO events (run_id, seq, type, ts, data) "
+    "SELECT c ->> 0, c ->> 1, 'agent_stream_chunk', c ->> 2, "
+    "json_array(c ->> 3, c ->> 4, c ->> 5, c ->> 6) "
+    "FROM (SELECT value AS c FROM json_each(?))"
+)
+
+
+def default_store_path(workspace: str | Path) -> Path:
+    return Path(workspace) / STORE_DIR / STORE_FILE
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _micros(moment: datetime | None) -> int | None:
+    return None if moment is None else to_micros(moment)
+
+
+def _time(value: int | None) -> datetime | None:
+    return None if value is None else from_micros(value)
+
+
+def _run_row(r: RunRecord) -> tuple[Any, ...]:
+    t = r.totals
+    error = r.error.model_dump_json() if r.error else None
+    return (
+        r.id, r.procedure, r.status, _dumps(r.inputs), r.model, int(r.mock),
+        to_micros(r.created_at), _micros(r.started_at), _micros(r.finished_at),
+        None if r.output is None else _dumps(r.output), error, r.partial_text,
+        t.model_dump_json(), t.duration_ms if r.finished else None, t.total_tokens, t.cost_usd,
+        t.agent_turns, r.ttft_ms,
+    )  # fmt: skip
+
+
+def _record(row: sqlite3.Row) -> RunRecord:
+    status: RunStatus = row["status"]
+    return RunRecord(
+        id=row["id"],
+        procedure=row["procedure"],
+        status=status,
+        inputs=json.loads(row["inputs"]),
+        model=row["model"],
+        mock=bool(row["mock"]),
+        created_at=from_micros(row["created_at"]),
+        started_at=_time(row["started_at"]),
+        finished_at=_time(row["finished_at"]),
+        output=None if row["output"] is None else json.loads(row["output"]),
+        error=None if row["error"] is None else ErrorInfo.model_validate_json(row["error"]),
+        partial_text=row["partial_text"],
+        totals=RunTotals.model_validate_json(row["totals"]),
+        ttft_ms=row["ttft_ms"],
+    )
+
+
+def _turn_row(record: RunRecord, e: CostEvent) -> tuple[Any, ...]:
+    return (
+        e.run_id, e.seq, to_micros(e.ts), record.procedure, e.agent, e.turn, e.model, e.provider,
+        int(record.mock), e.time_to_first_token_ms, e.duration_ms, e.prompt_tokens,
+        e.completion_tokens, e.total_tokens, e.cost_usd,
+    )  # fmt: skip
+
+
+class SQLiteStore:
+    """``ExecutionStore`` in a SQLite file. Open it, use it, ``aclose()`` (or ``close()``) it."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_delay: float = DEFAULT_MAX_DELAY_S,
+        max_events: int = DEFAULT_MAX_EVENTS,
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = self._connect()
+        with self._conn:
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # Runs whose events are still arriving, by id: their rows follow from their events.
+        self._live: dict[str, RunRecord] = {}
+        self._records_lock = threading.Lock()
+        self._writer = BatchWriter(self._write, max_delay=max_delay, max_events=max_events)
+
+    @classmethod
+    def for_workspace(cls, workspace: str | Path, **options: Any) -> SQLiteStore:
+        return cls(default_store_path(workspace), **options)
+
+    def _connect(self, *, readonly: bool = False) -> sqlite3.Connection:
+        if readonly:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def record_run(self, record: RunRecord) -> None:
+        with self._records_lock:
+            live = self._live.get(record.id)
+            if live is not None and live.started_at is not None:
+                return
+            self._live[record.id] = record = replace(record, totals=record.totals.model_copy())
+            row = _run_row(record)
+        self._writer.put(run=(record.id, row))
+
+    def record_event(self, event: Event) -> None:
+        # The run's event loop calls this for every event: chunks, nearly all of them, cost a
+        # tuple; the writer thread turns a batch of them into rows in a single C call.
+        if event.type == "agent_stream_chunk":
+            assert isinstance(event, AgentStreamChunkEvent)
+            self._writer.put_chunk(
+                (
+                    event.run_id,
+                    event.seq,
+                    to_micros(event.ts),
+                    event.agent,
+                    event.turn,
+                    event.offset,
+                    event.chunk_text,
+                )
+            )
+            record = self._live.get(event.run_id)
+            if record is None or record.ttft_ms is not None or record.started_at is None:
+                return
+        with self._records_lock:
+            record = self._live.get(event.run_id)
+            if record is None:
+                record = self._live[event.run_id] = RunRecord(
+                    id=event.run_id, procedure="?", created_at=event.ts
+                )
+            record.apply(event)
+            run = (record.id, _run_row(record))
+            if record.finished:
+                del self._live[record.id]
+        turn = _turn_row(record, event) if isinstance(event, CostEvent) else None
+        if isinstance(event, AgentStreamChunkEvent):
+            self._writer.put(run=run)
+        else:
+            self._writer.put(event=encode_event(event), run=run, turn=turn, urgent=record.finished)
+
+    def flush_sync(self, timeout: float | None = None) -> bool:
+        return self._writer.flush(timeout)
+
+    async def flush(self) -> None:
+        await anyio.to_thread.run_sync(self._writer.flush)
+
+    def _write(self, batch: Batch) -> None:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if batch.chunks:
+                conn.execute(_INSERT_CHUNKS, (json.dumps(batch.chunks, ensure_ascii=False),))
+            conn.executemany(_INSERT_EVENT, batch.events)
+            conn.executemany(_INSERT_TURN, batch.turns)
+            conn.executemany(_UPSERT_RUN, batch.runs.values())
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self._writer.close()
+        self._conn.close()
+
+    async def aclose(self) -> None:
+        await anyio.to_thread.run_sync(self.close)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        with closing(self._connect(readonly=True)) as conn:
+            yield conn
+
+    async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
+            with self._reader() as conn:
+                return query(conn)
+
+        return await anyio.to_thread.run_sync(run)
+
+    async def list_runs(
+        self,
+        *,
+        procedure: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        id_prefix: str | None = None,
+    ) -> list[RunRecord]:
+        return await self._read(
+            partial(
+                self.list_runs_sync,
+                procedure=procedure,
+                status=status,
+                limit=limit,
+                id_prefix=id_prefix,
+            )
+        )
+
+    def list_runs_sync(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        procedure: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        id_prefix: str | None = None,
+    ) -> list[RunRecord]:
+        where: list[str] = []
+        params: list[Any] = []
+        if procedure:
+            where.append("procedure = ?")
+            params.append(procedure)
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if id_prefix:
+            where.append("id >= ? AND id < ?")
+            params += [id_prefix, id_prefix + "\U0010ffff"]
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs {clause} ORDER BY created_at DESC, id LIMIT ?"
+        return [_record(row) for row in conn.execute(sql, [*params, max(0, limit)])]
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        def query(conn: sqlite3.Connection) -> RunRecord | None:
+            row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+            found = row.fetchone()
+            return _record(found) if found else None
+
+        return await self._read(query)
+
+    async def read_events(self, run_id: str, *, after: int = 0) -> list[Event]:
+        def query(conn: sqlite3.Connection) -> list[EventRow]:
+            sql = "SELECT run_id, seq, type, ts, data FROM events WHERE run_id = ? AND seq > ?"
+            return [tuple(row) for row in conn.execute(sql + " ORDER BY seq", (run_id, after))]
+
+        return decode_events(await self._read(query))
+
+    async def stats(
+        self,
+        by: GroupBy,
+        *,
+        since: timedelta | None = None,
+        include_mock: bool = False,
+        now: datetime | None = None,
+    ) -> list[StatsRow]:
+        start = None if since is None else to_micros((now or datetime.now(UTC)) - since)
+        return await self._read(partial(query_stats, by=by, since=start, mock=include_mock))
+
+    async def __aenter__(self) -> SQLiteStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

@@ -1,0 +1,88 @@
+"""Analytics over the execution store, as SQL.
+
+By model and by agent the unit is an agent turn (one ``cost`` event: its time to first token,
+duration, tokens and cost); by procedure it is a finished run (time from start to its first
+streamed token, duration and totals). Percentiles are nearest-rank: p95 is the smallest value
+with at least 95 % of the values at or below it, so it is always a value that occurred.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from runtime.store.base import GroupBy, Stat, StatsRow
+
+METRICS = ("ttft_ms", "duration_ms", "total_tokens", "cost_usd")
+PERCENTILES = (50, 95)
+
+# Each source yields rows of (key, ts, mock, <metrics>); ``:since`` may be NULL for all time.
+_SOURCES: dict[str, str] = {
+    "model": "SELECT model AS key, ts, mock, {metrics} FROM turns",
+    "agent": "SELECT agent AS key, ts, mock, {metrics} FROM turns",
+    "procedure": (
+        "SELECT procedure AS key, started_at AS ts, mock, {metrics} FROM runs "
+        "WHERE status IN ('completed', 'failed', 'cancelled') AND started_at IS NOT NULL"
+    ),
+}
+
+
+def _source(by: GroupBy) -> str:
+    body = _SOURCES[by].format(metrics=", ".join(METRICS))
+    return (
+        f"WITH src AS ({body}), "
+        "sel AS (SELECT * FROM src WHERE (:since IS NULL OR ts >= :since) AND (:mock OR mock = 0))"
+    )
+
+
+def _percentile_sql(by: GroupBy, metric: str) -> str:
+    # Rank r of n is the p-th percentile's when r * 100 >= p * n first holds: integer
+    # arithmetic, so that 0.95 * 20 never rounds to just above 19.
+    picks = ", ".join(
+        f"MIN(CASE WHEN rn * 100 >= {p} * n THEN val END) AS p{p}" for p in PERCENTILES
+    )
+    return (
+        f"{_source(by)}, ranked AS ("
+        f"SELECT key, {metric} AS val, "
+        f"ROW_NUMBER() OVER (PARTITION BY key ORDER BY {metric}) AS rn, "
+        f"COUNT(*) OVER (PARTITION BY key) AS n "
+        f"FROM sel WHERE {metric} IS NOT NULL) "
+        f"SELECT key, {picks} FROM ranked GROUP BY key"
+    )
+
+
+def _totals_sql(by: GroupBy) -> str:
+    averages = ", ".join(f"AVG({m}) AS avg_{m}" for m in METRICS)
+    return (
+        f"{_source(by)} SELECT key, COUNT(*) AS n, {averages}, SUM(cost_usd) AS cost_sum "
+        "FROM sel GROUP BY key"
+    )
+
+
+def query_stats(
+    conn: sqlite3.Connection, *, by: GroupBy, since: int | None, mock: bool
+) -> list[StatsRow]:
+    """Per-key aggregates, most frequent first. ``since`` is in microseconds since the epoch."""
+    if by not in _SOURCES:
+        raise ValueError(f"cannot group by '{by}'; use one of {', '.join(_SOURCES)}")
+    params = {"since": since, "mock": int(mock)}
+    totals = {row["key"]: row for row in conn.execute(_totals_sql(by), params)}
+    percentiles: dict[str, dict[str, sqlite3.Row]] = {m: {} for m in METRICS}
+    for metric in METRICS:
+        for row in conn.execute(_percentile_sql(by, metric), params):
+            percentiles[metric][row["key"]] = row
+    rows = []
+    for key, total in totals.items():
+        stats = {m: _stat(total, percentiles[m].get(key), m) for m in METRICS}
+        rows.append(
+            StatsRow(key=str(key), count=int(total["n"]), cost_sum=total["cost_sum"], **stats)
+        )
+    rows.sort(key=lambda row: (-row.count, row.key))
+    return rows
+
+
+def _stat(total: sqlite3.Row, ranked: sqlite3.Row | None, metric: str) -> Stat:
+    return Stat(
+        avg=total[f"avg_{metric}"],
+        p50=ranked["p50"] if ranked else None,
+        p95=ranked["p95"] if ranked else None,
+    )

@@ -1,0 +1,167 @@
+"""The store's writer thread: takes rows from the event loop without blocking, and writes them
+in batches.
+
+A batch is written when ``max_events`` events are waiting, when the oldest waiting event is
+``max_delay`` seconds old, at a terminal event (so a finished run is complete on disk at
+once), and on ``flush``. That bounds what a crash can lose: the events of the last unwritten
+batch, at most ``max_delay`` seconds' or ``max_events`` events' worth.
+
+The thread does as little Python as it can. Two threads running Python take turns on the GIL
+in slices of several milliseconds, which would stall the event loop, and every stream on it,
+each time a batch is written. So the caller prepares every row, and a batch is a few C calls:
+the chunk rows go to SQLite as one JSON array and are inserted by one statement.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("tide.store")
+
+DEFAULT_MAX_DELAY_S = 0.05
+DEFAULT_MAX_EVENTS = 256
+
+Row = tuple[Any, ...]
+
+
+@dataclass
+class Batch:
+    """What one transaction writes."""
+
+    # (run_id, seq, ts, agent, turn, offset, text): the bulk of any run.
+    chunks: list[Row] = field(default_factory=list)
+    # (run_id, seq, type, ts, data) for every other event.
+    events: list[Row] = field(default_factory=list)
+    turns: list[Row] = field(default_factory=list)
+    # The latest row of each run that changed, by id.
+    runs: dict[str, Row] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.chunks) + len(self.events)
+
+    def __bool__(self) -> bool:
+        return bool(self.chunks or self.events or self.runs)
+
+
+class BatchWriter:
+    """Collects rows from any thread; ``write(batch)`` runs on a thread of its own."""
+
+    def __init__(
+        self,
+        write: Callable[[Batch], None],
+        *,
+        max_delay: float = DEFAULT_MAX_DELAY_S,
+        max_events: int = DEFAULT_MAX_EVENTS,
+        name: str = "tide-store-writer",
+    ) -> None:
+        self._write = write
+        self.max_delay = max_delay
+        self.max_events = max_events
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pending = Batch()
+        self._count = 0
+        self._first_at = 0.0
+        self._urgent = False
+        self._waiters: list[threading.Event] = []
+        self._closing = False
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def put_chunk(self, row: Row) -> None:
+        with self._lock:
+            self._pending.chunks.append(row)
+            self._count += 1
+            if not self._first_at or self._count >= self.max_events:
+                self._added()
+
+    def put(
+        self,
+        *,
+        event: Row | None = None,
+        run: tuple[str, Row] | None = None,
+        turn: Row | None = None,
+        urgent: bool = False,
+    ) -> None:
+        with self._lock:
+            pending = self._pending
+            if event is not None:
+                pending.events.append(event)
+                self._count += 1
+            if run is not None:
+                pending.runs[run[0]] = run[1]
+            if turn is not None:
+                pending.turns.append(turn)
+            self._urgent = self._urgent or urgent
+            self._added()
+
+    def _added(self) -> None:
+        # Called with the lock held. The thread is woken to start the batch's clock, when the
+        # batch is full and when it must be written at once; not for every event.
+        if not self._first_at:
+            self._first_at = time.monotonic()
+            self._wake.set()
+        if self._count >= self.max_events or self._urgent:
+            self._wake.set()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until everything put so far is written; False on timeout."""
+        done = threading.Event()
+        with self._lock:
+            if not self._thread.is_alive():
+                return True
+            self._waiters.append(done)
+        self._wake.set()
+        return done.wait(timeout)
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Write what is left and stop the thread."""
+        with self._lock:
+            self._closing = True
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        timeout: float | None = None
+        while True:
+            self._wake.wait(timeout)
+            self._wake.clear()
+            with self._lock:
+                now = time.monotonic()
+                due_at = self._first_at + self.max_delay if self._first_at else None
+                if not (
+                    self._urgent
+                    or self._closing
+                    or self._waiters
+                    or self._count >= self.max_events
+                    or (due_at is not None and now >= due_at)
+                ):
+                    timeout = None if due_at is None else due_at - now
+                    continue
+                batch, self._pending = self._pending, Batch()
+                self._count = 0
+                waiters, self._waiters = self._waiters, []
+                self._urgent = False
+                self._first_at = 0.0
+                closing = self._closing
+            timeout = None
+            self._commit(batch)
+            for waiter in waiters:
+                waiter.set()
+            if closing:
+                return
+
+    def _commit(self, batch: Batch) -> None:
+        if batch:
+            try:
+                self._write(batch)
+            except Exception:
+                # A write that keeps failing (disk full, a database locked for long) must not
+                # take the thread down: later batches may succeed.
+                log.exception("the execution store could not write %d events", batch.size)

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from runtime.cli import main
+
+HELLO = """
+writer = Agent { model = "scripted/default", system_prompt = "Greet." }
+Mocks { writer = { message = "Hello there, Ada. Nice to meet you." } }
+Procedure {
+  input = { name = field.string{ required = true } },
+  function(input)
+    return { greeting = writer("Greet " .. input.name).message }
+  end
+}
+"""
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "hello.tac").write_text(HELLO)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> object:
+    capsys.readouterr()
+    assert main(list(argv)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_tide_run_records_runs_that_tide_runs_lists_and_replays(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "hello.tac", "--mock", "-p", "name=Ada", "-q"]) == 0
+    assert main(["run", "hello.tac", "--mock", "-q"]) == 2  # missing input: nothing starts
+    assert main(["run", "hello.tac", "--mock", "-p", "name=Bo", "-q", "--no-store"]) == 0
+    assert (workspace / ".tide" / "runs.db").is_file()
+
+    runs = run_json(capsys, "runs", "--json")
+    assert isinstance(runs, list) and len(runs) == 1
+    (run,) = runs
+    assert run["procedure"] == "hello.tac"
+    assert run["status"] == "completed"
+    assert run["inputs"] == {"name": "Ada"}
+    assert run["mock"] is True
+
+    assert main(["runs"]) == 0
+    listing = capsys.readouterr().out
+    assert run["id"] in listing and "completed" in listing
+
+    assert main(["runs", "show", run["id"][:6]]) == 0
+    replay = capsys.readouterr().out
+    assert "Hello there, Ada. Nice to meet you." in replay
+    assert "✓ completed" in replay
+
+    shown = run_json(capsys, "runs", "show", run["id"], "--json")
+    assert isinstance(shown, dict)
+    assert shown["run"]["output"] == {"greeting": "Hello there, Ada. Nice to meet you."}
+    types = [e["type"] for e in shown["events"]]
+    assert types[0] == "run_started" and types[-1] == "run_completed"
+    assert all("accumulated_text" not in e for e in shown["events"])
+
+    assert run_json(capsys, "runs", "--status", "failed", "--json") == []
+    assert main(["runs", "show", "nope"]) == 2
+
+
+def test_tide_stats(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("Ada", "Bo"):
+        assert main(["run", "hello.tac", "--mock", "-p", f"name={name}", "-q"]) == 0
+    stats = run_json(capsys, "stats", "--json")
+    assert stats == {"by": "model", "since": "7d", "rows": []}  # mock runs are left out
+    stats = run_json(capsys, "stats", "--by", "agent", "--include-mock", "--since", "all", "--json")
+    assert isinstance(stats, dict)
+    (row,) = stats["rows"]
+    assert row["key"] == "writer" and row["count"] == 2
+    assert set(row["ttft_ms"]) == {"avg", "p50", "p95"}
+    assert set(row["cost_usd"]) == {"avg", "p50", "p95", "sum"}
+    assert main(["stats", "--by", "procedure", "--include-mock"]) == 0
+    assert "hello.tac" in capsys.readouterr().out
+    assert main(["stats", "--since", "soon"]) == 2
+
+
+def test_an_empty_workspace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runs", "--workspace", str(tmp_path)]) == 0
+    assert "no runs recorded" in capsys.readouterr().out
+    assert run_json(capsys, "stats", "--workspace", str(tmp_path), "--json") == {
+        "by": "model",
+        "since": "7d",
+        "rows": [],
+    }
+    assert not (tmp_path / ".tide").exists()

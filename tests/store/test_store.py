@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import anyio
+import pytest
+
+from runtime.events import AgentStreamChunkEvent
+from runtime.store import RunRecord, SQLiteStore, StoreHandler, parse_since, turn_texts
+from tests.store.events import T0, RunBuilder
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    async with SQLiteStore.for_workspace(tmp_path) as opened:
+        yield opened
+
+
+def record(store: SQLiteStore, builder: RunBuilder, **meta: object) -> None:
+    handler = StoreHandler(store, **meta)  # type: ignore[arg-type]
+    for event in builder.events:
+        handler.log(event)
+
+
+async def test_a_run_and_its_events_round_trip(store: SQLiteStore, tmp_path: Path) -> None:
+    run = RunBuilder("r1").started(topic="tides")
+    run.turn("writer", "The tide comes in.", pieces=5).completed({"ok": True})
+    record(store, run, model="m/one")
+    await store.flush()
+
+    assert (tmp_path / ".tide" / "runs.db").is_file()
+    found = await store.get_run("r1")
+    assert found is not None
+    assert found.status == "completed"
+    assert found.procedure == "p.tac"
+    assert found.inputs == {"topic": "tides"}
+    assert found.model == "m/one"
+    assert found.output == {"ok": True}
+    assert found.started_at == run.events[0].ts
+    assert found.finished_at == run.events[-1].ts
+    assert found.totals.total_tokens == 10
+    assert found.totals.agent_turns == 1
+    assert found.ttft_ms == pytest.approx(2.0)  # first chunk 2 ms after run_started
+
+    events = await store.read_events("r1")
+    assert [e.seq for e in events] == list(range(1, len(run.events) + 1))
+    assert [e.model_dump() for e in events] == [e.model_dump() for e in run.events]
+    chunks = [e for e in events if isinstance(e, AgentStreamChunkEvent)]
+    assert chunks[-1].accumulated_text == "The tide comes in."
+    assert [e.seq for e in await store.read_events("r1", after=4)] == list(
+        range(5, len(run.events) + 1)
+    )
+
+
+async def test_a_run_without_a_model_is_named_after_its_agents_models(
+    store: SQLiteStore,
+) -> None:
+    run = RunBuilder("r1").started()
+    run.turn("a", "x", model="m/one").turn("b", "y", model="m/two").completed()
+    record(store, run)
+    await store.flush()
+    found = await store.get_run("r1")
+    assert found is not None and found.model == "m/one, m/two"
+
+
+async def test_chunks_are_stored_as_deltas_so_storage_is_linear(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    def stored_bytes(run_id: str) -> int:
+        with sqlite3.connect(tmp_path / ".tide" / "runs.db") as conn:
+            row = conn.execute(
+                "SELECT SUM(LENGTH(CAST(data AS BLOB))) FROM events "
+                "WHERE run_id = ? AND type = 'agent_stream_chunk'",
+                (run_id,),
+            ).fetchone()
+        return int(row[0])
+
+    for run_id, words in (("short", 500), ("long", 4000)):
+        text = "word " * words
+        run = RunBuilder(run_id).started().turn("writer", text, pieces=words).completed()
+        record(store, run)
+    await store.flush()
+
+    short, long = stored_bytes("short"), stored_bytes("long")
+    assert long / short == pytest.approx(8, rel=0.05)
+    # Per chunk: its five characters plus a fixed overhead, never the text so far.
+    assert long < 4000 * (5 + 25)
+    events = await store.read_events("long")
+    assert turn_texts(events)[("writer", 1)] == "word " * 4000
+
+
+@pytest.mark.parametrize("ending", ["failed", "cancelled"])
+async def test_the_partial_answer_of_a_run_that_did_not_finish_is_kept(
+    store: SQLiteStore, ending: str
+) -> None:
+    run = RunBuilder("r1").started().turn("writer", "Half an ans", pieces=4, finish=False)
+    if ending == "failed":
+        run.failed("the model went away", partial_text="Half an ans")
+    else:
+        run.cancelled(partial_text="Half an ans")
+    record(store, run)
+    await store.flush()
+
+    found = await store.get_run("r1")
+    assert found is not None
+    assert found.status == ending
+    assert found.partial_text == "Half an ans"
+    assert found.error is not None
+    assert turn_texts(await store.read_events("r1")) == {("writer", 1): "Half an ans"}
+
+
+async def test_listing_filters_and_orders_newest_first(store: SQLiteStore) -> None:
+    for index, (procedure, ending) in enumerate(
+        [("a.tac", "completed"), ("b.tac", "failed"), ("a.tac", "failed"), ("a.tac", None)]
+    ):
+        run = RunBuilder(f"run{index}", procedure, T0 + timedelta(minutes=index))
+        run.started()
+        if ending == "completed":
+            run.completed()
+        elif ending == "failed":
+            run.failed("no")
+        record(store, run)
+    store.record_run(RunRecord(id="queued1", procedure="a.tac", inputs={"x": 1}))
+    await store.flush()
+
+    ids = [r.id for r in await store.list_runs()]
+    assert ids == ["queued1", "run3", "run2", "run1", "run0"]
+    assert [r.id for r in await store.list_runs(procedure="a.tac", status="failed")] == ["run2"]
+    assert [r.status for r in await store.list_runs(status="running")] == ["running"]
+    assert [r.id for r in await store.list_runs(limit=2)] == ["queued1", "run3"]
+    assert [r.id for r in await store.list_runs(id_prefix="run")][-1] == "run0"
+    assert await store.get_run("nope") is None
+    queued = await store.get_run("queued1")
+    assert queued is not None and queued.status == "queued" and queued.inputs == {"x": 1}
+
+
+async def test_a_queued_run_becomes_running_then_finished(store: SQLiteStore) -> None:
+    store.record_run(RunRecord(id="r1", procedure="p.tac", model="m/x", mock=True))
+    run = RunBuilder("r1").started().turn("writer", "hi").completed()
+    record(store, run)
+    await store.flush()
+    found = await store.get_run("r1")
+    assert found is not None
+    assert (found.status, found.model, found.mock) == ("completed", "m/x", True)
+
+
+async def test_writes_are_batched_and_a_terminal_event_is_written_at_once(
+    tmp_path: Path,
+) -> None:
+    # A long delay and a large batch: only the terminal event can cause this write.
+    async with SQLiteStore.for_workspace(tmp_path, max_delay=60, max_events=10_000) as store:
+        run = RunBuilder("r1").started().turn("writer", "abc", pieces=3)
+        record(store, run)
+        reader = SQLiteStore.for_workspace(tmp_path)
+        try:
+            assert await reader.get_run("r1") is None
+            record(store, RunBuilder("r2").started().completed())
+            for _ in range(200):
+                if await reader.get_run("r2") is not None:
+                    break
+                await anyio.sleep(0.01)
+            assert len(await reader.read_events("r1")) == len(run.events)
+        finally:
+            await reader.aclose()
+
+
+def test_time_windows() -> None:
+    assert parse_since("1h") == timedelta(hours=1)
+    assert parse_since("24h") == timedelta(days=1)
+    assert parse_since("7d") == timedelta(days=7)
+    assert parse_since("30m") == timedelta(minutes=30)
+    assert parse_since("all") is None
+    with pytest.raises(ValueError, match="not a time window"):
+        parse_since("soon")
