@@ -163,7 +163,7 @@ class _Turn:
         try:
             total = session.limits.total_timeout
             with anyio.fail_after(total) if total else nullcontext():
-                output, round_texts = await self._rounds(messages)
+                output = await self._rounds(messages)
         except TimeoutError:
             raise self._fail(
                 AgentError(
@@ -182,7 +182,6 @@ class _Turn:
             if isinstance(exc, anyio.get_cancelled_exc_class()):
                 self._fail(AgentError("the run was cancelled", kind="cancelled"))
             raise
-        del round_texts
         text = self.buffer.text()
         self._emit_cost()
         duration = (time.monotonic() - self.account.started) * 1000
@@ -234,7 +233,7 @@ class _Turn:
             {"role": "user", "content": message},
         ]
 
-    async def _rounds(self, messages: list[dict[str, Any]]) -> tuple[Any, list[str]]:
+    async def _rounds(self, messages: list[dict[str, Any]]) -> Any:
         limits = self.session.limits
         output_fields = self.session.decl.config.output
         retries_left = limits.output_retries if output_fields else 0
@@ -270,13 +269,13 @@ class _Turn:
             if not output_fields:
                 text_so_far = self.buffer.text()
                 if not text_so_far and self.done_reason:
-                    return self.done_reason, round_texts
-                return text_so_far, round_texts
+                    return self.done_reason
+                return text_so_far
             answer = next((t for t in reversed(round_texts) if t.strip()), "")
             data, issues = parse_structured(answer, output_fields)
             if not issues:
                 self.bus.emit(OutputValidationEvent, target=f"agent:{self.session.name}", ok=True)
-                return data, round_texts
+                return data
             if retries_left > 0 and self.done_reason is None:
                 retries_left -= 1
                 detail = "\n".join(f"- {i.path}: {i.message}" for i in issues)

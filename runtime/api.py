@@ -147,7 +147,14 @@ class Runtime:
     async def _serve_scripted(self, *, task_status: TaskStatus[str]) -> None:
         from runtime.model_server import ScriptedModelServer
 
-        async with ScriptedModelServer() as server:
+        script = None
+        if self.config.scripted_script:
+            from pathlib import Path
+
+            from runtime.model_server import Script
+
+            script = Script.model_validate_json(Path(self.config.scripted_script).read_text("utf-8"))
+        async with ScriptedModelServer(script) as server:
             self._scripted = server
             try:
                 task_status.started(server.base_url)

@@ -1,5 +1,6 @@
 """Runtime settings, with defaults a user rarely needs to change. Environment variables
-(``TIDE_MODEL``, ``TIDE_TIMEOUT``, ``TIDE_STREAMING``) override the defaults."""
+(``TIDE_MODEL``, ``TIDE_TIMEOUT``, ``TIDE_STREAMING``, ``TIDE_SCRIPTED_SCRIPT``: a JSON script of
+replies for ``scripted/`` models) override the defaults."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class RuntimeConfig(BaseModel):
     output_retries: int = 1
     max_lua_threads: int = 256
     inspect_timeout_s: float = 10.0
+    scripted_script: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> RuntimeConfig:
@@ -35,6 +37,8 @@ class RuntimeConfig(BaseModel):
             values["model"] = os.environ["TIDE_MODEL"]
         if os.environ.get("TIDE_TIMEOUT"):
             values["timeout_s"] = float(os.environ["TIDE_TIMEOUT"])
+        if os.environ.get("TIDE_SCRIPTED_SCRIPT"):
+            values["scripted_script"] = os.environ["TIDE_SCRIPTED_SCRIPT"]
         if os.environ.get("TIDE_STREAMING"):
             values["streaming"] = os.environ["TIDE_STREAMING"].lower() not in (
                 "0",

@@ -55,16 +55,27 @@ export function formatRate(tps: Num): string {
   return tps >= 100 ? `${Math.round(tps)} tok/s` : `${tps.toFixed(1)} tok/s`;
 }
 
+// Building an Intl formatter loads locale data and costs tens of milliseconds the first time:
+// build each once, and early (see warmFormatters), never per call.
+let timeFormat: Intl.DateTimeFormat | null = null;
+let dateTimeFormat: Intl.DateTimeFormat | null = null;
+
+export function warmFormatters(): void {
+  timeFormat ??= new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  dateTimeFormat ??= new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+}
+
 export function formatTime(value: string | number | null | undefined): string {
   if (value === null || value === undefined || value === '') return DASH;
   const d = typeof value === 'number' ? new Date(value < 1e12 ? value * 1000 : value) : new Date(value);
   if (Number.isNaN(d.getTime())) return String(value);
+  warmFormatters();
   const now = new Date();
-  const sameDay = d.toDateString() === now.toDateString();
-  return sameDay
-    ? d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' })
-    : d.toLocaleString(undefined, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  const sameDay = d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth() && d.getDate() === now.getDate();
+  return (sameDay ? timeFormat : dateTimeFormat)!.format(d);
 }
+
+if (typeof window !== 'undefined' && 'requestIdleCallback' in window) window.requestIdleCallback(warmFormatters);
 
 export function formatBytes(n: Num): string {
   if (!isNum(n)) return DASH;

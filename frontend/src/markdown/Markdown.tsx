@@ -5,8 +5,24 @@ import { renderMarkdown } from './render';
 /** One finished block: parsed once, never re-rendered while later text streams in. */
 const FrozenBlock = memo(function FrozenBlock({ source }: { source: string }) {
   // renderMarkdown sanitizes: the HTML holds no script, handler or unsafe URL.
-  return <div className="md-block md-frozen" dangerouslySetInnerHTML={{ __html: renderMarkdown(source) }} />;
+  return <div className="md-block" dangerouslySetInnerHTML={{ __html: renderMarkdown(source) }} />;
 });
+
+/** Finished blocks are laid out in groups, so the browser skips off-screen text a group at a time. */
+const GROUP = 8;
+
+const sameBlocks = (a: { blocks: string[] }, b: { blocks: string[] }): boolean =>
+  a.blocks.length === b.blocks.length && a.blocks.every((s, i) => s === b.blocks[i]);
+
+const FrozenGroup = memo(function FrozenGroup({ blocks }: { blocks: string[] }) {
+  return (
+    <div className="md-group">
+      {blocks.map((source, i) => (
+        <FrozenBlock key={i} source={source} />
+      ))}
+    </div>
+  );
+}, sameBlocks);
 
 /** Above this size the tail is re-parsed less often than every frame. */
 const TAIL_BUDGET = 16_000;
@@ -48,8 +64,8 @@ export const StreamingMarkdown = memo(function StreamingMarkdown({
   const tailHtml = useMemo(() => renderMarkdown(shownTail), [shownTail]);
   return (
     <div className={streaming ? 'markdown streaming' : 'markdown'}>
-      {frozen.map((source, i) => (
-        <FrozenBlock key={i} source={source} />
+      {Array.from({ length: Math.ceil(frozen.length / GROUP) }, (_, g) => (
+        <FrozenGroup key={g} blocks={frozen.slice(g * GROUP, (g + 1) * GROUP)} />
       ))}
       {tailHtml ? <div className="md-block md-tail" dangerouslySetInnerHTML={{ __html: tailHtml }} /> : null}
     </div>

@@ -14,6 +14,15 @@ export interface Blocks {
 
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
 
+/**
+ * A copy of `s` that does not share memory with the string it was cut from. V8 makes substrings
+ * as views into their parent, so keeping a 400-character block would otherwise keep the whole
+ * answer as it was at that moment alive: hundreds of blocks, hundreds of copies of the text.
+ */
+export function detach(s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string;
+}
+
 
 export class BlockSplitter {
   private text = '';
@@ -43,7 +52,7 @@ export class BlockSplitter {
 
   private freezeAt(pos: number): void {
     if (pos - this.blockStart < this.minBlock) return;
-    this.frozen.push(this.text.slice(this.blockStart, pos));
+    this.frozen.push(detach(this.text.slice(this.blockStart, pos)));
     this.blockStart = pos;
   }
 

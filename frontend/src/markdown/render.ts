@@ -90,3 +90,9 @@ export function renderMarkdown(source: string): string {
   const html = marked.parse(source, { async: false });
   return sanitizeHtml(html);
 }
+
+// Parsing and sanitizing cost most the first time (compilation, DOMPurify set-up). Do that while
+// the page is idle, not when the first answer starts streaming.
+if (typeof window !== 'undefined' && 'requestIdleCallback' in window) {
+  window.requestIdleCallback(() => renderMarkdown('# warm\n\n*up* [a](https://x.y) `b`\n\n- c\n\n```\nd\n```\n'));
+}

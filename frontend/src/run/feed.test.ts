@@ -141,6 +141,20 @@ describe('feed reducer', () => {
     expect(feed.status).toBe('failed');
   });
 
+  it('marks a turn cancelled by Stop as stopped, and does not repeat its partial text', () => {
+    const f = new EventFactory();
+    const feed = apply(
+      emptyFeed('run-1'),
+      f.turn('w', 1, 'started'),
+      f.chunk('w', 1, 'so far'),
+      f.turn('w', 1, 'failed', { error: { kind: 'cancelled', message: 'the run was cancelled' } }),
+      f.cancelled('so far'),
+    );
+    expect(feed.turns['w#1']).toMatchObject({ status: 'stopped', error: null, text: 'so far' });
+    const terminal = feed.items.at(-1);
+    expect(terminal?.kind === 'terminal' && terminal.partialText).toBe(null);
+  });
+
   it('groups consecutive logs and records validation results', () => {
     const f = new EventFactory();
     const feed = apply(emptyFeed('run-1'), f.log('a'), f.log('b'), f.validation(false, [{ path: 'output.score', message: 'too big' }]), f.log('c'));

@@ -241,6 +241,9 @@ function applyTurn(d: Draft, e: AgentTurnEvent): void {
   }
   if (e.stage === 'completed') {
     turn.status = 'completed';
+  } else if (e.error?.kind === 'cancelled') {
+    // Stopped by the person, not broken: the run's own card says it was stopped.
+    turn.status = 'stopped';
   } else {
     turn.status = 'failed';
     turn.error = e.error ?? null;
@@ -315,15 +318,19 @@ function applyTerminal(d: Draft, e: TerminalEvent): void {
     const seen = d.feed.turns[key];
     if (!seen || (seen.status !== 'waiting' && seen.status !== 'streaming')) continue;
     const turn = d.turn(key);
-    if (!turn) continue;
-    // The partial text belongs to the turn that was streaming: keep the longer of the two.
-    if (partial && partial.length > turn.text.length && partial.startsWith(turn.text)) {
+    if (turn) turn.status = status === 'completed' ? 'completed' : status === 'cancelled' ? 'stopped' : 'interrupted';
+  }
+  if (partial) {
+    // The partial text is the last turn's text, possibly with more than was streamed: extend
+    // that turn rather than show the same text twice.
+    const lastTurn = [...d.feed.items].reverse().find((i) => i.kind === 'turn');
+    const turn = lastTurn ? d.turn(lastTurn.id) : undefined;
+    if (turn && partial.startsWith(turn.text)) {
       turn.text = partial;
       partial = null;
-    } else if (partial && turn.text.startsWith(partial)) {
+    } else if (turn && turn.text.startsWith(partial)) {
       partial = null;
     }
-    turn.status = status === 'completed' ? 'completed' : status === 'cancelled' ? 'stopped' : 'interrupted';
   }
   d.items().push({ kind: 'terminal', id: `terminal-${e.seq}`, event: e, partialText: partial });
 }

@@ -48,7 +48,7 @@ function harness(responses: ((url: string) => Response)[]) {
         if (!next) throw new Error('no more responses');
         return next(url);
       },
-      sleep: async () => undefined,
+      sleep: () => new Promise<void>((r) => setTimeout(r, 0)),
     },
   );
   return { stream, urls, notes, states, feed: () => feed };

@@ -98,7 +98,7 @@ export class RunStream {
         this.hooks.state({ phase: 'live', attempt: 0, message: null });
       });
       if (this.closed) return;
-      if (outcome.kind === 'terminal' || this.hooks.finished()) {
+      if (this.hooks.finished()) {
         this.hooks.state({ phase: 'ended', attempt: 0, message: null });
         return;
       }
@@ -106,7 +106,8 @@ export class RunStream {
         this.hooks.state({ phase: 'failed', attempt, message: outcome.reason });
         return;
       }
-      if (outcome.kind === 'resync') {
+      // A terminal event that the feed did not take came after missing events: fetch them.
+      if (outcome.kind === 'resync' || outcome.kind === 'terminal') {
         // Missed events: reopen at once from the last applied seq.
         attempt += 1;
         if (attempt > 1) await this.sleep(this.backoff(attempt - 1), this.stop.signal);

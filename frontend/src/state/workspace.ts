@@ -18,6 +18,8 @@ export interface Validation {
   ok: boolean;
   diagnostics: Diagnostic[];
   procedure: ProcedureInfo | null;
+  /** The procedure as of the last version that validated, so the run form survives typos. */
+  lastGood?: ProcedureInfo | null;
 }
 
 export const PROCEDURE_EXT = /\.(tac|lua)$/;
@@ -158,5 +160,9 @@ export const useWorkspace = create<WorkspaceState>()((set, get) => ({
     }
   },
 
-  setValidation: (path, v) => set((s) => ({ validation: { ...s.validation, [path]: v } })),
+  setValidation: (path, v) =>
+    set((s) => {
+      const lastGood = v.procedure ?? s.validation[path]?.procedure ?? s.validation[path]?.lastGood ?? null;
+      return { validation: { ...s.validation, [path]: { ...v, lastGood } } };
+    }),
 }));

@@ -1,5 +1,7 @@
 import { memo } from 'react';
-import { JsonView, collapseAllNested, type StyleProps } from 'react-json-view-lite';
+import { JsonView, defaultStyles } from 'react-json-view-lite';
+
+type StyleProps = typeof defaultStyles;
 
 const style: StyleProps = {
   container: 'jt-container',
@@ -36,7 +38,7 @@ export const JsonTree = memo(function JsonTree({ value, label, expandDepth = 2 }
   }
   return (
     <div className="json-tree">
-      <JsonView data={value as object} style={style} shouldExpandNode={collapseAllNested(expandDepth)} aria-label={label} />
+      <JsonView data={value as object} style={style} shouldExpandNode={(level) => level < expandDepth} aria-label={label} />
     </div>
   );
 });

@@ -1,0 +1,341 @@
+// The e2e scenarios. Each gets a fresh page on the IDE and the harness context; each checks what
+// the page shows against what the server's own event stream says the model sent.
+import assert from 'node:assert/strict';
+import { referenceRun, sleep } from './lib.mjs';
+
+const T = (id) => `[data-testid="${id}"]`;
+
+/** The text of an element if it is there now, without waiting for it. */
+const textNow = (page, selector) => page.evaluate((sel) => document.querySelector(sel)?.textContent ?? null, selector);
+
+async function openFile(page, path) {
+  await page.locator(`${T('file-row')}[data-path="${path}"] button.name`).click();
+  await page.locator(T('editor-path'), { hasText: path }).waitFor();
+  // Wait for the first validation so that the inputs form exists.
+  await page.locator(`${T('inputs-form')}, ${T('run-controls')} .note`).first().waitFor();
+  await page.locator(T('problems-ok')).waitFor({ timeout: 10000 }).catch(() => undefined);
+}
+
+async function startRun(page) {
+  const before = await textNow(page, T('feed-run-id'));
+  await page.locator(T('run-button')).click();
+  await page.waitForFunction(
+    ([sel, prev]) => {
+      const el = document.querySelector(sel);
+      return el && el.textContent && el.textContent !== prev;
+    },
+    [T('feed-run-id'), before],
+  );
+  return (await page.locator(T('feed-run-id')).textContent()).trim();
+}
+
+async function waitForRunStatus(page, statuses, timeout = 60000) {
+  await page.waitForFunction(
+    ([sel, list]) => list.includes(document.querySelector(sel)?.getAttribute('data-status') ?? ''),
+    [T('run-status'), statuses],
+    { timeout },
+  );
+  return page.locator(T('run-status')).getAttribute('data-status');
+}
+
+/** The raw text of every turn card, in order, read through each card's "raw" view. */
+async function rawTurnTexts(page) {
+  const cards = page.locator(T('turn-card'));
+  const n = await cards.count();
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const card = cards.nth(i);
+    const key = `${await card.getAttribute('data-agent')}#${await card.getAttribute('data-turn')}`;
+    const toggle = card.locator(T('raw-toggle'));
+    if ((await toggle.getAttribute('aria-pressed')) !== 'true') await toggle.click();
+    const raw = await card.locator(T('turn-raw')).evaluate((el) => el.textContent ?? '').catch(() => '');
+    out.push([key, raw]);
+    await toggle.click();
+  }
+  return out;
+}
+
+/** Record, every frame, the text of the last turn card and whether its cost footer is there. */
+async function startSampler(page) {
+  await page.evaluate(() => {
+    const w = window;
+    w.__samples = [];
+    w.__firstTool = null;
+    const tick = () => {
+      const cards = document.querySelectorAll('[data-testid="turn-card"]');
+      const card = cards[cards.length - 1];
+      if (card) {
+        const text = card.querySelector('[data-testid="turn-text"]')?.textContent ?? '';
+        const footer = !!card.querySelector('[data-testid="cost-footer"]');
+        const last = w.__samples[w.__samples.length - 1];
+        if (!last || last.text !== text || last.footer !== footer) {
+          w.__samples.push({ t: performance.now(), text, footer, cards: cards.length });
+        }
+      }
+      if (w.__firstTool === null && document.querySelector('[data-testid="tool-call"]')) w.__firstTool = performance.now();
+      w.__sampler = requestAnimationFrame(tick);
+    };
+    tick();
+  });
+}
+
+const samples = (page) => page.evaluate(() => window.__samples);
+
+export const scenarios = [
+  {
+    name: 'streaming: text grows before the cost footer, final text is exact',
+    async run({ page, api, manifest, shot, ctx }) {
+      await openFile(page, manifest.stream);
+      await startSampler(page);
+      const runId = await startRun(page);
+      ctx.runs.push(runId);
+      await page.waitForFunction(() => (document.querySelector('[data-testid="turn-text"]')?.textContent ?? '').length > 400, null, { timeout: 30000 });
+      await shot('01a-streaming-live');
+      await waitForRunStatus(page, ['completed', 'failed']);
+      const ref = await referenceRun(api, runId);
+      const list = await samples(page);
+      const beforeFooter = list.filter((s) => !s.footer && s.text.length > 0 && s.cards === 1);
+      const distinct = new Set(beforeFooter.map((s) => s.text));
+      const final = list[list.length - 1]?.text ?? '';
+      const intermediate = [...distinct].filter((t) => t !== final);
+      assert.ok(intermediate.length >= 3, `expected ≥ 3 intermediate text states before the cost footer, saw ${intermediate.length}`);
+      // Rendered Markdown can shrink for a moment (a closing ** hides the opening one), so growth
+      // is checked from first to last rather than at every frame.
+      assert.ok(beforeFooter[0].text.length < beforeFooter[beforeFooter.length - 1].text.length, 'the text grows');
+      assert.ok(list.some((s) => s.footer), 'the cost footer appears');
+      const raw = await rawTurnTexts(page);
+      assert.deepEqual(raw, [...ref.turns.entries()], 'each card holds exactly the text the model sent');
+      await page.locator(T('cost-footer')).first().waitFor();
+      await shot('01b-streaming-done');
+      return { runId, intermediateStates: intermediate.length, chars: raw[0]?.[1].length };
+    },
+  },
+  {
+    name: 'tools: tool calls come before the final text; validation errors show their paths',
+    async run({ page, api, manifest, shot, ctx }) {
+      await openFile(page, manifest.tools);
+      await startSampler(page);
+      const runId = await startRun(page);
+      ctx.runs.push(runId);
+      await waitForRunStatus(page, ['completed', 'failed']);
+      const ref = await referenceRun(api, runId);
+      const toolEvents = ref.events.filter((e) => e.type === 'tool_call');
+      assert.ok(toolEvents.length > 0, 'the fixture makes tool calls');
+      const callIds = [...new Set(toolEvents.map((e) => e.call_id))];
+      assert.equal(await page.locator(T('tool-call')).count(), callIds.length, 'one entry per tool call');
+      for (const id of callIds) {
+        const last = toolEvents.filter((e) => e.call_id === id).at(-1);
+        const el = page.locator(`${T('tool-call')}[data-tool="${last.tool}"][data-stage="${last.stage}"]`);
+        assert.ok((await el.count()) > 0, `tool ${last.tool} shows as ${last.stage}`);
+      }
+      // In time: the first tool call was on screen before the last turn's text started.
+      const list = await samples(page);
+      const firstTool = await page.evaluate(() => window.__firstTool);
+      const cards = Math.max(...list.map((s) => s.cards));
+      const finalTextAt = list.find((s) => s.cards === cards && s.text.length > 0)?.t;
+      assert.ok(firstTool !== null && finalTextAt !== undefined && firstTool < finalTextAt, 'tool calls appear before the final text');
+      // In place: tool calls sit above the final turn's text.
+      const order = await page.evaluate(() => {
+        const tool = document.querySelector('[data-testid="tool-call"]');
+        const cards = document.querySelectorAll('[data-testid="turn-card"]');
+        const last = cards[cards.length - 1];
+        return tool && last ? tool.compareDocumentPosition(last) & Node.DOCUMENT_POSITION_FOLLOWING : 0;
+      });
+      assert.ok(order, 'the final text comes after the tool calls in the feed');
+      const failedTool = toolEvents.find((e) => e.stage === 'failed');
+      if (failedTool) {
+        const details = page.locator(`${T('tool-call')}[data-stage="failed"]`).first();
+        await details.locator('summary').click();
+        assert.ok((await details.locator(T('tool-error')).textContent()).includes(failedTool.error), 'the tool error is shown');
+      }
+      const validation = ref.events.find((e) => e.type === 'output_validation' && !e.ok);
+      assert.ok(validation, 'the fixture fails output validation');
+      const paths = await page.locator(T('validation-path')).allTextContents();
+      assert.deepEqual(paths, validation.errors.map((e) => e.path || '(root)'), 'every validation error shows its path');
+      if (ref.terminal?.type === 'run_failed' && ref.terminal.error.file) {
+        const loc = await page.locator(`${T('run-terminal')} ${T('error-location')}`).textContent();
+        const expected = ref.terminal.error.line != null ? `${ref.terminal.error.file}:${ref.terminal.error.line}` : ref.terminal.error.file;
+        assert.equal(loc, expected, 'the failure shows file:line');
+      }
+      await shot('02-tools-validation');
+      return { runId, toolCalls: callIds.length, validationPaths: paths };
+    },
+  },
+  {
+    name: 'stop: Stop ends the run and keeps the partial text',
+    async run({ page, api, manifest, shot, ctx }) {
+      await openFile(page, manifest.slow);
+      const runId = await startRun(page);
+      ctx.runs.push(runId);
+      await page.waitForFunction(() => (document.querySelector('[data-testid="turn-text"]')?.textContent ?? '').length > 60, null, { timeout: 30000 });
+      await page.locator(T('stop-button')).click();
+      const status = await waitForRunStatus(page, ['cancelled', 'completed', 'failed'], 30000);
+      assert.equal(status, 'cancelled', 'the run is marked stopped');
+      await sleep(500);
+      const card = page.locator(T('turn-card')).last();
+      assert.equal(await card.getAttribute('data-status'), 'stopped', 'the streaming turn is marked stopped');
+      const ref = await referenceRun(api, runId);
+      const [[key, raw]] = (await rawTurnTexts(page)).slice(-1);
+      assert.ok(raw.length > 60, 'the partial text is still there');
+      const sent = ref.turns.get(key) ?? '';
+      assert.equal(raw, sent, 'the partial text is exactly what was streamed before the stop');
+      await page.locator(`${T('run-terminal')}[data-status="cancelled"]`).waitFor();
+      await shot('03-stopped');
+      return { runId, partialChars: raw.length };
+    },
+  },
+  {
+    name: 'reconnect: a dropped event stream resumes with the exact text',
+    async run({ page, api, manifest, shot, proxy, ctx }) {
+      await openFile(page, manifest.stream);
+      const runId = await startRun(page);
+      ctx.runs.push(runId);
+      await page.waitForFunction(() => (document.querySelector('[data-testid="turn-text"]')?.textContent ?? '').length > 80, null, { timeout: 30000 });
+      const requestsBefore = proxy.eventRequests.length;
+      const dropped = proxy.dropStreams();
+      assert.ok(dropped > 0, 'an event stream was open to drop');
+      await page.locator(`${T('feed-notice')}[data-tone="warn"]`).waitFor({ timeout: 10000 });
+      const status = await waitForRunStatus(page, ['completed', 'failed'], 60000);
+      assert.equal(status, 'completed');
+      const resumed = proxy.eventRequests.slice(requestsBefore);
+      assert.ok(resumed.some((r) => /[?&]after=\d+/.test(r.url) || r.lastEventId), 'the page reconnected with the last event id');
+      await page.locator(`${T('feed-notice')}[data-tone="ok"]`).waitFor({ timeout: 5000 });
+      const ref = await referenceRun(api, runId);
+      const raw = await rawTurnTexts(page);
+      assert.deepEqual(raw, [...ref.turns.entries()], 'no duplicated or missing text after the reconnect');
+      await shot('04-reconnected');
+      return { runId, resumedWith: resumed.map((r) => r.url) };
+    },
+  },
+  {
+    name: 'edit: edit, see diagnostics, save, run the edited procedure',
+    async run({ page, api, manifest, shot, ctx }) {
+      const { file, broken, changed, newInput } = manifest.edit;
+      await openFile(page, file);
+      const original = (await (await fetch(`${api}/api/files/${file}`)).json()).content;
+      const editor = page.locator('.cm-content');
+      await editor.click();
+      const mod = process.platform === 'darwin' ? 'Meta' : 'Control';
+      await page.keyboard.press(`${mod}+a`);
+      await page.keyboard.insertText(broken(original));
+      await page.locator(`${T('file-row')}[data-path="${file}"] ${T('dirty-marker')}`).waitFor();
+      const diag = page.locator(`${T('diagnostic')}[data-severity="error"]`).first();
+      await diag.waitFor({ timeout: 10000 });
+      const line = Number(await diag.getAttribute('data-line'));
+      assert.ok(line >= 1, 'the diagnostic has a line');
+      await page.locator('.cm-lintRange-error, .cm-lint-marker-error').first().waitFor();
+      await shot('05a-diagnostics');
+      await editor.click();
+      await page.keyboard.press(`${mod}+a`);
+      const edited = changed(original);
+      await page.keyboard.insertText(edited);
+      await page.locator(T('problems-ok')).waitFor({ timeout: 10000 });
+      await page.locator(T(`input-${newInput}`)).waitFor({ timeout: 10000 });
+      await page.keyboard.press(`${mod}+s`);
+      await page.locator(`${T('file-row')}[data-path="${file}"] ${T('dirty-marker')}`).waitFor({ state: 'detached', timeout: 10000 });
+      const saved = (await (await fetch(`${api}/api/files/${file}`)).json()).content;
+      assert.equal(saved, edited, 'the saved file is the edited text');
+      const previous = await textNow(page, T('feed-run-id'));
+      await editor.click();
+      await page.keyboard.press(`${mod}+Enter`);
+      await page.waitForFunction(([sel, prev]) => {
+        const t = document.querySelector(sel)?.textContent;
+        return t && t !== prev;
+      }, [T('feed-run-id'), previous]);
+      const runId = (await page.locator(T('feed-run-id')).textContent()).trim();
+      ctx.runs.push(runId);
+      const status = await waitForRunStatus(page, ['completed', 'failed']);
+      assert.equal(status, 'completed');
+      const run = await (await fetch(`${api}/api/runs/${runId}`)).json();
+      assert.equal(run.procedure, file);
+      assert.ok(newInput in run.inputs, `the run got the new input '${newInput}' from the edited procedure`);
+      assert.equal(await editor.evaluate((el) => el.textContent.includes('if input.name then')), false, 'no leftover of the broken edit');
+      await shot('05b-edited-run');
+      return { runId, diagnosticLine: line, inputs: run.inputs };
+    },
+  },
+  {
+    name: 'xss: hostile answers render inert',
+    async run({ page, api, manifest, shot, ctx }) {
+      const dialogs = [];
+      page.on('dialog', async (d) => {
+        dialogs.push(d.message());
+        await d.dismiss();
+      });
+      await openFile(page, manifest.xss);
+      const runId = await startRun(page);
+      ctx.runs.push(runId);
+      await waitForRunStatus(page, ['completed', 'failed']);
+      const feed = page.locator(T('feed'));
+      await feed.hover();
+      await page.mouse.move(300, 300);
+      await sleep(300);
+      const report = await page.evaluate(() => {
+        const root = document.querySelector('[data-testid="feed"]');
+        const bad = [];
+        for (const el of root.querySelectorAll('*')) {
+          const tag = el.tagName.toLowerCase();
+          if (['script', 'iframe', 'object', 'embed', 'img', 'style', 'svg', 'math', 'form', 'video', 'audio'].includes(tag)) bad.push(tag);
+          for (const a of el.attributes) {
+            if (a.name.startsWith('on')) bad.push(`${tag}[${a.name}]`);
+            if (/^\s*(javascript|data|vbscript):/i.test(a.value) && ['href', 'src', 'action', 'xlink:href'].includes(a.name)) bad.push(`${tag}[${a.name}=${a.value}]`);
+          }
+        }
+        return { bad, xss: window.__xss ?? null, text: root.textContent };
+      });
+      assert.deepEqual(dialogs, [], 'no dialog opened');
+      assert.equal(report.xss, null, 'no injected script ran');
+      assert.deepEqual(report.bad, [], 'no active elements or handlers in the feed');
+      const ref = await referenceRun(api, runId);
+      const sent = [...ref.turns.values()].join('\n');
+      if (sent.includes('<script>')) assert.ok(report.text.includes('<script>'), 'the markup is shown as text');
+      await shot('06-xss-inert');
+      return { runId, dialogs: dialogs.length };
+    },
+  },
+  {
+    name: 'history and analytics show the runs just made',
+    async run({ page, api, shot, ctx }) {
+      assert.ok(ctx.runs.length > 0, 'earlier scenarios made runs');
+      await page.locator(T('tab-history')).click();
+      const target = ctx.runs[0];
+      const row = page.locator(`${T('history-row')}[data-run-id="${target}"]`);
+      await row.waitFor({ timeout: 10000 });
+      for (const id of ctx.runs) assert.ok((await page.locator(`${T('history-row')}[data-run-id="${id}"]`).count()) === 1, `run ${id} is listed`);
+      await row.click();
+      await page.waitForFunction(([sel, id]) => document.querySelector(sel)?.textContent === id, [T('feed-run-id'), target]);
+      await waitForRunStatus(page, ['completed', 'failed', 'cancelled']);
+      const ref = await referenceRun(api, target);
+      assert.deepEqual(await rawTurnTexts(page), [...ref.turns.entries()], 'the replay shows the same text');
+      const summary = await (await fetch(`${api}/api/runs/${target}`)).json();
+      await page.locator(T('history-procedure')).selectOption(summary.procedure);
+      await page.waitForFunction(
+        ([sel, proc]) => {
+          const rows = [...document.querySelectorAll(sel)];
+          return rows.length > 0 && rows.every((r) => r.querySelector('.proc')?.textContent === proc);
+        },
+        [T('history-row'), summary.procedure],
+      );
+      await page.locator(T('history-status')).selectOption('failed');
+      await page.waitForFunction((sel) => [...document.querySelectorAll(sel)].every((r) => r.getAttribute('data-status') === 'failed'), T('history-row'));
+      await page.locator(T('history-status')).selectOption('');
+      await page.locator(T('history-procedure')).selectOption('');
+      await shot('07a-history');
+
+      await page.locator(T('tab-analytics')).click();
+      await page.locator(T('window-1h')).click();
+      await page.locator(T('analytics-table')).waitFor({ timeout: 10000 });
+      const costs = [];
+      for (const id of ctx.runs) costs.push(...(await referenceRun(api, id)).events.filter((e) => e.type === 'cost'));
+      const models = [...new Set(costs.map((e) => e.model))];
+      for (const m of models) assert.ok((await page.locator(`${T('analytics-row')}[data-key="${m}"]`).count()) === 1, `model ${m} has a row`);
+      assert.ok((await page.locator(`${T('analytics-chart')} .recharts-surface`).count()) >= 4, 'charts are drawn');
+      await shot('07b-analytics-by-model');
+      await page.locator(T('by-agent')).click();
+      const agents = [...new Set(costs.map((e) => e.agent))];
+      for (const a of agents) await page.locator(`${T('analytics-row')}[data-key="${a}"]`).waitFor({ timeout: 5000 });
+      await shot('07c-analytics-by-agent');
+      return { listed: ctx.runs.length, models, agents };
+    },
+  },
+];

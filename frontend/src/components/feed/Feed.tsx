@@ -1,0 +1,122 @@
+import { memo, useRef } from 'react';
+import { useRunStore } from '../../state/runStore';
+import type { FeedItem } from '../../run/feed';
+import { useStickToBottom } from '../../lib/hooks';
+import { TurnCard } from './TurnCard';
+import { ToolCall } from './ToolCall';
+import { LogGroup, Notice, StartedLine, TerminalCard, ValidationItem } from './FeedItems';
+
+const Item = memo(function Item({ item }: { item: FeedItem }) {
+  switch (item.kind) {
+    case 'started':
+      return <StartedLine item={item} />;
+    case 'turn':
+      return <TurnCard id={item.id} />;
+    case 'tool':
+      return <ToolCall callId={item.id} />;
+    case 'validation':
+      return <ValidationItem event={item.event} />;
+    case 'logs':
+      return <LogGroup lines={item.lines} />;
+    case 'terminal':
+      return <TerminalCard item={item} />;
+    case 'notice':
+      return <Notice tone={item.tone} text={item.text} />;
+  }
+});
+
+function ConnectionBadge() {
+  const connection = useRunStore((s) => s.connection);
+  switch (connection.phase) {
+    case 'connecting':
+      return <span className="badge running">connecting</span>;
+    case 'live':
+      return (
+        <span className="badge ok" data-testid="connection-live">
+          live
+        </span>
+      );
+    case 'reconnecting':
+      return (
+        <span className="badge warn" data-testid="connection-reconnecting" title={connection.message ?? undefined}>
+          reconnecting{connection.attempt > 1 ? ` (${connection.attempt})` : ''}
+        </span>
+      );
+    case 'failed':
+      return <span className="badge error">{connection.message ?? 'disconnected'}</span>;
+    default:
+      return null;
+  }
+}
+
+function RunStatusBadge() {
+  const status = useRunStore((s) => s.feed.status);
+  if (!status) return null;
+  return (
+    <span className={`badge ${status}`} data-testid="run-status" data-status={status}>
+      {status === 'cancelled' ? 'stopped' : status}
+    </span>
+  );
+}
+
+export function Feed({ empty }: { empty?: React.ReactNode }) {
+  const items = useRunStore((s) => s.feed.items);
+  const runId = useRunStore((s) => s.feed.runId);
+  const procedure = useRunStore((s) => s.feed.procedure);
+  const scroller = useRef<HTMLDivElement>(null);
+  const inner = useRef<HTMLDivElement>(null);
+  const { following, follow } = useStickToBottom(scroller, inner);
+  return (
+    <div className="feed-pane">
+      <div className="feed-header">
+        <strong>Run</strong>
+        {runId ? (
+          <span className="run-id" data-testid="feed-run-id">
+            {runId}
+          </span>
+        ) : null}
+        {procedure ? <span className="mono muted">{procedure}</span> : null}
+        <span style={{ flex: 1 }} />
+        <ConnectionBadge />
+        <RunStatusBadge />
+        {!following ? (
+          <button type="button" className="btn small" onClick={follow}>
+            ↓ latest
+          </button>
+        ) : null}
+      </div>
+      <div className="feed" ref={scroller} data-testid="feed" role="log" aria-live="off" aria-label="Run events">
+        <div ref={inner} style={{ display: 'flex', flexDirection: 'column', gap: 8 }}>
+          {items.length === 0 ? (runId ? <div className="empty">Waiting for events…</div> : (empty ?? <div className="empty">No run yet.</div>)) : null}
+          {items.map((item) => (
+            <Item key={item.id} item={item} />
+          ))}
+        </div>
+      </div>
+      <RunAnnouncer />
+    </div>
+  );
+}
+
+/** Screen readers hear status changes, not every streamed token. */
+function RunAnnouncer() {
+  const status = useRunStore((s) => s.feed.status);
+  const phase = useRunStore((s) => s.connection.phase);
+  const text =
+    phase === 'reconnecting'
+      ? 'Connection lost, reconnecting'
+      : status === 'completed'
+        ? 'Run completed'
+        : status === 'failed'
+          ? 'Run failed'
+          : status === 'cancelled'
+            ? 'Run stopped'
+            : status === 'running'
+              ? 'Run started'
+              : '';
+  return (
+    <div className="visually-hidden" role="status" aria-live="polite">
+      {text}
+    </div>
+  );
+}

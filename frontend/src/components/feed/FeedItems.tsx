@@ -1,0 +1,135 @@
+import { memo } from 'react';
+import type { FeedItem } from '../../run/feed';
+import type { LogEvent, OutputValidationEvent, RunTotals } from '../../generated/events';
+import { formatCost, formatDuration, formatTime, formatTokens } from '../../lib/format';
+import { JsonTree, jsonPreview } from '../common/JsonTree';
+import { StreamingMarkdown } from '../../markdown/Markdown';
+import { ErrorBox } from './ErrorBox';
+
+export const StartedLine = memo(function StartedLine({ item }: { item: Extract<FeedItem, { kind: 'started' }> }) {
+  const inputs = Object.keys(item.inputs).length > 0 ? jsonPreview(item.inputs, 140) : null;
+  return (
+    <div className="feed-line" data-testid="run-started">
+      <span>▶ started</span>
+      <span className="mono">{item.procedure}</span>
+      {inputs ? <span className="mono faint">{inputs}</span> : null}
+      <span className="faint">{formatTime(item.ts)}</span>
+    </div>
+  );
+});
+
+export const ValidationItem = memo(function ValidationItem({ event }: { event: OutputValidationEvent }) {
+  const errors = event.errors ?? [];
+  return (
+    <div
+      className={`card validation ${event.ok ? 'ok' : 'failed'}`}
+      data-testid="output-validation"
+      data-ok={event.ok}
+      role={event.ok ? undefined : 'alert'}
+    >
+      {event.ok ? (
+        <span>✓ {event.target} matches its schema</span>
+      ) : (
+        <>
+          <span className="sev-error">✗ {event.target} does not match its schema</span>
+          <ul>
+            {errors.map((e, i) => (
+              <li key={i}>
+                <span className="vpath" data-testid="validation-path">
+                  {e.path || '(root)'}
+                </span>
+                <span>{e.message}</span>
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </div>
+  );
+});
+
+export const LogGroup = memo(function LogGroup({ lines }: { lines: LogEvent[] }) {
+  const worst = lines.some((l) => l.level === 'error') ? 'error' : lines.some((l) => l.level === 'warn') ? 'warn' : null;
+  return (
+    <details className="logs" data-testid="log-group" open={lines.length <= 3 || worst !== null}>
+      <summary>
+        {lines.length} log line{lines.length === 1 ? '' : 's'}
+        {worst ? <span className={`badge ${worst}`} style={{ marginLeft: 6 }}>{worst}</span> : null}
+      </summary>
+      {lines.map((l) => (
+        <div className="log-line" key={l.seq}>
+          <span className={`lvl-${l.level}`}>{l.level}</span>
+          <span>
+            {l.source ? <span className="faint">[{l.source}] </span> : null}
+            {l.message}
+            {l.fields && Object.keys(l.fields).length > 0 ? <span className="faint"> {jsonPreview(l.fields, 160)}</span> : null}
+          </span>
+        </div>
+      ))}
+    </details>
+  );
+});
+
+export function Totals({ totals }: { totals: RunTotals | null | undefined }) {
+  if (!totals) return null;
+  return (
+    <div className="totals" data-testid="run-totals">
+      <span>
+        time <b>{formatDuration(totals.duration_ms)}</b>
+      </span>
+      <span>
+        cost <b>{formatCost(totals.cost_usd)}</b>
+      </span>
+      <span>
+        tokens <b>{formatTokens(totals.prompt_tokens)}</b> in / <b>{formatTokens(totals.completion_tokens)}</b> out
+      </span>
+      <span>
+        turns <b>{totals.agent_turns ?? 0}</b>
+      </span>
+      <span>
+        llm calls <b>{totals.llm_calls ?? 0}</b>
+      </span>
+      <span>
+        tool calls <b>{totals.tool_calls ?? 0}</b>
+      </span>
+    </div>
+  );
+}
+
+export const TerminalCard = memo(function TerminalCard({ item }: { item: Extract<FeedItem, { kind: 'terminal' }> }) {
+  const e = item.event;
+  const status = e.type === 'run_completed' ? 'completed' : e.type === 'run_failed' ? 'failed' : 'cancelled';
+  return (
+    <section className={`card terminal-card ${status}`} data-testid="run-terminal" data-status={status}>
+      <h3>
+        <span className={`badge ${status}`}>{status === 'cancelled' ? 'stopped' : status}</span>
+        {e.type === 'run_completed' ? 'Run completed' : e.type === 'run_failed' ? 'Run failed' : 'Run stopped'}
+        {e.type === 'run_cancelled' && e.reason && e.reason !== 'cancelled' ? <span className="muted">({e.reason})</span> : null}
+      </h3>
+      {e.type === 'run_failed' ? <ErrorBox error={e.error} /> : null}
+      <Totals totals={e.totals} />
+      {item.partialText ? (
+        <details open>
+          <summary className="muted">partial text</summary>
+          <StreamingMarkdown text={item.partialText} streaming={false} />
+        </details>
+      ) : null}
+      {e.type === 'run_completed' || (e.type === 'run_failed' && e.output != null) ? (
+        <div data-testid="run-output">
+          <div className="muted" style={{ fontSize: 12, margin: '4px 0' }}>
+            output
+          </div>
+          <JsonTree value={e.output ?? null} label="Run output" />
+        </div>
+      ) : null}
+    </section>
+  );
+});
+
+export const Notice = memo(function Notice({ tone, text }: { tone: 'warn' | 'ok' | 'error'; text: string }) {
+  return (
+    <div className={`notice ${tone}`} data-testid="feed-notice" data-tone={tone} role="status">
+      {text}
+    </div>
+  );
+});
