@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sqlite3
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +17,12 @@ class Watch:
     """One SSE connection: what arrived, and when (``time.monotonic()``)."""
 
     tag: str
+    run_id: str = ""
     ids: list[int] = field(default_factory=list)
     # (receive time, offset, text) of every chunk message.
     chunks: list[tuple[float, int, str]] = field(default_factory=list)
+    # (seq, wall-clock receive time) of every chunk message, to compare with the event's ts.
+    chunk_walls: list[tuple[int, float]] = field(default_factory=list)
     chunk_wire_bytes: int = 0
     chunk_text_bytes: int = 0
     terminal: str | None = None
@@ -60,6 +64,26 @@ def summary(values: list[float]) -> dict[str, float | None]:
         "max": round(max(values), 2),
         "mean": round(statistics.fmean(values), 2),
     }
+
+
+def relay_latencies(watches: list[Watch], database: Path) -> dict[str, float | None]:
+    """From each chunk event's creation in the runtime (its ``ts``, kept by the store) to its
+    arrival here: what the relay, the server and the network add."""
+    latencies: list[float] = []
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+        for w in watches:
+            created = dict(
+                conn.execute(
+                    "SELECT seq, ts FROM events WHERE run_id = ? AND type = 'agent_stream_chunk'",
+                    (w.run_id,),
+                ).fetchall()
+            )
+            latencies += [
+                (received - created[seq] / 1e6) * 1000
+                for seq, received in w.chunk_walls
+                if seq in created
+            ]
+    return summary(latencies)
 
 
 def analyse(watches: list[Watch], sends: dict[str, list[list[Any]]]) -> dict[str, Any]:

@@ -5,13 +5,15 @@
 Three processes: the scripted model server streaming every answer at ``--rate`` tokens per
 second (it notes when it sends each piece), the IDE server (``tide ide``'s application; the
 model is reached over HTTP, as a remote one would be), and this client. For each N, runs start
-one after another over a ramp (N/25 s, at least 2 s: starting a run costs far more than
+at random times over a ramp (N/25 s, at least 2 s: starting a run costs far more than
 streaming a chunk), each watched by its own SSE connection, and every answer is long enough
 that all N stream at once for ``--window`` seconds. Measured in that steady window:
 
 - ``latency_ms``: from the model server sending a piece of text to this client receiving the
   chunk event that carries it (p50, p99, max), through LiteLLM, the runtime, the relay and
   the network (``latency_ms_whole_run`` includes the ramp and the ends of the runs);
+  ``relay_latency_ms``: from the runtime creating the chunk event (its ``ts``, as stored) to
+  this client receiving it: the relay's, the HTTP server's and the network's share;
 - ``cpu_ms_per_1000_chunks``: the IDE server's CPU per 1000 chunks relayed, most of it the
   model client's parsing (``fanout`` isolates what the relay itself costs per watcher);
 - ``rss_kib_per_stream``: the IDE server's resident memory with N runs streaming, above its
@@ -28,6 +30,7 @@ import argparse
 import json
 import math
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -40,7 +43,15 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from relay_stats import Sample, Watch, analyse, cpu_s, rss_kib, window_usage
+from relay_stats import (
+    Sample,
+    Watch,
+    analyse,
+    cpu_s,
+    relay_latencies,
+    rss_kib,
+    window_usage,
+)
 
 HERE = Path(__file__).resolve().parent
 LOGS = Path(tempfile.gettempdir()) / "tide-bench-logs"
@@ -66,7 +77,11 @@ def start(args: list[str], env: dict[str, str] | None = None) -> tuple[subproces
     LOGS.mkdir(exist_ok=True)
     log = (LOGS / f"{args[0]}-{time.monotonic_ns()}.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, str(HERE / "relay_servers.py"), *args],
+        [
+            sys.executable,
+            os.environ.get("BENCH_SERVER_SCRIPT", str(HERE / "relay_servers.py")),
+            *args,
+        ],
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
@@ -80,6 +95,7 @@ def start(args: list[str], env: dict[str, str] | None = None) -> tuple[subproces
 
 
 async def watch(client: httpx.AsyncClient, run_id: str, w: Watch) -> None:
+    w.run_id = run_id
     for attempt in range(3):
         try:
             await _watch_once(client, run_id, w)
@@ -107,6 +123,7 @@ async def _watch_once(client: httpx.AsyncClient, run_id: str, w: Watch) -> None:
                 if kind == "agent_stream_chunk":
                     event = json.loads(fields[b"data"])
                     w.chunks.append((received, event["offset"], event["chunk_text"]))
+                    w.chunk_walls.append((event["seq"], time.time()))
                     w.chunk_wire_bytes += len(block) + 2
                     w.chunk_text_bytes += len(event["chunk_text"].encode())
                 elif kind in ("run_completed", "run_failed", "run_cancelled"):
@@ -115,15 +132,26 @@ async def _watch_once(client: httpx.AsyncClient, run_id: str, w: Watch) -> None:
 
 
 async def scenario(
-    url: str, pid: int, model_url: str, runs: int, watchers: int, ramp: float, label: str
+    url: str,
+    pid: int,
+    model_url: str,
+    workspace: Path,
+    runs: int,
+    watchers: int,
+    ramp: float,
+    label: str,
 ) -> dict[str, Any]:
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
     async with httpx.AsyncClient(base_url=url, timeout=None, limits=limits) as client:
         samples = [Sample(time.monotonic(), cpu_s(pid), rss_kib(pid))]
         watches: list[Watch] = []
 
+        # Random start times: streams at one rate started at regular intervals would send in
+        # lockstep bursts, which no real set of users does.
+        starts = sorted(random.Random(runs).uniform(0, ramp) for _ in range(runs))
+
         async def one(index: int) -> None:
-            await anyio.sleep(ramp * index / max(1, runs))
+            await anyio.sleep(starts[index])
             tag = f"{label} run {index} {time.monotonic_ns()}"
             answer = await client.post(
                 "/api/runs", json={"path": "bench.tac", "inputs": {"tag": tag}}
@@ -150,6 +178,7 @@ async def scenario(
             stop.set()
         sends = (await client.get(model_url.removesuffix("/v1") + "/_bench/sends")).json()
     result = analyse(watches, sends)
+    result["relay_latency_ms"] = relay_latencies(watches, workspace / ".tide" / "runs.db")
     result.update(window_usage(samples, result.pop("window"), runs * watchers))
     result.update(
         streams=runs * watchers,
@@ -176,8 +205,8 @@ async def measure(
         url, pid, base = ide_info["url"], ide_info["pid"], model_info["base_url"]
         try:
             # A first run loads the model client and warms caches; it is not measured.
-            await scenario(url, pid, base, 1, 1, 0, "warm")
-            return await scenario(url, pid, base, n, watchers, ramp, label)
+            await scenario(url, pid, base, workspace, 1, 1, 0, "warm")
+            return await scenario(url, pid, base, workspace, n, watchers, ramp, label)
         finally:
             for process in (ide, model):
                 process.terminate()

@@ -8,6 +8,7 @@ finished, so that a reconnect right after the end is served without a database r
 
 from __future__ import annotations
 
+import gc
 import logging
 import uuid
 from collections import OrderedDict
@@ -89,6 +90,11 @@ class RunManager:
         except Exception:
             log.warning("could not load %s ahead of time", name, exc_info=True)
         finally:
+            # The model client brings a million long-lived objects; a full garbage collection
+            # walking them all stalls the event loop, and every stream, for hundreds of ms.
+            # Frozen, they are left out of collections.
+            gc.collect()
+            gc.freeze()
             self._preloaded.set()
 
     async def __aexit__(self, *exc: Any) -> None:

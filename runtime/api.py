@@ -153,7 +153,9 @@ class Runtime:
 
             from runtime.model_server import Script
 
-            script = Script.model_validate_json(Path(self.config.scripted_script).read_text("utf-8"))
+            script = Script.model_validate_json(
+                Path(self.config.scripted_script).read_text("utf-8")
+            )
         async with ScriptedModelServer(script) as server:
             self._scripted = server
             try:

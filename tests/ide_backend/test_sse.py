@@ -167,13 +167,15 @@ async def test_a_slow_watcher_does_not_hold_back_a_fast_one(
 ) -> None:
     scripted.append(Reply(tokens=3000, tokens_per_second=0))
     run_id = await ide.start()
-    async with httpx.AsyncClient(base_url=ide.url, timeout=30) as slow_client:
-        async with slow_client.stream("GET", f"/api/runs/{run_id}/events?after=0") as slow:
-            # The slow watcher reads nothing while the run streams to the end.
-            with anyio.fail_after(20):
-                fast = await follow(ide.client, run_id, after=0)
-            assert fast.types[-1] == "run_completed"
-            text = await slow.aread()
+    async with (
+        httpx.AsyncClient(base_url=ide.url, timeout=30) as slow_client,
+        slow_client.stream("GET", f"/api/runs/{run_id}/events?after=0") as slow,
+    ):
+        # The slow watcher reads nothing while the run streams to the end.
+        with anyio.fail_after(20):
+            fast = await follow(ide.client, run_id, after=0)
+        assert fast.types[-1] == "run_completed"
+        text = await slow.aread()
     # It gets the whole stream or is told to resume; either way it can rebuild the text.
     slow_feed = Feed()
     for block in text.decode().split("\n\n"):
