@@ -22,6 +22,7 @@ from runtime.events import (
     AgentTurnEvent,
     CostEvent,
     OutputValidationEvent,
+    Stage,
     TextBuffer,
     ToolCallEvent,
     ValidationIssue,
@@ -415,18 +416,20 @@ class _Turn:
 
     # -- tools ------------------------------------------------------------------------------------
 
-    async def _run_tool(self, call: ToolCallRequest) -> dict[str, Any]:
-        name = self.session.name
-        bus = self.bus
-        bus.emit(
+    def _emit_tool(self, call: ToolCallRequest, stage: Stage, **fields: Any) -> None:
+        self.bus.emit(
             ToolCallEvent,
-            agent=name,
+            agent=self.session.name,
             turn=self.number,
             tool=call.name,
             call_id=call.id,
-            stage="started",
+            stage=stage,
             args=call.arguments,
+            **fields,
         )
+
+    async def _run_tool(self, call: ToolCallRequest) -> dict[str, Any]:
+        self._emit_tool(call, "started")
         started = time.monotonic()
         tool = self.tools.get(call.name)
         try:
@@ -437,31 +440,11 @@ class _Turn:
             result = await self.services.invoke_tool(tool, call.arguments)
         except TideError as exc:
             duration = (time.monotonic() - started) * 1000
-            bus.emit(
-                ToolCallEvent,
-                agent=name,
-                turn=self.number,
-                tool=call.name,
-                call_id=call.id,
-                stage="failed",
-                args=call.arguments,
-                error=exc.message,
-                duration_ms=duration,
-            )
+            self._emit_tool(call, "failed", error=exc.message, duration_ms=duration)
             self.tool_log.append({"tool": call.name, "args": call.arguments, "error": exc.message})
             return {"role": "tool", "tool_call_id": call.id, "content": f"Error: {exc.message}"}
         duration = (time.monotonic() - started) * 1000
-        bus.emit(
-            ToolCallEvent,
-            agent=name,
-            turn=self.number,
-            tool=call.name,
-            call_id=call.id,
-            stage="completed",
-            args=call.arguments,
-            result=result,
-            duration_ms=duration,
-        )
+        self._emit_tool(call, "completed", result=result, duration_ms=duration)
         self.tool_log.append({"tool": call.name, "args": call.arguments, "result": result})
         if tool is not None and tool.builtin and tool.name == "done":
             reason = call.arguments.get("reason")

@@ -376,43 +376,33 @@ class Run:
         )
 
     def tool_called(self, tool: ToolDecl, args: dict[str, Any]) -> Any:
+        """A tool called directly from Lua (not by an agent)."""
         assert self._host is not None
         name = tool.name or f"tool{tool.id}"
         call_id = f"direct_{uuid.uuid4().hex[:8]}"
         self.totals.tool_calls += 1
-        emit = self.bus.emit
-        anyio.from_thread.run_sync(
-            partial(emit, ToolCallEvent, tool=name, call_id=call_id, stage="started", args=args)
-        )
+
+        def emit(stage: str, **fields: Any) -> None:
+            anyio.from_thread.run_sync(
+                partial(
+                    self.bus.emit,
+                    ToolCallEvent,
+                    tool=name,
+                    call_id=call_id,
+                    stage=stage,
+                    args=args,
+                    **fields,
+                )
+            )
+
+        emit("started")
         started = time.monotonic()
         try:
             result = self._host.invoke_tool(tool, args)
         except TideError as exc:
-            anyio.from_thread.run_sync(
-                partial(
-                    emit,
-                    ToolCallEvent,
-                    tool=name,
-                    call_id=call_id,
-                    stage="failed",
-                    args=args,
-                    error=exc.message,
-                    duration_ms=(time.monotonic() - started) * 1000,
-                )
-            )
+            emit("failed", error=exc.message, duration_ms=(time.monotonic() - started) * 1000)
             raise
-        anyio.from_thread.run_sync(
-            partial(
-                emit,
-                ToolCallEvent,
-                tool=name,
-                call_id=call_id,
-                stage="completed",
-                args=args,
-                result=result,
-                duration_ms=(time.monotonic() - started) * 1000,
-            )
-        )
+        emit("completed", result=result, duration_ms=(time.monotonic() - started) * 1000)
         return result
 
     def human(self, op: str, args: list[Any]) -> Any:
