@@ -122,9 +122,38 @@ async def litellm_stream(setup: Setup) -> Sample:
     return sample
 
 
+class _ChunkClock:
+    """A log handler that notes when each streamed chunk reaches it."""
+
+    def __init__(self, sample: Sample) -> None:
+        self._sample = sample
+
+    def log(self, event: Any) -> None:
+        if event.type == "agent_stream_chunk":
+            self._sample.token()
+
+
+async def tide_turn(setup: Setup) -> Sample:
+    """A procedure whose agent talks to the same server, timed at its log handler."""
+    from runtime import Runtime
+
+    source = (
+        f'story = Agent {{ model = "openai/{MODEL_ALIAS}", api_base = "{setup.server.api_base}",'
+        f" temperature = 0, max_tokens = {setup.max_tokens} }}\n"
+        f"Procedure {{ function(input) return {{ text = story({json.dumps(setup.prompt)}).output }} end }}\n"
+    )
+    async with Runtime() as runtime:
+        sample = Sample()
+        result = await runtime.run(source, handlers=[_ChunkClock(sample)])
+    if not result.ok:
+        raise RuntimeError(f"the procedure failed: {result.error}")
+    return sample
+
+
 MEASUREMENTS: dict[str, Measurement] = {
     BASELINE: llama_cpp_raw,
     "litellm": litellm_stream,
+    "tide": tide_turn,
 }
 
 

@@ -113,9 +113,13 @@ class Runtime:
         """Fail before any call when a provider's credentials are missing."""
         from runtime.models.routing import check_credentials
 
-        models = {override} if override else {a.model for a in info.agents if a.model}
-        for model in sorted(m for m in models if m):
-            check_credentials(model)
+        if override:
+            check_credentials(override, None)
+            return
+        for model, api_base in sorted(
+            {(a.model, a.api_base) for a in info.agents if a.model}, key=str
+        ):
+            check_credentials(model, api_base)
 
     async def client_for(self, model: str, config: AgentConfig) -> ModelClient:
         from runtime.models.routing import make_client

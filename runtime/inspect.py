@@ -48,6 +48,7 @@ class AgentInfo:
     model: str | None
     line: int | None
     output: Fields | None = None
+    api_base: str | None = None
 
 
 @dataclass
@@ -134,7 +135,13 @@ def summarize(
         inputs=inputs,
         outputs=outputs,
         agents=[
-            AgentInfo(a.name or f"agent{a.id}", a.config.model_name, a.line, a.config.output)
+            AgentInfo(
+                a.name or f"agent{a.id}",
+                a.config.model_name,
+                a.line,
+                a.config.output,
+                a.config.api_base,
+            )
             for a in decls.agents.values()
         ],
         tools=[t.name or f"tool{t.id}" for t in decls.tools.values()],

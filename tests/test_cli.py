@@ -253,6 +253,23 @@ def test_timeout_exits_1(workdir: Path) -> None:
     assert json.loads(done.stdout)["error"]["kind"] == "timeout"
 
 
+def test_missing_credentials_stop_the_run_before_any_call(workdir: Path) -> None:
+    done = tide(workdir, "run", "hello.tac")
+    assert done.returncode == 2
+    assert "OPENAI_API_KEY" in done.stderr
+    assert "--model local/smollm2" in done.stderr
+    assert "▶" not in done.stdout  # it never started
+
+
+def test_the_model_override_runs_any_procedure_on_the_scripted_model(workdir: Path) -> None:
+    done = tide(workdir, "run", "hello.tac", "--model", "scripted/default", "--json", timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "completed"
+    assert result["totals"]["completion_tokens"] > 0
+    assert result["output"]["greeting"]
+
+
 @pytest.mark.parametrize(
     ("name", "message"),
     [

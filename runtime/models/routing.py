@@ -20,13 +20,13 @@ def split_model(model: str) -> tuple[str, str]:
     return provider, name
 
 
-def check_credentials(model: str) -> None:
+def check_credentials(model: str, api_base: str | None) -> None:
     provider, _ = split_model(model)
     if provider in LOCAL_PROVIDERS:
         return
     from runtime.models.credentials import missing_credentials
 
-    problem = missing_credentials(model, None)
+    problem = missing_credentials(model, api_base)
     if problem:
         raise ConfigurationError(problem)
 

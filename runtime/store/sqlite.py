@@ -196,9 +196,11 @@ class SQLiteStore:
             conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
         else:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        # First: switching to WAL waits for another process's write only with a busy timeout.
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         conn.row_factory = sqlite3.Row
         return conn
 

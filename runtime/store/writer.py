@@ -78,7 +78,7 @@ class BatchWriter:
         with self._lock:
             self._pending.chunks.append(row)
             self._count += 1
-            if not self._first_at or self._count >= self.max_events:
+            if not self._first_at or self._count == self.max_events:
                 self._added()
 
     def put(
@@ -102,12 +102,13 @@ class BatchWriter:
             self._added()
 
     def _added(self) -> None:
-        # Called with the lock held. The thread is woken to start the batch's clock, when the
-        # batch is full and when it must be written at once; not for every event.
+        # Called with the lock held. The thread is woken once to start the batch's clock, once
+        # when the batch is full, and when it must be written at once: never for every event,
+        # since each wake-up makes the event loop's thread hand over the GIL.
         if not self._first_at:
             self._first_at = time.monotonic()
             self._wake.set()
-        if self._count >= self.max_events or self._urgent:
+        elif self._count == self.max_events or self._urgent:
             self._wake.set()
 
     def flush(self, timeout: float | None = None) -> bool:
