@@ -66,10 +66,15 @@ def summary(values: list[float]) -> dict[str, float | None]:
     }
 
 
-def relay_latencies(watches: list[Watch], database: Path) -> dict[str, float | None]:
+def relay_latencies(
+    watches: list[Watch], database: Path, window: tuple[float, float, int]
+) -> dict[str, dict[str, float | None]]:
     """From each chunk event's creation in the runtime (its ``ts``, kept by the store) to its
-    arrival here: what the relay, the server and the network add."""
-    latencies: list[float] = []
+    arrival here: what the relay, the HTTP server and the network add. ``steady`` counts the
+    chunks received in the steady window (whose bounds are monotonic; arrivals carry both)."""
+    every: list[float] = []
+    steady: list[float] = []
+    start, end, _ = window
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
         for w in watches:
             created = dict(
@@ -78,12 +83,13 @@ def relay_latencies(watches: list[Watch], database: Path) -> dict[str, float | N
                     (w.run_id,),
                 ).fetchall()
             )
-            latencies += [
-                (received - created[seq] / 1e6) * 1000
-                for seq, received in w.chunk_walls
-                if seq in created
-            ]
-    return summary(latencies)
+            for (seq, wall), (monotonic, _, _) in zip(w.chunk_walls, w.chunks, strict=True):
+                if seq in created:
+                    latency = (wall - created[seq] / 1e6) * 1000
+                    every.append(latency)
+                    if start <= monotonic <= end:
+                        steady.append(latency)
+    return {"steady": summary(steady), "whole_run": summary(every)}
 
 
 def analyse(watches: list[Watch], sends: dict[str, list[list[Any]]]) -> dict[str, Any]:

@@ -21,7 +21,8 @@ that all N stream at once for ``--window`` seconds. Measured in that steady wind
 
 and over the whole run: ``lost`` (pieces the model sent that the watcher never received, seq
 gaps, runs that did not complete with the exact text: all must be 0) and ``wire`` (bytes of
-chunk messages on the wire against the bytes of their text). Prints JSON.
+chunk messages on the wire against the bytes of their text, live and in the snapshot a late
+joiner gets). Prints JSON.
 """
 
 from __future__ import annotations
@@ -77,11 +78,7 @@ def start(args: list[str], env: dict[str, str] | None = None) -> tuple[subproces
     LOGS.mkdir(exist_ok=True)
     log = (LOGS / f"{args[0]}-{time.monotonic_ns()}.log").open("w")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            os.environ.get("BENCH_SERVER_SCRIPT", str(HERE / "relay_servers.py")),
-            *args,
-        ],
+        [sys.executable, str(HERE / "relay_servers.py"), *args],
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
@@ -177,9 +174,17 @@ async def scenario(
                     group.start_soon(one, index)
             stop.set()
         sends = (await client.get(model_url.removesuffix("/v1") + "/_bench/sends")).json()
+        # A watcher joining after the end gets the run as a snapshot, its chunks merged.
+        late = Watch(watches[0].tag)
+        await watch(client, watches[0].run_id, late)
     result = analyse(watches, sends)
-    result["relay_latency_ms"] = relay_latencies(watches, workspace / ".tide" / "runs.db")
-    result.update(window_usage(samples, result.pop("window"), runs * watchers))
+    result["wire"]["late_joiner_snapshot_ratio"] = round(
+        late.chunk_wire_bytes / late.chunk_text_bytes, 3
+    )
+    window = result.pop("window")
+    database = workspace / ".tide" / "runs.db"
+    result["relay_latency_ms"] = relay_latencies(watches, database, window)
+    result.update(window_usage(samples, window, runs * watchers))
     result.update(
         streams=runs * watchers,
         runs=runs,

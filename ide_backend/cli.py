@@ -43,6 +43,7 @@ def handle(args: argparse.Namespace) -> int:
     from ide_backend.server import bind, make_server, url_for
     from ide_backend.settings import Settings, is_loopback
     from runtime.cli._common import EXIT_USAGE, print_error
+    from runtime.config import RuntimeConfig
 
     workspace = Path(args.workspace)
     if not workspace.is_dir():
@@ -54,12 +55,16 @@ def handle(args: argparse.Namespace) -> int:
     token = args.token
     if token is None and not is_loopback(args.host):
         token = secrets.token_urlsafe(24)
+    config = RuntimeConfig.from_env()
+    # Each running run holds a thread for its Lua code while its agents wait for their models.
+    threads = max(config.max_lua_threads, args.max_concurrent + 16)
     settings = Settings(
         workspace=workspace,
         host=args.host,
         port=args.port,
         token=token,
         max_concurrent=args.max_concurrent,
+        runtime=config.model_copy(update={"max_lua_threads": threads}),
     )
     try:
         listener = bind(args.host, args.port)

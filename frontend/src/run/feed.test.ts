@@ -17,6 +17,20 @@ describe('feed reducer', () => {
     expect(feed.chunksApplied).toBe(3);
   });
 
+  it('counts offsets in code points, so emoji and other astral characters do not look like gaps', () => {
+    const f = new EventFactory();
+    let feed = apply(emptyFeed('run-1'), f.turn('w', 1, 'started'));
+    feed = apply(feed, f.chunk('w', 1, 'Waves 🌊🌊 '), f.chunk('w', 1, 'and 𝄞 music'), f.chunk('w', 1, '!'));
+    expect(feed.gap).toBe(false);
+    expect(feed.turns['w#1']?.text).toBe('Waves 🌊🌊 and 𝄞 music!');
+    expect(feed.turns['w#1']?.points).toBe(Array.from('Waves 🌊🌊 and 𝄞 music!').length);
+    // A merged chunk that overlaps applied text is cut by code points too.
+    const more = f.chunk('w', 1, ' 🎵 end');
+    const overlap: AgentStreamChunkEvent = { ...more, offset: 15, chunk_text: 'music! 🎵 end' };
+    feed = apply(feed, overlap);
+    expect(feed.turns['w#1']?.text).toBe('Waves 🌊🌊 and 𝄞 music! 🎵 end');
+  });
+
   it('ignores repeated and out-of-order events', () => {
     const f = new EventFactory();
     const a = f.chunk('writer', 1, 'abc');

@@ -41,6 +41,9 @@ export interface TurnState {
   model: string | null;
   status: TurnStatus;
   text: string;
+  /** The text's length in code points: the unit the runtime's chunk offsets count in (a JS
+   * string's length counts UTF-16 units, which differ after an emoji). */
+  points: number;
   /** Tool calls made during the turn, in order, with the text length at which each started. */
   tools: { callId: string; offset: number }[];
   cost: TurnCost | null;
@@ -171,6 +174,7 @@ class Draft {
       model: null,
       status: 'waiting',
       text: '',
+      points: 0,
       tools: [],
       cost: null,
       error: null,
@@ -212,17 +216,40 @@ class Draft {
   }
 }
 
+export function codePoints(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    // A high surrogate followed by a low one is a single code point.
+    if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+    count++;
+  }
+  return count;
+}
+
+function setText(turn: TurnState, text: string): void {
+  turn.text = text;
+  turn.points = codePoints(text);
+}
+
 function applyChunk(d: Draft, e: AgentStreamChunkEvent): boolean {
-  const length = d.feed.turns[turnKey(e.agent, e.turn)]?.text.length ?? 0;
+  const length = d.feed.turns[turnKey(e.agent, e.turn)]?.points ?? 0;
   if (e.offset > length) {
     d.feed.gap = true;
     return false;
   }
   const turn = d.addTurn(e.agent, e.turn, e.ts ?? null);
-  const end = e.offset + e.chunk_text.length;
+  const chunkPoints = codePoints(e.chunk_text);
+  const end = e.offset + chunkPoints;
   if (end > length) {
     // A merged chunk can overlap text already applied: take only what is new.
-    turn.text += e.offset === length ? e.chunk_text : e.chunk_text.slice(length - e.offset);
+    const added =
+      e.offset === length ? e.chunk_text : Array.from(e.chunk_text).slice(length - e.offset).join('');
+    turn.text += added;
+    turn.points = end;
     d.feed.chunksApplied += 1;
   }
   if (turn.status === 'waiting') turn.status = 'streaming';
@@ -237,7 +264,7 @@ function applyTurn(d: Draft, e: AgentTurnEvent): void {
   // The completed turn's text is the runtime's final word; take it when it extends what was
   // streamed (or nothing was), never to shorten or rewrite text the person already read.
   if (typeof e.text === 'string' && e.text.length >= turn.text.length && e.text.startsWith(turn.text)) {
-    turn.text = e.text;
+    setText(turn, e.text);
   }
   if (e.stage === 'completed') {
     turn.status = 'completed';
@@ -326,7 +353,7 @@ function applyTerminal(d: Draft, e: TerminalEvent): void {
     const lastTurn = [...d.feed.items].reverse().find((i) => i.kind === 'turn');
     const turn = lastTurn ? d.turn(lastTurn.id) : undefined;
     if (turn && partial.startsWith(turn.text)) {
-      turn.text = partial;
+      setText(turn, partial);
       partial = null;
     } else if (turn && turn.text.startsWith(partial)) {
       partial = null;

@@ -34,7 +34,8 @@ export class EventFactory {
   chunk(agent: string, turn: number, text: string): AgentStreamChunkEvent {
     const key = `${agent}#${turn}`;
     const offset = this.offsets.get(key) ?? 0;
-    this.offsets.set(key, offset + text.length);
+    // Offsets count code points, as the runtime (Python) does.
+    this.offsets.set(key, offset + Array.from(text).length);
     return { ...this.base(), type: 'agent_stream_chunk', agent, turn, chunk_text: text, offset };
   }
 
