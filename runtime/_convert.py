@@ -33,8 +33,8 @@ def to_python(value: Any, *, _depth: int = 0) -> Any:
     if kind == "table":
         if _depth >= MAX_DEPTH:
             raise ValueError("table nested too deeply (or refers to itself)")
-        tag = value["__tide_handle"] if _is_plain_key_present(value) else None
-        if isinstance(tag, str):
+        tag = _handle_tag(value)
+        if tag is not None:
             return parse_handle(tag)
         items = list(value.items())
         if not items:
@@ -50,11 +50,13 @@ def to_python(value: Any, *, _depth: int = 0) -> Any:
     return value
 
 
-def _is_plain_key_present(table: Any) -> bool:
+def _handle_tag(table: Any) -> str | None:
+    """The ``kind:id`` tag a handle table carries, or None for any other table."""
     try:
-        return table["__tide_handle"] is not None
-    except Exception:
-        return False
+        tag = table["__tide_handle"]
+    except Exception:  # an __index metamethod may raise
+        return None
+    return tag if isinstance(tag, str) else None
 
 
 def _key(key: Any) -> str:

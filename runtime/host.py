@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from runtime import _state
-from runtime._convert import HandleRef, parse_handle, to_lua, to_python
+from runtime._convert import parse_handle, to_lua, to_python
 from runtime.declarations import (
     AgentDecl,
     Declarations,
@@ -24,7 +24,7 @@ from runtime.declarations import (
     parse_agent_config,
 )
 from runtime.errors import DeclarationError, OutputValidationError, ProcedureLoadError, TideError
-from runtime.fields import FieldSpec, check_output, coerce_inputs, parse_fields
+from runtime.fields import check_output, coerce_inputs, parse_fields
 from runtime.models.mock import NO_MOCK, ToolMock
 from runtime.sandbox import Sandbox
 from runtime.source import ProcedureSource
@@ -425,6 +425,3 @@ def _agent_arguments(args: list[Any]) -> tuple[str | None, dict[str, Any]]:
     if isinstance(first, list) and not first:
         return None, {}
     return str(first), {}
-
-
-__all__ = ["Effects", "FieldSpec", "HandleRef", "Host"]

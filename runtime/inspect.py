@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from runtime.declarations import AgentDecl, Declarations, ToolDecl
-from runtime.errors import DeclarationError, ProcedureRuntimeError, TideError
+from runtime.errors import DeclarationError, ProcedureRuntimeError
 from runtime.fields import Fields
 from runtime.host import Host
 from runtime.sandbox import DEFAULT_MAX_MEMORY, Sandbox
@@ -152,4 +152,4 @@ def summarize(
     )
 
 
-__all__ = ["ProcedureInfo", "StopInspection", "TideError", "inspect_procedure"]
+__all__ = ["ProcedureInfo", "StopInspection", "inspect_procedure"]
