@@ -2,8 +2,9 @@
 
 1. Cold: from starting `tide run` (a new process) to the first streamed character of the
    agent's answer appearing on its stdout, with a scripted model.
-2. Honest: the time to first token Tide reports in its CostEvent, against the scripted server's
-   own measurement (request received → first content byte sent) for the same request.
+2. Honest: the time to first token Tide reports in its CostEvent (request handed to the
+   provider's client → first content chunk in the agent), against the scripted server's own
+   measurement (request received → first content byte sent) for the same request.
 
 Prints JSON. Usage: python bench/ttft.py [--runs N]
 """

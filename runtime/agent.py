@@ -33,6 +33,7 @@ from runtime.models.base import (
     ModelClient,
     ModelError,
     ModelRequest,
+    RequestSent,
     TextDelta,
     ToolCallRequest,
     ToolSpec,
@@ -356,48 +357,67 @@ class _Turn:
         calls: list[ToolCallRequest] = []
         stream = self.session.client.stream(request)
         iterator = stream.__aiter__()
-        try:
-            while True:
-                waited = (
-                    limits.idle_timeout if self._produced_in_call else limits.first_token_timeout
-                )
-                try:
-                    with anyio.fail_after(waited):
+        waited = limits.first_token_timeout
+        # One scope whose deadline moves with each item: entering a scope per chunk would cost
+        # more than everything else Tide does with the chunk.
+        with anyio.CancelScope() as watchdog:
+            try:
+                while True:
+                    waited = (
+                        limits.idle_timeout
+                        if self._produced_in_call
+                        else limits.first_token_timeout
+                    )
+                    watchdog.deadline = anyio.current_time() + waited
+                    try:
                         item = await iterator.__anext__()
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    what = "between chunks" if self._produced_in_call else "for the first token"
-                    raise AgentError(
-                        f"agent '{self.session.name}': the model sent nothing {what} for {waited:g} s",
-                        kind="timeout",
-                    ) from None
-                if isinstance(item, TextDelta):
-                    if not item.text:
+                    except StopAsyncIteration:
+                        break
+                    if isinstance(item, RequestSent):
+                        call_started = item.at
                         continue
-                    if not round_text and len(self.buffer):
-                        # Text of a later round (after tools, or a retry) starts a new paragraph.
-                        self._append("\n\n")
-                    if self.account.ttft_ms is None:
-                        self.account.ttft_ms = (time.monotonic() - call_started) * 1000
-                    self._produced_in_call = True
-                    round_text.append(item.text)
-                    self._append(item.text)
-                elif isinstance(item, ToolCallRequest):
-                    self._produced_in_call = True
-                    calls.append(item)
-                elif isinstance(item, Usage):
-                    self.account.add(item)
-                elif isinstance(item, Finish):
-                    self.account.finish_reason = item.reason
-                    self.account.streamed = item.streamed
-                    self.account.cached = self.account.cached or item.cached
-        finally:
-            aclose: Callable[[], Awaitable[None]] | None = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                with anyio.CancelScope(shield=True):
-                    await aclose()
+                    self._take(item, round_text, calls, call_started)
+            finally:
+                aclose: Callable[[], Awaitable[None]] | None = getattr(iterator, "aclose", None)
+                if aclose is not None:
+                    with anyio.CancelScope(shield=True):
+                        await aclose()
+        if watchdog.cancelled_caught:
+            what = "between chunks" if self._produced_in_call else "for the first token"
+            raise AgentError(
+                f"agent '{self.session.name}': the model sent nothing {what} for {waited:g} s",
+                kind="timeout",
+            )
         return "".join(round_text), calls
+
+    def _take(
+        self,
+        item: object,
+        round_text: list[str],
+        calls: list[ToolCallRequest],
+        call_started: float,
+    ) -> None:
+        """One item of the model's stream, into the turn's text, tool calls and account."""
+        if isinstance(item, TextDelta):
+            if not item.text:
+                return
+            if not round_text and len(self.buffer):
+                # Text of a later round (after tools, or a retry) starts a new paragraph.
+                self._append("\n\n")
+            if self.account.ttft_ms is None:
+                self.account.ttft_ms = (time.monotonic() - call_started) * 1000
+            self._produced_in_call = True
+            round_text.append(item.text)
+            self._append(item.text)
+        elif isinstance(item, ToolCallRequest):
+            self._produced_in_call = True
+            calls.append(item)
+        elif isinstance(item, Usage):
+            self.account.add(item)
+        elif isinstance(item, Finish):
+            self.account.finish_reason = item.reason
+            self.account.streamed = item.streamed
+            self.account.cached = self.account.cached or item.cached
 
     def _append(self, text: str) -> None:
         offset = self.buffer.append(text)

@@ -4,6 +4,7 @@ failures and accounting."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ from runtime.models import (
     ModelError,
     ModelItem,
     ModelRequest,
+    RequestSent,
     TextDelta,
     ToolCallRequest,
     Usage,
@@ -56,6 +58,20 @@ def tool_messages(request: ModelRequest) -> list[dict[str, Any]]:
 
 
 # -- streaming -----------------------------------------------------------------------------------
+
+
+async def test_time_to_first_token_counts_from_when_the_request_was_sent() -> None:
+    """A client that says when its request left starts the clock there, not at the call."""
+    waited_s = 5.0
+
+    def answer(request: ModelRequest) -> list[ModelItem]:
+        return [RequestSent(time.monotonic() - waited_s), TextDelta("Hi"), Finish("stop")]
+
+    result, events, _ = await run_with(agent_procedure(), answer)
+    assert result.ok
+    (cost,) = of_type(events, "cost")
+    assert cost.time_to_first_token_ms >= waited_s * 1000
+    assert [e.chunk_text for e in of_type(events, "agent_stream_chunk")] == ["Hi"]
 
 
 async def test_text_streams_as_chunks() -> None:

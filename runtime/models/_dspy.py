@@ -26,6 +26,7 @@ from runtime.models.base import (
     ModelError,
     ModelErrorKind,
     ModelItem,
+    RequestSent,
     TextDelta,
     ToolCallRequest,
     Usage,
@@ -127,10 +128,11 @@ PROGRESS = TextDelta("")
 class ChunkReader:
     """Reads LiteLLM's streamed chunks: text as it comes, the rest for the end."""
 
-    __slots__ = ("_calls", "_text", "count", "finish_reason", "usage")
+    __slots__ = ("_calls", "_text", "count", "finish_reason", "id", "usage")
 
     def __init__(self) -> None:
         self.count = 0
+        self.id: str | None = None
         self.finish_reason: str | None = None
         self.usage: tuple[int, int] | None = None
         self._text: list[str] = []
@@ -138,7 +140,11 @@ class ChunkReader:
         self._calls: dict[int, list[Any]] = {}
 
     def feed(self, chunk: Any) -> list[ModelItem]:
+        if isinstance(chunk, RequestSent):
+            return [chunk]
         self.count += 1
+        if self.id is None:
+            self.id = getattr(chunk, "id", None)
         usage = getattr(chunk, "usage", None)
         if usage:
             self.usage = (tokens(usage, "prompt_tokens"), tokens(usage, "completion_tokens"))
@@ -167,9 +173,13 @@ class ChunkReader:
             return [PROGRESS]
         return []
 
-    def tool_calls(self) -> list[ToolCallRequest]:
+    def raw_tool_calls(self) -> list[tuple[str | None, str | None, str]]:
+        """The tool calls as sent: id, name and the arguments' text, in index order."""
         calls = (self._calls[index] for index in sorted(self._calls))
-        return [tool_call(id_, name, "".join(parts)) for id_, name, parts in calls]
+        return [(id_, name, "".join(parts)) for id_, name, parts in calls]
+
+    def tool_calls(self) -> list[ToolCallRequest]:
+        return [tool_call(*call) for call in self.raw_tool_calls()]
 
     def text(self) -> str:
         return "".join(self._text)

@@ -69,7 +69,15 @@ class Finish:
     cached: bool = False
 
 
-ModelItem: TypeAlias = TextDelta | ToolCallRequest | Usage | Finish
+@dataclass(frozen=True, slots=True)
+class RequestSent:
+    """When the request left for the provider (``time.monotonic()``), after the client's own
+    preparation: the start of the time to first token. Clients that cannot tell omit it."""
+
+    at: float
+
+
+ModelItem: TypeAlias = TextDelta | ToolCallRequest | Usage | Finish | RequestSent
 
 ModelErrorKind = Literal[
     "http", "rate_limit", "connection", "timeout", "malformed", "auth", "config", "cancelled"
@@ -107,7 +115,7 @@ class ModelClient(Protocol):
     def provider(self) -> str: ...
 
     def stream(self, request: ModelRequest) -> AsyncIterator[ModelItem]:
-        """Yield the answer as it arrives: ``TextDelta``s and ``ToolCallRequest``s in order,
-        then ``Usage`` (if known) and one ``Finish``. Raise ``ModelError`` on failure; usage
+        """Yield the answer as it arrives: possibly ``RequestSent`` first, ``TextDelta``s and
+        ``ToolCallRequest``s in order, then ``Usage`` (if known) and one ``Finish``. Raise ``ModelError`` on failure; usage
         already spent travels on the error."""
         ...

@@ -37,6 +37,7 @@ from runtime.models.base import (
     ModelError,
     ModelItem,
     ModelRequest,
+    RequestSent,
     TextDelta,
     ToolCallRequest,
     Usage,
@@ -137,7 +138,7 @@ async def _items(answer: FunctionAnswer, stream: bool) -> AsyncIterator[ModelIte
 def _item(item: Any) -> ModelItem:
     if isinstance(item, str):
         return TextDelta(item)
-    if isinstance(item, (TextDelta, ToolCallRequest, Usage, Finish)):
+    if isinstance(item, (TextDelta, ToolCallRequest, Usage, Finish, RequestSent)):
         return item
     raise ModelError(f"not a model item: {item!r}", kind="malformed")
 

@@ -34,6 +34,7 @@ from runtime.models._dspy import (
     tokens,
     tool_call,
 )
+from runtime.models._engine import engines
 from runtime.models.base import (
     Finish,
     ModelError,
@@ -129,14 +130,12 @@ class LLMClient:
             lm = dspy.LM(
                 self.litellm_model,
                 model_type="chat",
-                # The compatibility engine is the one that hands LiteLLM's raw chunks to
-                # send_stream; DSPy's native engine would translate them into its own events.
-                engine="litellm",
+                # LiteLLM's engine is the one that hands LiteLLM's raw chunks to send_stream;
+                # DSPy's native engine would translate them into its own events.
+                **engines(api_base=api_base, api_key=api_key),
                 cache=False,
                 # The agent loop retries, and only it knows whether output was already shown.
                 num_retries=0,
-                api_base=api_base,
-                api_key=api_key,
                 **dict(zip(LM_SETTINGS, settings, strict=True)),
             )
             self._lms[key] = lm

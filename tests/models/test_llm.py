@@ -20,8 +20,10 @@ from hypothesis import strategies as st
 
 from runtime.model_server import Reply, Script, ScriptedModelServer, ToolCall
 from runtime.models import _dspy
+from runtime.models._engine import LiteLLMEngine, StreamingEngine
 from runtime.models.base import (
     Finish,
+    RequestSent,
     TextDelta,
     ToolCallRequest,
     ToolSpec,
@@ -279,8 +281,64 @@ async def test_the_dspy_lm_is_a_litellm_transport_without_cache_or_retries(
     await collect(client, request())
     await collect(client, request())
     (lm,) = client._lms.values()
-    assert (lm.engine, lm.cache, lm.num_retries) == ("litellm", False, 0)
-    assert lm.kwargs["api_base"] == server.base_url
+    assert isinstance(lm.engine, LiteLLMEngine)
+    assert isinstance(lm._async_engine_spec, StreamingEngine)
+    assert (lm.cache, lm.num_retries) == (False, 0)
+    assert lm._async_engine_spec.client_options["api_base"] == server.base_url
+
+
+async def test_a_streamed_call_says_when_its_request_was_sent(
+    server: ScriptedModelServer, scripted: Scripted
+) -> None:
+    scripted(Reply(text="one two", stall_before_first_token=0.2))
+    before = time.monotonic()
+    items = await collect(client_for(server), request())
+    sent = items[0]
+    assert isinstance(sent, RequestSent)
+    # After the call began (LiteLLM prepares the request first), before the server had it.
+    assert before <= sent.at <= server.streams[-1].received_at
+    assert [item.text for item in items if isinstance(item, TextDelta)] == ["one", " two"]
+
+
+async def test_a_streamed_call_assembles_the_response_dspy_returns(
+    server: ScriptedModelServer, scripted: Scripted
+) -> None:
+    """What the engine hands back to DSPy (and DSPy's cache keeps) is the whole answer."""
+    scripted(
+        Reply(
+            text="Let me look. ",
+            tool_calls=[ToolCall(name="lookup", arguments={"q": "tide"}, id="call_1")],
+        )
+    )
+    client = client_for(server)
+    items = await collect(client, request())
+    lm = next(iter(client._lms.values()))
+    send, receive = anyio.create_memory_object_stream[Any](100)
+    scripted(
+        Reply(
+            text="Let me look. ",
+            tool_calls=[ToolCall(name="lookup", arguments={"q": "tide"}, id="call_1")],
+        )
+    )
+    async with send, receive:
+        with dspy.context(lm=lm, send_stream=send):
+            result = await lm.aforward(
+                messages=[{"role": "user", "content": "hi"}],
+                stream_options={"include_usage": True},
+            )
+    (choice,) = result.choices
+    assert choice.message.content == "Let me look. "
+    assert choice.finish_reason == "tool_calls"
+    (call,) = choice.message.tool_calls
+    assert (call.id, call.function.name, json.loads(call.function.arguments)) == (
+        "call_1",
+        "lookup",
+        {"q": "tide"},
+    )
+    usage = next(item for item in items if isinstance(item, Usage))
+    # The same answer, so the same completion; the prompts differ.
+    assert result.usage.completion_tokens == usage.completion_tokens
+    assert result.usage.prompt_tokens > 0
 
 
 @pytest.mark.parametrize("stream", [True, False])
