@@ -24,6 +24,7 @@ import anyio
 import anyio.to_thread
 
 from runtime.events import AgentStreamChunkEvent, CostEvent, ErrorInfo, Event, RunTotals
+from runtime.store._owners import INTERRUPTED, INTERRUPTED_MESSAGE, is_gone, this_process
 from runtime.store.base import GroupBy, RunRecord, RunStatus, StatsRow
 from runtime.store.codec import EventRow, decode_events, encode_event, from_micros, to_micros
 from runtime.store.stats import query_stats
@@ -33,7 +34,7 @@ T = TypeVar("T")
 
 STORE_DIR = ".tide"
 STORE_FILE = "runs.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _BUSY_TIMEOUT_MS = 10_000
 
 _SCHEMA = """
@@ -55,7 +56,8 @@ CREATE TABLE IF NOT EXISTS runs (
     total_tokens INTEGER,
     cost_usd REAL,
     agent_turns INTEGER,
-    ttft_ms REAL
+    ttft_ms REAL,
+    owner TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at DESC);
 CREATE INDEX IF NOT EXISTS runs_by_procedure ON runs (procedure, created_at DESC);
@@ -90,10 +92,11 @@ CREATE INDEX IF NOT EXISTS turns_by_ts ON turns (ts);
 
 _RUN_COLUMNS = (
     "id, procedure, status, inputs, model, mock, created_at, started_at, finished_at, output, "
-    "error, partial_text, totals, duration_ms, total_tokens, cost_usd, agent_turns, ttft_ms"
+    "error, partial_text, totals, duration_ms, total_tokens, cost_usd, agent_turns, ttft_ms, "
+    "owner"
 )
 _UPSERT_RUN = (
-    f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 18)}) "
+    f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 19)}) "
     "ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _RUN_COLUMNS.split(", ")[1:])
 )
@@ -125,7 +128,7 @@ def _time(value: int | None) -> datetime | None:
     return None if value is None else from_micros(value)
 
 
-def _run_row(r: RunRecord) -> tuple[Any, ...]:
+def _run_row(r: RunRecord, owner: str) -> tuple[Any, ...]:
     t = r.totals
     error = r.error.model_dump_json() if r.error else None
     return (
@@ -133,7 +136,7 @@ def _run_row(r: RunRecord) -> tuple[Any, ...]:
         to_micros(r.created_at), _micros(r.started_at), _micros(r.finished_at),
         None if r.output is None else _dumps(r.output), error, r.partial_text,
         t.model_dump_json(), t.duration_ms if r.finished else None, t.total_tokens, t.cost_usd,
-        t.agent_turns, r.ttft_ms,
+        t.agent_turns, r.ttft_ms, None if r.finished else owner,
     )  # fmt: skip
 
 
@@ -157,6 +160,13 @@ def _record(row: sqlite3.Row) -> RunRecord:
     )
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a store written by an older version up to this schema."""
+    columns = {row["name"] for row in conn.execute("PRAGMA table_info(runs)")}
+    if "owner" not in columns:
+        conn.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+
+
 def _turn_row(record: RunRecord, e: CostEvent) -> tuple[Any, ...]:
     return (
         e.run_id, e.seq, to_micros(e.ts), record.procedure, e.agent, e.turn, e.model, e.provider,
@@ -178,9 +188,12 @@ class SQLiteStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = self._connect()
+        self._owner = this_process()
         with self._conn:
             self._conn.executescript(_SCHEMA)
+            _migrate(self._conn)
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self.reap_abandoned_sync()
         # Runs whose events are still arriving, by id: their rows follow from their events.
         self._live: dict[str, RunRecord] = {}
         self._records_lock = threading.Lock()
@@ -212,7 +225,7 @@ class SQLiteStore:
             if live is not None and live.started_at is not None:
                 return
             self._live[record.id] = record = replace(record, totals=record.totals.model_copy())
-            row = _run_row(record)
+            row = _run_row(record, self._owner)
         self._writer.put(run=(record.id, row))
 
     def record_event(self, event: Event) -> None:
@@ -241,7 +254,7 @@ class SQLiteStore:
                     id=event.run_id, procedure="?", created_at=event.ts
                 )
             record.apply(event)
-            run = (record.id, _run_row(record))
+            run = (record.id, _run_row(record, self._owner))
             if record.finished:
                 del self._live[record.id]
         turn = _turn_row(record, event) if isinstance(event, CostEvent) else None
@@ -269,6 +282,34 @@ class SQLiteStore:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def reap_abandoned_sync(self) -> list[str]:
+        """Mark as failed the unfinished runs whose recording process on this host is gone;
+        return their ids."""
+        # Its own connection: the store's belongs to the writer thread.
+        with closing(self._connect()) as conn:
+            rows = conn.execute(
+                "SELECT id, owner FROM runs "
+                "WHERE status IN ('queued', 'running') AND owner IS NOT NULL"
+            ).fetchall()
+            gone = [row["id"] for row in rows if is_gone(row["owner"])]
+            if not gone:
+                return []
+            error = ErrorInfo(kind=INTERRUPTED, message=INTERRUPTED_MESSAGE).model_dump_json()
+            conn.execute("BEGIN IMMEDIATE")
+            for run_id in gone:
+                # Guarded by status: the run may have finished since it was read.
+                conn.execute(
+                    "UPDATE runs SET status = 'failed', error = ?, owner = NULL, finished_at = "
+                    "(SELECT MAX(ts) FROM events WHERE run_id = runs.id) "
+                    "WHERE id = ? AND status IN ('queued', 'running')",
+                    (error, run_id),
+                )
+            conn.execute("COMMIT")
+        return gone
+
+    async def reap_abandoned(self) -> list[str]:
+        return await anyio.to_thread.run_sync(self.reap_abandoned_sync)
 
     def close(self) -> None:
         self._writer.close()

@@ -10,10 +10,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from runtime.store.sqlite import SQLiteStore
 from runtime.store.writer import DEFAULT_MAX_DELAY_S
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,3 +71,19 @@ def test_sigkill_mid_run_keeps_everything_before_the_last_batch(tmp_path: Path) 
         assert chunk_offset == offset
         offset += len(text)
     assert offset > 0
+
+    # The next process to open the store finds the run's owner gone and ends the run, so that
+    # no reader waits on it; what was kept stays readable.
+    store = SQLiteStore.for_workspace(tmp_path)
+    try:
+        with closing(sqlite3.connect(store.path)) as conn:
+            conn.row_factory = sqlite3.Row
+            (record,) = store.list_runs_sync(conn)
+        assert record.status == "failed"
+        assert record.error is not None and record.error.kind == "interrupted"
+        assert record.finished_at is not None
+        assert store.reap_abandoned_sync() == []
+    finally:
+        store.close()
+    with sqlite3.connect(tmp_path / ".tide" / "runs.db") as conn:
+        assert [row[0] for row in conn.execute("SELECT seq FROM events ORDER BY seq")] == seqs

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import socket
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -177,3 +181,37 @@ def test_time_windows() -> None:
     assert parse_since("all") is None
     with pytest.raises(ValueError, match="not a time window"):
         parse_since("soon")
+
+
+async def test_unfinished_runs_of_live_or_foreign_processes_are_left_alone(
+    tmp_path: Path,
+) -> None:
+    """Only a run whose recording process on this host is gone is ended by another process."""
+    path = tmp_path / "runs.db"
+    writer = SQLiteStore(path)
+    record(writer, RunBuilder("r1").started())
+    await writer.flush()
+    (running,) = await writer.list_runs()
+    assert running.status == "running"
+    # This process is alive: opening the store again changes nothing.
+    other = SQLiteStore(path)
+    assert other.reap_abandoned_sync() == []
+    with closing(sqlite3.connect(path)) as conn:
+        # A process on another host, and one of this host that no longer exists.
+        conn.execute("UPDATE runs SET owner = 'elsewhere:1'")
+        conn.commit()
+        assert other.reap_abandoned_sync() == []
+        conn.execute("UPDATE runs SET owner = ?", (f"{socket.gethostname()}:{dead_pid()}",))
+        conn.commit()
+    assert other.reap_abandoned_sync() == [running.id]
+    (ended,) = await other.list_runs()
+    assert (ended.status, ended.error and ended.error.kind) == ("failed", "interrupted")
+    await other.aclose()
+    await writer.aclose()
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been waited for)."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
