@@ -1,94 +1,90 @@
 #!/usr/bin/env node
-// Builds the benchmark page, opens it in headless Chromium and streams a long synthetic answer
-// through the real feed. Prints JSON figures; exits 1 if a long task (> 50 ms) happened while
-// streaming or the text came out wrong.
+// Streams a long synthetic answer through the real feed in headless Chromium and prints JSON
+// figures. Exits 1 if a long task (> 50 ms) happened while streaming, the text came out wrong, or
+// the feed held memory per chunk event.
 //
-//   BENCH_TOKENS (50000)  BENCH_RATE tokens/s (200)  BENCH_TICK_MS (25)  CHROMIUM (/usr/bin/chromium)
-import { createServer } from 'node:http';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { dirname, extname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
-import react from '@vitejs/plugin-react';
-import { chromium } from 'playwright-core';
+// Smoothness: the answer one token per event at BENCH_RATE. Memory: the same answer streamed in
+// one-token and in 25-token events at one rate (BENCH_MEMORY_RATE), so the two runs differ only in
+// their event count; the heap they grow by may differ by at most MEMORY_TOLERANCE bytes per extra
+// event. Measured with the feed on screen and with it off screen (the store alone).
+//
+//   BENCH_TOKENS (50000)  BENCH_RATE tokens/s (200)  BENCH_TICK_MS (25)
+//   BENCH_MEMORY_RATE tokens/s (5000)  CHROMIUM (/usr/bin/chromium)
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { heapAfterGc, here, openBench, openPage } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const out = join(here, 'dist');
 const tokens = Number(process.env.BENCH_TOKENS ?? 50000);
 const rate = Number(process.env.BENCH_RATE ?? 200);
 const tickMs = Number(process.env.BENCH_TICK_MS ?? 25);
+const memoryRate = Number(process.env.BENCH_MEMORY_RATE ?? 5000);
+/** Bytes per chunk event: well below a rope node or an event object (20+ bytes), above GC noise. */
+const MEMORY_TOLERANCE = 3;
+const WARM_UP_TOKENS = 2000;
+const MB = 1048576;
+const mb = (bytes) => +(bytes / MB).toFixed(2);
 
-await build({ root: here, base: './', plugins: [react()], logLevel: 'warn', build: { outDir: out, emptyOutDir: true } });
-
-const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
-const server = createServer(async (req, res) => {
-  const path = new URL(req.url, 'http://x').pathname;
-  const file = resolve(out, '.' + (path === '/' ? '/index.html' : path));
-  if (!file.startsWith(out) || !existsSync(file)) return res.writeHead(404).end();
-  res.writeHead(200, { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream' }).end(await readFile(file));
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const url = `http://127.0.0.1:${server.address().port}/`;
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic', '--enable-precise-memory-info', '--js-flags=--expose-gc'],
-});
-let code = 0;
-
-/** One streamed answer in a fresh page; heap measured after a full GC before and after. */
-async function measure(options) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Performance.enable');
-  await page.goto(url);
-  await page.waitForFunction(() => window.benchReady === true);
-  const heap = async () => {
-    await cdp.send('HeapProfiler.collectGarbage');
-    const { usedSize } = await cdp.send('Runtime.getHeapUsage');
-    const { metrics } = await cdp.send('Performance.getMetrics');
-    const m = Object.fromEntries(metrics.map((x) => [x.name, x.value]));
-    return { usedMB: +(usedSize / 1048576).toFixed(2), domNodes: m.Nodes };
-  };
-  const before = await heap();
-  const result = await page.evaluate((o) => window.runBench(o), options);
-  const after = await heap();
+/** One streamed answer in a fresh, warmed-up page; heap measured after a full GC before and after. */
+async function measure(bench, options) {
+  const { page, cdp } = await openPage(bench);
+  await page.evaluate((n) => window.warmUp(n), WARM_UP_TOKENS);
+  const before = await heapAfterGc(cdp);
+  const result = await page.evaluate((o) => window.runBench(o), { tickMs, ...options });
+  const after = await heapAfterGc(cdp);
+  const textMatches = await page.evaluate((n) => window.textMatches(n), options.tokens);
   await page.close();
-  return { result, before, after };
+  return { result, before, after, growth: after.usedBytes - before.usedBytes, textMatches };
 }
 
+/** The same answer at the same rate in one-token and in 25-token events: what differs is per event. */
+async function heldPerEvent(bench, renderFeed) {
+  const options = { tokens, tokensPerSecond: memoryRate, renderFeed };
+  const fine = await measure(bench, options);
+  const coarse = await measure(bench, { ...options, tokensPerChunk: 25 });
+  const run = (m) => ({ chunkEvents: m.result.chunkEvents, growthMB: mb(m.growth), textMatches: m.textMatches });
+  const bytesPerChunkEvent = (fine.growth - coarse.growth) / (fine.result.chunkEvents - coarse.result.chunkEvents);
+  return {
+    oneTokenEvents: run(fine),
+    twentyFiveTokenEvents: run(coarse),
+    bytesPerChunkEvent: +bytesPerChunkEvent.toFixed(1),
+    pass: bytesPerChunkEvent < MEMORY_TOLERANCE,
+  };
+}
+
+const bench = await openBench();
+let code = 0;
 try {
   console.error(`streaming ${tokens} tokens at ${rate} tokens/s, one token per event (~${Math.round(tokens / rate)} s)…`);
-  const { result, before, after } = await measure({ tokens, tokensPerSecond: rate, tickMs });
-  // The same answer in 25-token events, fast: memory held should not depend on the event count.
-  console.error('the same answer again in 25-token events, to compare memory…');
-  const coarse = await measure({ tokens, tokensPerSecond: Math.max(rate, 5000), tickMs, tokensPerChunk: 25 });
+  const main = await measure(bench, { tokens, tokensPerSecond: rate });
+  console.error(`memory: the same answer at ${memoryRate} tokens/s in 1- and 25-token events, feed on and off screen…`);
+  const onScreen = await heldPerEvent(bench, true);
+  const offScreen = await heldPerEvent(bench, false);
   const report = {
-    ...result,
+    ...main.result,
+    textMatches: main.textMatches,
     heap: {
-      beforeMB: before.usedMB,
-      afterMB: after.usedMB,
-      growthMB: +(after.usedMB - before.usedMB).toFixed(2),
-      // The text itself, held once in the store (UTF-16), for scale.
-      textMB: +((result.textChars * 2) / 1048576).toFixed(2),
-      growthPerChunkEventBytes: Math.round(((after.usedMB - before.usedMB) * 1048576) / Math.max(1, result.chunkEvents)),
-      domNodesAfter: after.domNodes,
-      sameTextIn25TokenEvents: {
-        chunkEvents: coarse.result.chunkEvents,
-        afterMB: coarse.after.usedMB,
-        growthMB: +(coarse.after.usedMB - coarse.before.usedMB).toFixed(2),
-        textMatches: coarse.result.textMatches,
-      },
+      beforeMB: mb(main.before.usedBytes),
+      afterMB: mb(main.after.usedBytes),
+      growthMB: mb(main.growth),
+      // The text itself at two bytes a character, for scale (V8 stores ASCII at one).
+      textMB: mb(main.result.textChars * 2),
+      domNodesAfter: main.after.domNodes,
+    },
+    memory: {
+      criterion: 'heap growth with 1-token events minus with 25-token events, per extra chunk event; same answer and rate',
+      toleranceBytesPerChunkEvent: MEMORY_TOLERANCE,
+      tokensPerSecond: memoryRate,
+      feedOnScreen: onScreen,
+      feedOffScreen: offScreen,
+      pass: onScreen.pass && offScreen.pass,
     },
   };
   console.log(JSON.stringify(report, null, 2));
   await mkdir(join(here, 'results'), { recursive: true });
   await writeFile(join(here, 'results', 'latest.json'), JSON.stringify(report, null, 2));
-  if (report.longTasks.count > 0 || !report.textMatches || !coarse.result.textMatches) code = 1;
+  const texts = [main.textMatches, ...[onScreen, offScreen].flatMap((m) => [m.oneTokenEvents.textMatches, m.twentyFiveTokenEvents.textMatches])];
+  if (report.longTasks.count > 0 || texts.includes(false) || !report.memory.pass) code = 1;
 } finally {
-  await browser.close();
-  server.close();
+  await bench.close();
 }
 process.exit(code);

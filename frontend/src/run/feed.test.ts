@@ -118,6 +118,39 @@ describe('feed reducer', () => {
     expect(feed.tools.c2?.error).toBe('timeout');
   });
 
+  it('places a tool call that arrives between chunks of one batch where it happened in the text', () => {
+    const f = new EventFactory();
+    const feed = apply(
+      emptyFeed('run-1'),
+      f.turn('writer', 1, 'started'),
+      f.chunk('writer', 1, 'Look'),
+      f.chunk('writer', 1, 'ing'),
+      f.tool('c1', 'started'),
+      f.chunk('writer', 1, ' found'),
+    );
+    expect(feed.turns['writer#1']?.tools).toEqual([{ callId: 'c1', offset: 7 }]);
+    expect(feed.turns['writer#1']?.text).toBe('Looking found');
+    expect(feed.turns['writer#1']?.points).toBe(13);
+  });
+
+  it('holds nothing per chunk event: the same text in many events, repeated and reordered, ends in the same feed', () => {
+    const text = 'Tides 🌊 turn twice a day, and estuaries amplify the swing.';
+    const f = new EventFactory();
+    const fine = [f.started(), f.turn('w', 1, 'started'), ...Array.from(text, (c) => f.chunk('w', 1, c))];
+    const g = new EventFactory();
+    const coarse = [g.started(), g.turn('w', 1, 'started'), g.chunk('w', 1, text)];
+    let feed = emptyFeed('run-1');
+    // Small batches with a reconnect's overlap, stale repeats and a late event out of order.
+    for (let i = 0; i < fine.length; i += 5) {
+      feed = apply(feed, ...fine.slice(Math.max(0, i - 3), i + 5), fine[2]!, fine[i]!);
+    }
+    const expected = apply(emptyFeed('run-1'), ...coarse);
+    const counters = { lastSeq: 0, chunksApplied: 0 };
+    expect({ ...feed, ...counters }).toEqual({ ...expected, ...counters });
+    expect(feed.turns['w#1']?.text).toBe(text);
+    expect(feed.chunksApplied).toBe(Array.from(text).length);
+  });
+
   it('puts a tool call without a turn in the feed itself', () => {
     const f = new EventFactory();
     const feed = apply(emptyFeed('run-1'), f.tool('x', 'started', { agent: null, turn: null }));

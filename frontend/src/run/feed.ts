@@ -1,8 +1,8 @@
 // The run feed: a pure reducer from the runtime's events to what the feed shows.
 //
 // Memory stays proportional to the answer text: chunk events are folded into their turn's text
-// and dropped. Objects that a batch does not touch keep their identity, so memoized cards that
-// select them do not re-render.
+// and dropped, and de-duplication needs only the last applied seq. Objects that a batch does not
+// touch keep their identity, so memoized cards that select them do not re-render.
 import type {
   AgentStreamChunkEvent,
   AgentTurnEvent,
@@ -132,6 +132,8 @@ class Draft {
   private toolsCopied = false;
   private readonly ownTurns = new Set<string>();
   private readonly ownTools = new Set<string>();
+  /** Per turn, its text followed by the chunks a batch appended to it, not joined yet. */
+  private readonly appended = new Map<TurnState, string[]>();
 
   constructor(base: RunFeed) {
     this.feed = { ...base };
@@ -210,6 +212,24 @@ class Draft {
     this.ownTools.add(state.callId);
   }
 
+  /**
+   * Appends to a turn's text lazily. `text += chunk` for every chunk makes V8 keep the text as a
+   * rope, one 20-byte node per chunk event holding that chunk's string, until something reads the
+   * whole text; with no card rendering it (the feed off screen), memory grew with the event count.
+   * One join per batch builds a flat string instead.
+   */
+  appendText(turn: TurnState, chunk: string): void {
+    const parts = this.appended.get(turn);
+    if (parts) parts.push(chunk);
+    else this.appended.set(turn, [turn.text, chunk]);
+  }
+
+  /** Joins appended chunks into their turns' text; until then `text` lacks them. */
+  joinText(): void {
+    for (const [turn, parts] of this.appended) turn.text = parts.join('');
+    this.appended.clear();
+  }
+
   notice(tone: 'warn' | 'ok' | 'error', text: string): void {
     this.feed.noticeCount += 1;
     this.items().push({ kind: 'notice', id: `notice-${this.feed.noticeCount}`, tone, text });
@@ -248,7 +268,7 @@ function applyChunk(d: Draft, e: AgentStreamChunkEvent): boolean {
     // A merged chunk can overlap text already applied: take only what is new.
     const added =
       e.offset === length ? e.chunk_text : Array.from(e.chunk_text).slice(length - e.offset).join('');
-    turn.text += added;
+    d.appendText(turn, added);
     turn.points = end;
     d.feed.chunksApplied += 1;
   }
@@ -411,12 +431,15 @@ function applyEvents(feed: RunFeed, events: TideEvent[]): RunFeed {
     // or a stray late event): applying them again would duplicate text.
     if (e.seq <= lastSeq) continue;
     d ??= new Draft(feed);
+    // Only chunk events leave text unjoined (they count by `points`); other events may read it.
+    if (e.type !== 'agent_stream_chunk') d.joinText();
     applyEvent(d, e);
     if (d.feed.gap) break;
     d.feed.lastSeq = e.seq;
     if (d.feed.status === null || d.feed.status === 'queued') d.feed.status = 'running';
     if (d.feed.runId === null) d.feed.runId = e.run_id;
   }
+  d?.joinText();
   return d ? d.feed : feed;
 }
 
