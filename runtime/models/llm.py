@@ -23,7 +23,7 @@ from typing import Any
 
 import anyio
 import dspy
-from anyio.streams.memory import MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from runtime.models._dspy import (
     CALL_SETTINGS,
@@ -227,7 +227,7 @@ class LLMClient:
         producer = asyncio.get_running_loop().create_task(_produce(lm, kwargs, send, outcome))
         try:
             async with receive:
-                async for chunk in receive:
+                async for chunk in _buffered_first(receive):
                     try:
                         items = chunks.feed(chunk)
                     except (AttributeError, IndexError, TypeError, ValueError) as exc:
@@ -321,6 +321,22 @@ async def _produce(
         except Exception as exc:
             # Kept, not raised: the consumer reports it together with what it already saw.
             outcome.error = exc
+
+
+async def _buffered_first(receive: MemoryObjectReceiveStream[Any]) -> AsyncGenerator[Any, None]:
+    """The stream's items; those already waiting are taken without first yielding to the event
+    loop as ``receive`` does, which a fast stream would otherwise pay for every chunk."""
+    while True:
+        try:
+            item = receive.receive_nowait()
+        except anyio.WouldBlock:
+            try:
+                item = await receive.receive()
+            except anyio.EndOfStream:
+                return
+        except anyio.EndOfStream:
+            return
+        yield item
 
 
 async def _stop(producer: asyncio.Task[None]) -> None:
