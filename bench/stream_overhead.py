@@ -2,9 +2,10 @@
 
 The same scripted server (in this process, no delay) sends the same 2,000-token answer to:
 raw httpx reading SSE, `litellm.acompletion` alone, and a Tide agent turn inside a procedure
-with a minimal log handler. Prints JSON: time per answer and per chunk for each, Tide's overhead
-over LiteLLM and over raw httpx, and how long each chunk takes from LiteLLM yielding it to the
-log handler receiving it (p50/p99), measured with the server streaming at a model's pace.
+with a minimal log handler. Prints JSON: time per answer and per chunk for each; Tide's
+overhead over LiteLLM and over raw httpx, in wall and CPU time, as the median of per-round
+ratios; and how long each chunk takes from LiteLLM yielding it to the log handler receiving it
+(p50/p99), measured with the server streaming at a model's pace.
 
 Usage: python bench/stream_overhead.py [--tokens N] [--runs N]
 """
@@ -119,15 +120,18 @@ async def measure(tokens: int, runs: int, pace: float) -> dict[str, Any]:
 
     yields: list[float] = []
     patch_litellm(yields)
-    times: dict[str, list[float]] = {"raw_httpx": [], "litellm": [], "tide": []}
+    names = ("raw_httpx", "litellm", "tide")
+    times: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     latencies: list[float] = []
     chunk_counts: dict[str, int] = {}
     async with ScriptedModelServer() as server, Runtime() as runtime:
         base = server.base_url
         for index in range(runs + 1):
-            for name in times:
+            for name in names:
                 server.append(Reply(tokens=tokens))
                 yields.clear()
+                cpu_started = time.process_time()
                 if name == "raw_httpx":
                     elapsed, count = await raw_httpx(base)
                 elif name == "litellm":
@@ -138,6 +142,7 @@ async def measure(tokens: int, runs: int, pace: float) -> dict[str, Any]:
                 chunk_counts[name] = count
                 if index:  # the first round warms up connections and LiteLLM
                     times[name].append(elapsed)
+                    cpu[name].append(time.process_time() - cpu_started)
         # Latency is measured at a model's pace: with no delay, chunks queue behind the reader
         # and the figure would be the backlog, not the cost of passing a chunk on.
         server.tokens_per_second = pace
@@ -154,9 +159,13 @@ async def measure(tokens: int, runs: int, pace: float) -> dict[str, Any]:
         "runs": runs,
         "chunks": chunk_counts,
         "seconds_per_answer": {k: round(v, 4) for k, v in median.items()},
+        "cpu_seconds_per_answer": {k: round(statistics.median(v), 4) for k, v in cpu.items()},
         "us_per_chunk": {k: round(v / max(chunk_counts[k], 1) * 1e6, 1) for k, v in median.items()},
-        "tide_over_litellm": round(median["tide"] / median["litellm"] - 1, 3),
-        "tide_over_raw_httpx": round(median["tide"] / median["raw_httpx"] - 1, 3),
+        # Each round runs all three back to back, so its ratio is taken under one machine
+        # load; the median of those ratios is steadier than a ratio of medians on a shared host.
+        "tide_over_litellm": paired_overhead(times["tide"], times["litellm"]),
+        "tide_over_litellm_cpu": paired_overhead(cpu["tide"], cpu["litellm"]),
+        "tide_over_raw_httpx": paired_overhead(times["tide"], times["raw_httpx"]),
         "chunk_to_handler_ms": {
             "tokens_per_second": pace,
             "p50": round(latencies[len(latencies) // 2] * 1000, 3),
@@ -167,10 +176,14 @@ async def measure(tokens: int, runs: int, pace: float) -> dict[str, Any]:
     }
 
 
+def paired_overhead(values: list[float], baseline: list[float]) -> float:
+    return round(statistics.median(v / b for v, b in zip(values, baseline, strict=True)) - 1, 3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tokens", type=int, default=2000)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--pace", type=float, default=200.0, help="tokens/s for the latency runs")
     args = parser.parse_args()
     print(json.dumps(anyio.run(measure, args.tokens, args.runs, args.pace), indent=2))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import email.utils
+import gc
 import importlib
 import json
 import logging
@@ -111,6 +112,11 @@ def ensure_configured() -> None:
             # printed to stdout when an exception is mapped.
             get_litellm(feature="tide")
             logging.getLogger("dspy.clients.lm").addFilter(_hide_truncation_advice)
+            # Importing LiteLLM and DSPy leaves about 400,000 long-lived objects, which every
+            # full collection would walk again: a pause of about 250 ms, in the middle of
+            # whatever streams at the time. Frozen, they are left out of collections. (Not
+            # collected first: that would itself be such a pause, at start-up.)
+            gc.freeze()
             _cache_configured = True
         if not _settings_configured and _may_configure():
             import dspy
