@@ -12,17 +12,25 @@ that all N stream at once for ``--window`` seconds. Measured in that steady wind
 - ``latency_ms``: from the model server sending a piece of text to this client receiving the
   chunk event that carries it (p50, p99, max), through LiteLLM, the runtime, the relay and
   the network (``latency_ms_whole_run`` includes the ramp and the ends of the runs);
-  ``relay_latency_ms``: from the runtime creating the chunk event (its ``ts``, as stored) to
-  this client receiving it: the relay's, the HTTP server's and the network's share;
+- ``baseline_ms``: the same N streams read by this client straight from the model server (no
+  Tide in the path: the same server, rate, ramp and client), and ``added_ms``, the difference
+  of the two at p50 and p99: what Tide adds;
+- ``stages_ms``: where each chunk's time goes: model server -> the runtime creating the
+  event (its ``ts``) -> the relay handing it to the HTTP server -> this client; ``relay`` is
+  ts -> client, the relay's, the HTTP server's and the network's share;
+- ``loops``: each process's event-loop lag, GC pauses and slow callbacks (``LoopProbe``):
+  a late timer in this client means it, not the server, was measured;
 - ``cpu_ms_per_1000_chunks``: the IDE server's CPU per 1000 chunks relayed, most of it the
   model client's parsing (``fanout`` isolates what the relay itself costs per watcher);
 - ``rss_kib_per_stream``: the IDE server's resident memory with N runs streaming, above its
   idle size, per run and its watcher (a run holds a thread and a Lua state);
 
-and over the whole run: ``lost`` (pieces the model sent that the watcher never received, seq
-gaps, runs that did not complete with the exact text: all must be 0) and ``wire`` (bytes of
-chunk messages on the wire against the bytes of their text, live and in the snapshot a late
-joiner gets). Prints JSON.
+and over the whole run: ``lost`` (pieces the model sent that the watcher never received,
+chunks out of order, runs that did not complete with the exact text: all must be 0) and
+``wire`` (chunk messages' bytes against their text's, as SSE text and as sent, gzip-compressed
+unless ``--no-gzip``; live, in the snapshot a late joiner gets, and for one stream at the
+``--wire-rates``). Prints JSON. ``TIDE_BENCH_DUMP=FILE`` also writes everything observed in the
+last scenario (every message's arrival, every send, the IDE server's probe) to FILE.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +54,17 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from relay_stats import (
+    LoopProbe,
     Sample,
     Watch,
     analyse,
     cpu_s,
-    relay_latencies,
+    loop_summary,
     rss_kib,
+    stages,
     window_usage,
 )
+from relay_watch import read_events, read_model
 
 HERE = Path(__file__).resolve().parent
 LOGS = Path(tempfile.gettempdir()) / "tide-bench-logs"
@@ -70,7 +82,7 @@ Procedure {{
   end
 }}
 """
-RETRYABLE = (httpx.ReadError, httpx.RemoteProtocolError, httpx.ConnectError)
+Reader = Callable[[httpx.AsyncClient, str, Watch], Coroutine[Any, Any, None]]
 
 
 def start(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], Any]:
@@ -91,45 +103,58 @@ def start(args: list[str], env: dict[str, str] | None = None) -> tuple[subproces
     return process, json.loads(line)
 
 
-async def watch(client: httpx.AsyncClient, run_id: str, w: Watch) -> None:
-    w.run_id = run_id
-    for attempt in range(3):
-        try:
-            await _watch_once(client, run_id, w)
-            return
-        except RETRYABLE:
-            # A kept-alive connection closed under the request: nothing arrived, try again.
-            if w.ids or attempt == 2:
-                raise
-            w.retries += 1
+def stop(*processes: subprocess.Popen[str]) -> None:
+    for process in processes:
+        process.terminate()
+        process.wait(10)
 
 
-async def _watch_once(client: httpx.AsyncClient, run_id: str, w: Watch) -> None:
-    async with client.stream("GET", f"/api/runs/{run_id}/events") as response:
-        buffer = b""
-        async for data in response.aiter_raw():
-            received = time.monotonic()
-            buffer += data
-            while b"\n\n" in buffer:
-                block, buffer = buffer.split(b"\n\n", 1)
-                fields = dict(line.split(b": ", 1) for line in block.split(b"\n") if b": " in line)
-                if b"id" not in fields:
-                    continue
-                w.ids.append(int(fields[b"id"]))
-                kind = fields.get(b"event", b"").decode()
-                if kind == "agent_stream_chunk":
-                    event = json.loads(fields[b"data"])
-                    w.chunks.append((received, event["offset"], event["chunk_text"]))
-                    w.chunk_walls.append((event["seq"], time.time()))
-                    w.chunk_wire_bytes += len(block) + 2
-                    w.chunk_text_bytes += len(event["chunk_text"].encode())
-                elif kind in ("run_completed", "run_failed", "run_cancelled"):
-                    w.terminal = kind
-                    return
+async def drive(
+    client: httpx.AsyncClient,
+    runs: int,
+    ramp: float,
+    label: str,
+    open_stream: Callable[[str], Awaitable[str]],
+    reader: Reader,
+    watchers: int = 1,
+) -> list[Watch]:
+    """Start ``runs`` streams at random times over ``ramp`` seconds and read them to the end.
+    Random: streams at one rate started at regular intervals would send in lockstep bursts,
+    which no real set of users does."""
+    watches: list[Watch] = []
+    # One generator for all: a generator seeded anew for each start would give every run the
+    # same start, and N streams at one rate would send in lockstep bursts of N chunks.
+    rng = random.Random(runs)
+    starts = sorted(rng.uniform(0, ramp) for _ in range(runs))
+
+    async def one(index: int) -> None:
+        await anyio.sleep(starts[index])
+        tag = f"{label} run {index} {time.monotonic_ns()}"
+        target = await open_stream(tag)
+        async with anyio.create_task_group() as group:
+            for _ in range(watchers):
+                w = Watch(tag)
+                watches.append(w)
+                group.start_soon(reader, client, target, w)
+
+    async with anyio.create_task_group() as group:
+        for index in range(runs):
+            group.start_soon(one, index)
+    return watches
+
+
+def _client(url: str) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    return httpx.AsyncClient(base_url=url, timeout=None, limits=limits)
+
+
+async def diag(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
+    result: dict[str, Any] = (await client.get(url)).json()
+    return result
 
 
 async def scenario(
-    url: str,
+    ide_url: str,
     pid: int,
     model_url: str,
     workspace: Path,
@@ -137,53 +162,67 @@ async def scenario(
     watchers: int,
     ramp: float,
     label: str,
+    gzip: bool,
 ) -> dict[str, Any]:
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
-    async with httpx.AsyncClient(base_url=url, timeout=None, limits=limits) as client:
+    probe = LoopProbe()
+    async with _client(ide_url) as client, anyio.create_task_group() as tasks:
+        tasks.start_soon(probe.run)
         samples = [Sample(time.monotonic(), cpu_s(pid), rss_kib(pid))]
-        watches: list[Watch] = []
 
-        # Random start times: streams at one rate started at regular intervals would send in
-        # lockstep bursts, which no real set of users does.
-        starts = sorted(random.Random(runs).uniform(0, ramp) for _ in range(runs))
-
-        async def one(index: int) -> None:
-            await anyio.sleep(starts[index])
-            tag = f"{label} run {index} {time.monotonic_ns()}"
+        async def open_run(tag: str) -> str:
             answer = await client.post(
                 "/api/runs", json={"path": "bench.tac", "inputs": {"tag": tag}}
             )
             answer.raise_for_status()
-            run_id = answer.json()["run_id"]
-            async with anyio.create_task_group() as group:
-                for _ in range(watchers):
-                    w = Watch(tag)
-                    watches.append(w)
-                    group.start_soon(watch, client, run_id, w)
+            return str(answer.json()["run_id"])
 
-        async def sample(stop: anyio.Event) -> None:
-            while not stop.is_set():
+        async def reader(client: httpx.AsyncClient, run_id: str, w: Watch) -> None:
+            await read_events(client, run_id, w, gzip=gzip)
+
+        async def sample() -> None:
+            while True:
                 await anyio.sleep(0.25)
                 samples.append(Sample(time.monotonic(), cpu_s(pid), rss_kib(pid)))
 
-        stop = anyio.Event()
-        async with anyio.create_task_group() as outer:
-            outer.start_soon(sample, stop)
-            async with anyio.create_task_group() as group:
-                for index in range(runs):
-                    group.start_soon(one, index)
-            stop.set()
-        sends = (await client.get(model_url.removesuffix("/v1") + "/_bench/sends")).json()
+        async with anyio.create_task_group() as sampling:
+            sampling.start_soon(sample)
+            watches = await drive(client, runs, ramp, label, open_run, reader, watchers)
+            sampling.cancel_scope.cancel()
+        base = model_url.removesuffix("/v1")
+        sends = await diag(client, base + "/_bench/sends")
+        model_loop = await diag(client, base + "/_bench/diag")
+        ide_loop = await diag(client, "/_bench/diag")
         # A watcher joining after the end gets the run as a snapshot, its chunks merged.
-        late = Watch(watches[0].tag)
-        await watch(client, watches[0].run_id, late)
+        late = {encoding: Watch(watches[0].tag) for encoding in ("identity", "gzip")}
+        for encoding, w in late.items():
+            await read_events(client, watches[0].run_id, w, gzip=encoding == "gzip")
+        tasks.cancel_scope.cancel()
+    if os.environ.get("TIDE_BENCH_DUMP") and label != "warm":
+        # Everything observed, for a closer look at a run than the summary gives.
+        raw = {"watches": [vars(w) for w in watches], "sends": sends, "ide": ide_loop}
+        Path(os.environ["TIDE_BENCH_DUMP"]).write_text(json.dumps(raw))
     result = analyse(watches, sends)
-    result["wire"]["late_joiner_snapshot_ratio"] = round(
-        late.chunk_wire_bytes / late.chunk_text_bytes, 3
-    )
+    # The snapshot comes in one write with the other events: its chunks' share of the bytes
+    # sent is taken as their share of the bytes decoded.
+    result["wire"]["late_joiner_snapshot"] = {
+        encoding: {
+            "sse_ratio": round(w.chunk_wire_bytes / w.chunk_text_bytes, 3),
+            "wire_ratio": round(
+                w.chunk_wire_bytes * w.raw_bytes / w.decoded_bytes / w.chunk_text_bytes, 3
+            ),
+        }
+        for encoding, w in late.items()
+    }
     window = result.pop("window")
     database = workspace / ".tide" / "runs.db"
-    result["relay_latency_ms"] = relay_latencies(watches, database, window)
+    result["stages_ms"] = stages(
+        watches, database, ide_loop.pop("writes"), window, ide_loop.pop("marks")
+    )
+    start_at, end_at, _ = window
+    result["loops"] = {
+        name: loop_summary(raw, start_at, end_at)
+        for name, raw in (("ide", ide_loop), ("model", model_loop), ("client", probe.raw()))
+    }
     result.update(window_usage(samples, window, runs * watchers))
     result.update(
         streams=runs * watchers,
@@ -195,8 +234,39 @@ async def scenario(
     return result
 
 
+async def baseline(n: int, rate: float, tokens: int, ramp: float, label: str) -> dict[str, Any]:
+    """The same N streams, read straight from the model server: what the model server, the
+    network and this client cost without Tide."""
+    model, info = start(["model", "--rate", str(rate), "--tokens", str(tokens)])
+    base = info["base_url"]
+    probe = LoopProbe()
+    try:
+        async with _client(base) as client, anyio.create_task_group() as tasks:
+            tasks.start_soon(probe.run)
+
+            async def open_stream(tag: str) -> str:
+                return tag
+
+            watches = await drive(client, n, ramp, label, open_stream, read_model)
+            sends = await diag(client, base.removesuffix("/v1") + "/_bench/sends")
+            model_loop = await diag(client, base.removesuffix("/v1") + "/_bench/diag")
+            tasks.cancel_scope.cancel()
+    finally:
+        stop(model)
+    result = analyse(watches, sends)
+    start_at, end_at, _ = result["window"]
+    return {
+        "latency_ms": result["latency_ms"],
+        "lost": result["lost"],
+        "loops": {
+            "model": loop_summary(model_loop, start_at, end_at),
+            "client": loop_summary(probe.raw(), start_at, end_at),
+        },
+    }
+
+
 async def measure(
-    n: int, rate: float, tokens: int, watchers: int, ramp: float, label: str
+    n: int, rate: float, tokens: int, watchers: int, ramp: float, label: str, gzip: bool
 ) -> dict[str, Any]:
     model, model_info = start(["model", "--rate", str(rate), "--tokens", str(tokens)])
     with tempfile.TemporaryDirectory() as directory:
@@ -205,17 +275,31 @@ async def measure(
         ide, ide_info = start(
             ["ide", "--workspace", str(workspace), "--max-concurrent", str(max(n, 4))],
             # The model is "openai/..." at a local address: LiteLLM wants a key, never sent on.
-            env={"OPENAI_API_KEY": "unused-by-the-scripted-server"},
+            env={
+                "OPENAI_API_KEY": "unused-by-the-scripted-server",
+                # Experiments: extra packages for the IDE server only (TIDE_BENCH_IDE_PATH).
+                **(
+                    {"PYTHONPATH": extra}
+                    if (extra := os.environ.get("TIDE_BENCH_IDE_PATH"))
+                    else {}
+                ),
+            },
         )
         url, pid, base = ide_info["url"], ide_info["pid"], model_info["base_url"]
         try:
             # A first run loads the model client and warms caches; it is not measured.
-            await scenario(url, pid, base, workspace, 1, 1, 0, "warm")
-            return await scenario(url, pid, base, workspace, n, watchers, ramp, label)
+            await scenario(url, pid, base, workspace, 1, 1, 0, "warm", gzip)
+            return await scenario(url, pid, base, workspace, n, watchers, ramp, label, gzip)
         finally:
-            for process in (ide, model):
-                process.terminate()
-                process.wait(10)
+            stop(ide, model)
+
+
+def _added(tide: dict[str, Any], base: dict[str, Any]) -> dict[str, float | None]:
+    def minus(key: str) -> float | None:
+        a, b = tide["latency_ms"][key], base["latency_ms"][key]
+        return None if a is None or b is None else round(a - b, 2)
+
+    return {"p50": minus("p50"), "p99": minus("p99")}
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
@@ -224,16 +308,29 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "rate_tokens_per_s": args.rate,
         "steady_window_s": args.window,
+        "gzip": args.gzip,
         "streams": {},
     }
     for n in args.streams:
         ramp = max(2.0, n / 25)
         tokens = math.ceil(args.rate * (ramp + args.window + 3))
-        result["streams"][str(n)] = await measure(n, args.rate, tokens, 1, ramp, f"n{n}")
+        tide = await measure(n, args.rate, tokens, 1, ramp, f"n{n}", args.gzip)
+        if args.baseline:
+            base = await baseline(n, args.rate, tokens, ramp, f"b{n}")
+            tide["baseline"] = base
+            tide["added_ms"] = _added(tide, base)
+        result["streams"][str(n)] = tide
+    wire: dict[str, Any] = {}
+    for rate in args.wire_rates:
+        tokens = math.ceil(rate * (args.window + 3))
+        one = await measure(1, rate, tokens, 1, 0, f"w{rate}", args.gzip)
+        wire[str(rate)] = {"wire": one["wire"], "latency_ms": one["latency_ms"]}
+    if wire:
+        result["wire_one_stream_by_rate"] = wire
     if args.fanout:
         tokens = math.ceil(args.fanout_rate * (args.window + 3))
-        one = await measure(1, args.fanout_rate, tokens, 1, 0, "fan1")
-        many = await measure(1, args.fanout_rate, tokens, args.fanout, 0, "fanM")
+        one = await measure(1, args.fanout_rate, tokens, 1, 0, "fan1", args.gzip)
+        many = await measure(1, args.fanout_rate, tokens, args.fanout, 0, "fanM", args.gzip)
         result["fanout"] = {
             "rate_tokens_per_s": args.fanout_rate,
             "watchers": args.fanout,
@@ -254,11 +351,15 @@ def main() -> None:
     parser.add_argument("--streams", default="1,100,500")
     parser.add_argument("--rate", type=float, default=2.0, help="tokens per second per stream")
     parser.add_argument("--window", type=float, default=10.0, help="seconds of steady state")
+    parser.add_argument("--no-baseline", dest="baseline", action="store_false")
+    parser.add_argument("--no-gzip", dest="gzip", action="store_false")
+    parser.add_argument("--wire-rates", default="50,200", help="one stream at each (tokens/s)")
     parser.add_argument("--fanout", type=int, default=100, help="watchers of one run (0: skip)")
     parser.add_argument("--fanout-rate", type=float, default=50.0)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     args.streams = [int(n) for n in args.streams.split(",") if n]
+    args.wire_rates = [float(r) for r in args.wire_rates.split(",") if r]
     result = anyio.run(main_async, args)
     text = json.dumps(result, indent=2)
     print(text)

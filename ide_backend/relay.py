@@ -7,8 +7,10 @@ watcher has not taken yet is its backlog; one more than ``max_backlog`` events b
 to reconnect (``lagged``) instead of being fed an ever older stream.
 
 ``coalesce`` turns consecutive chunks of one turn into one chunk (its text theirs joined, its
-offset the first one's, its seq the last one's), for the snapshot a new watcher starts with: a
-client that rebuilds text by offset gets exactly the same text from far fewer messages.
+offset the first one's, its seq the last one's), for every batch a watcher takes at once: the
+snapshot a new watcher starts with, and what piled up while it was busy writing. A client that
+rebuilds text by offset gets exactly the same text from fewer messages, and one that resumes
+after the merged message's id misses nothing: every event up to that seq was in it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ from dataclasses import dataclass
 import anyio
 
 from runtime.events import TERMINAL_TYPES, AgentStreamChunkEvent, Event
+
+# A chunk event as a channel keeps it: (seq, agent, turn, offset, text). CPython stops tracking
+# a tuple of strings and numbers in its garbage collector, where the event it stands for is
+# three tracked objects: a server holding long answers (running, or finished and kept for
+# reconnects) would make every full collection, a pause of every stream, walk them all.
+ChunkRow = tuple[int, str, int, int, str]
+Entry = Event | ChunkRow
 
 
 @dataclass(slots=True)
@@ -37,36 +46,44 @@ class Chunk:
 Message = Event | Chunk
 
 
-def coalesce(events: Iterable[Event]) -> list[Message]:
+def is_terminal(entry: Entry) -> bool:
+    return not isinstance(entry, tuple) and entry.type in TERMINAL_TYPES
+
+
+def _row(entry: Entry) -> ChunkRow | None:
+    if isinstance(entry, tuple):
+        return entry
+    if isinstance(entry, AgentStreamChunkEvent):
+        return (entry.seq, entry.agent, entry.turn, entry.offset, entry.chunk_text)
+    return None
+
+
+def coalesce(entries: Iterable[Entry], run_id: str) -> list[Message]:
     out: list[Message] = []
     parts: list[str] = []
     current: Chunk | None = None
     end = 0
-    for event in events:
-        if isinstance(event, AgentStreamChunkEvent):
-            if (
-                current is not None
-                and current.agent == event.agent
-                and current.turn == event.turn
-                and end == event.offset
-            ):
-                parts.append(event.chunk_text)
-                current.seq = event.seq
-                end += len(event.chunk_text)
+    for entry in entries:
+        row = _row(entry)
+        if row is not None:
+            seq, agent, turn, offset, text = row
+            if current is not None and (current.agent, current.turn, end) == (agent, turn, offset):
+                parts.append(text)
+                current.seq = seq
+                end += len(text)
                 continue
             if current is not None:
                 current.text = "".join(parts)
-            current = Chunk(
-                event.run_id, event.seq, event.agent, event.turn, event.offset, event.chunk_text
-            )
-            parts = [event.chunk_text]
-            end = event.offset + len(event.chunk_text)
+            current = Chunk(run_id, seq, agent, turn, offset, text)
+            parts = [text]
+            end = offset + len(text)
             out.append(current)
             continue
+        assert not isinstance(entry, tuple)
         if current is not None:
             current.text = "".join(parts)
             current = None
-        out.append(event)
+        out.append(entry)
     if current is not None:
         current.text = "".join(parts)
     return out
@@ -96,7 +113,7 @@ class RunChannel:
     def __init__(self, run_id: str, *, max_backlog: int) -> None:
         self.run_id = run_id
         self.max_backlog = max_backlog
-        self.events: list[Event] = []
+        self.entries: list[Entry] = []
         self._seqs: list[int] = []
         self._watchers: set[Watcher] = set()
         self.finished = False
@@ -112,11 +129,15 @@ class RunChannel:
     def log(self, event: Event) -> None:
         if self.finished:
             return
-        self.events.append(event)
+        if isinstance(event, AgentStreamChunkEvent):
+            self.entries.append(
+                (event.seq, event.agent, event.turn, event.offset, event.chunk_text)
+            )
+        else:
+            self.entries.append(event)
+            self.finished = event.type in TERMINAL_TYPES
         self._seqs.append(event.seq)
-        if event.type in TERMINAL_TYPES:
-            self.finished = True
-        limit = len(self.events) - self.max_backlog
+        limit = len(self.entries) - self.max_backlog
         for watcher in self._watchers:
             if watcher.cursor < limit:
                 watcher.lagged = True
@@ -131,15 +152,12 @@ class RunChannel:
     def unwatch(self, watcher: Watcher) -> None:
         self._watchers.discard(watcher)
 
-    def take(self, watcher: Watcher) -> Sequence[Event]:
+    def take(self, watcher: Watcher) -> Sequence[Entry]:
         """The events the watcher has not taken yet (it has taken them after this)."""
         start = watcher.cursor
-        if start >= len(self.events):
+        if start >= len(self.entries):
             return ()
-        batch = self.events[start:]
-        watcher.cursor = len(self.events)
-        watcher.delivered = batch[-1].seq
+        batch = self.entries[start:]
+        watcher.cursor = len(self.entries)
+        watcher.delivered = self._seqs[-1]
         return batch
-
-    def since(self, after: int) -> list[Event]:
-        return self.events[bisect.bisect_right(self._seqs, after) :]

@@ -3,7 +3,8 @@ at a time (the rest wait, ``queued``), relays their events and records them in t
 
 Only ``cancel`` stops a run; watchers come and go without affecting it. A finished run stays
 in memory (its ``RunChannel``) until the store has it on disk and a few newer runs have
-finished, so that a reconnect right after the end is served without a database read.
+finished, so that a reconnect right after the end is served without a database read. The
+manager also decides when the process runs full garbage collections (see ``gc_policy``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import anyio
 import anyio.to_thread
 from anyio.abc import TaskGroup
 
+from ide_backend.gc_policy import GcPolicy
 from ide_backend.relay import RunChannel
 from runtime.api import Runtime
 from runtime.events import ErrorInfo, Event, RunFailedEvent
@@ -36,11 +38,16 @@ SHUTDOWN_GRACE_S = 10.0
 
 @dataclass
 class LiveRun:
-    """A run this server started: its record (kept current from its events) and channel."""
+    """A run this server started: its record (kept current from its events) and channel.
+
+    Once the run has ended only those two are kept (for reconnects): the ``Run`` itself, its
+    Lua state and the rest, is let go, so that the finished runs held in memory do not add
+    their thousands of objects to every full garbage collection, a pause of every stream.
+    """
 
     record: RunRecord
     channel: RunChannel
-    run: Run = field(init=False)
+    _run: Run | None = field(default=None, init=False)
     done: anyio.Event = field(default_factory=anyio.Event)
     holds_slot: bool = False
     queue_scope: anyio.CancelScope | None = None
@@ -48,6 +55,16 @@ class LiveRun:
     @property
     def id(self) -> str:
         return self.record.id
+
+    @property
+    def run(self) -> Run:
+        if self._run is None:
+            raise RuntimeError(f"run {self.id} has ended")
+        return self._run
+
+    @run.setter
+    def run(self, run: Run) -> None:
+        self._run = run
 
     def log(self, event: Event) -> None:
         self.record.apply(event)
@@ -76,11 +93,14 @@ class RunManager:
         self._group: TaskGroup | None = None
         self._preload = tuple(preload)
         self._preloaded = anyio.Event()
+        self.gc = GcPolicy()
 
     async def __aenter__(self) -> RunManager:
         self._group = anyio.create_task_group()
         await self._group.__aenter__()
         self._group.start_soon(self._load_modules)
+        self.gc.__enter__()
+        self._group.start_soon(self.gc.run, lambda: len(self._active))
         return self
 
     async def _load_modules(self) -> None:
@@ -105,8 +125,11 @@ class RunManager:
             for live in list(self._active.values()):
                 await live.done.wait()
         self._group.cancel_scope.cancel()
-        await self._group.__aexit__(*exc)
-        self._group = None
+        try:
+            await self._group.__aexit__(*exc)
+        finally:
+            self._group = None
+            self.gc.__exit__(None, None, None)
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -168,6 +191,8 @@ class RunManager:
         return live
 
     def _cancel(self, live: LiveRun) -> None:
+        if live.done.is_set():
+            return
         live.run.cancel()
         if live.queue_scope is not None:
             live.queue_scope.cancel()
@@ -208,4 +233,9 @@ class RunManager:
         self._finished[live.id] = live
         while len(self._finished) > self.retain_finished:
             self._finished.popitem(last=False)
+        # The run refers to this LiveRun (a handler of its), which refers back to it: a cycle
+        # that only a full collection would free. Broken here, the run is freed at once, as
+        # far as its own structure allows.
+        live._run = None
+        self.gc.run_finished()
         live.done.set()

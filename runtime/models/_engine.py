@@ -36,6 +36,8 @@ warnings.filterwarnings(
 
 # What DSPy's LiteLLM path sends with every call: LiteLLM's own cache off in both directions.
 NO_LITELLM_CACHE = {"no-cache": True, "no-store": True}
+# How many chunks LiteLLM's stream may hold before the older ones are let go.
+KEPT_CHUNKS = 64
 # Keys of DSPy's request that are DSPy's, not the provider's.
 DSPY_ONLY = frozenset({"rollout_id"})
 
@@ -56,9 +58,15 @@ class StreamingEngine(AsyncLiteLLMEngine):
             response = await litellm.acompletion(
                 stream=True, num_retries=0, cache=NO_LITELLM_CACHE, **body
             )
+            # LiteLLM keeps every chunk it yields, for its own logging; its only other use of
+            # them, the check for a model repeating itself, reads the last two. Left alone, a
+            # long answer holds about nine objects per token until the stream is dropped.
+            kept = getattr(response, "chunks", None)
             async with aclosing_stream(response):
                 await send.send(request_sent(response))
                 async for chunk in response:
+                    if isinstance(kept, list) and len(kept) > KEPT_CHUNKS:
+                        del kept[:-2]
                     reader.feed(chunk)
                     stream_emitted()
                     try:

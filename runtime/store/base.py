@@ -220,4 +220,9 @@ class ExecutionStore(Protocol):
         ``procedure``; mock runs are left out unless ``include_mock``."""
         ...
 
+    async def reap_abandoned(self) -> list[str]:
+        """End (as failed, ``interrupted``) the unfinished runs whose recording process is gone;
+        return their ids."""
+        ...
+
     async def aclose(self) -> None: ...

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from runtime.events import AgentStreamChunkEvent, Event
+
 
 @dataclass
 class Message:
@@ -23,6 +25,8 @@ class Feed:
     messages: list[Message] = field(default_factory=list)
     texts: dict[tuple[str, int], str] = field(default_factory=dict)
     comments: int = 0
+    # The response's Content-Encoding, if any (httpx decodes gzip and deflate itself).
+    encoding: str | None = None
     # Off for a stream that starts mid-turn, whose first chunks do not start at offset 0.
     rebuild: bool = True
 
@@ -73,11 +77,15 @@ async def follow(
     after: int | None = None,
     header: bool = False,
     stop_after: int | None = None,
+    accept_encoding: str | None = None,
 ) -> Feed:
-    """Read the stream to its end, or until ``stop_after`` messages have arrived."""
+    """Read the stream to its end, or until ``stop_after`` messages have arrived. The client's
+    own Accept-Encoding is sent unless ``accept_encoding`` is given."""
     feed = feed if feed is not None else Feed()
     url = f"/api/runs/{run_id}/events"
     headers = {}
+    if accept_encoding is not None:
+        headers["Accept-Encoding"] = accept_encoding
     if after is not None and header:
         headers["Last-Event-ID"] = str(after)
     elif after is not None:
@@ -86,6 +94,7 @@ async def follow(
     async with client.stream("GET", url, headers=headers) as response:
         assert response.status_code == 200, await response.aread()
         assert response.headers["content-type"].startswith("text/event-stream")
+        feed.encoding = response.headers.get("content-encoding")
         buffer = ""
         async for text in response.aiter_text():
             buffer += text
@@ -101,3 +110,27 @@ async def follow(
                 if stop_after is not None and received >= stop_after:
                     return feed
     return feed
+
+
+def check_coherent(messages: list[Message], events: list[Event], after: int = 0) -> None:
+    """Each message stands for exactly the events after the previous message's id up to its
+    own: a non-chunk event alone, or consecutive chunks of one turn merged (the first one's
+    offset, their texts joined). A gap, a duplicate or a wrong merge fails."""
+    by_seq = {event.seq: event for event in events}
+    previous = after
+    for message in messages:
+        if message.id is None:
+            continue
+        covered = [by_seq[seq] for seq in range(previous + 1, message.id + 1)]
+        assert covered, f"message {message.id} after {previous}: repeated or out of order"
+        if message.event == "agent_stream_chunk":
+            data = message.data
+            assert all(isinstance(e, AgentStreamChunkEvent) for e in covered), message.id
+            chunks = [e for e in covered if isinstance(e, AgentStreamChunkEvent)]
+            assert {(e.agent, e.turn) for e in chunks} == {(data["agent"], data["turn"])}
+            assert data["offset"] == chunks[0].offset
+            assert data["chunk_text"] == "".join(e.chunk_text for e in chunks)
+            assert data["seq"] == message.id
+        else:
+            assert [e.type for e in covered] == [message.event], f"gap before {message.id}"
+        previous = message.id

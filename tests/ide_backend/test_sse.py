@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import socket
+import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from contextlib import closing
 
 import anyio
 import httpx
 import pytest
 
+from ide_backend import sse
 from ide_backend.relay import RunChannel
 from ide_backend.sse import _live
-from runtime.events import AgentStreamChunkEvent, RunCompletedEvent, RunStartedEvent
+from runtime.events import AgentStreamChunkEvent, Event, RunCompletedEvent, RunStartedEvent
 from runtime.model_server import Reply, ScriptedModelServer
 from tests.ide_backend.conftest import Ide, IdeFactory
-from tests.ide_backend.sse_client import Feed, follow, parse
+from tests.ide_backend.sse_client import Feed, check_coherent, follow, parse
 
 pytestmark = pytest.mark.anyio
 
@@ -21,6 +27,11 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 async def scripted(ide: Ide) -> ScriptedModelServer:
     return await ide.services.runtime.scripted_server()
+
+
+async def stored_events(ide: Ide, run_id: str) -> list[Event]:
+    await ide.services.store.flush()
+    return await ide.services.store.read_events(run_id)
 
 
 def final_text(feed: Feed) -> str:
@@ -47,9 +58,9 @@ async def test_reconnecting_mid_stream_resumes_without_gap_or_duplicate(
         text = final_text(feed)
         assert len(text) > 500
         assert feed.texts == {("writer", 1): text}
-        # After the snapshot every event is its own message: seqs follow one another.
-        resumed = [m.id for m in feed.messages[25:]]
-        assert resumed == list(range(cut + 1, cut + 1 + len(resumed)))
+        # Every message, before and after the cut, stands for exactly the events after the
+        # one before it (a watcher behind gets consecutive chunks merged).
+        check_coherent(feed.messages, await stored_events(ide, run_id))
 
 
 async def test_two_watchers_see_the_same_stream(ide: Ide, scripted: ScriptedModelServer) -> None:
@@ -101,10 +112,16 @@ async def test_after_the_end_the_store_serves_reconnects(
         if live is not None:
             await live.done.wait()
         assert ide.services.manager.get(run_id) is None  # not in memory any more
+        events = await stored_events(ide, run_id)
+        text = full.texts[("writer", 1)]
         for cut in (0, 5, full.ids[len(full.ids) // 2], full.last_id - 1):
             rest = await follow(ide.client, run_id, after=cut, feed=Feed(rebuild=False))
-            assert rest.ids == [i for i in full.ids if i > cut]
-            assert [m.data for m in rest.messages] == [m.data for m in full.messages if m.id > cut]
+            check_coherent(rest.messages, events, after=cut)
+            assert rest.last_id == full.last_id
+            chunks = [m.data for m in rest.messages if m.event == "agent_stream_chunk"]
+            if chunks:
+                rebuilt = text[: chunks[0]["offset"]] + "".join(c["chunk_text"] for c in chunks)
+                assert rebuilt == text
         assert (await follow(ide.client, run_id, after=full.last_id)).messages == []
         snapshot = await follow(ide.client, run_id)
         assert snapshot.texts == full.texts
@@ -201,6 +218,16 @@ async def _collect(stream: AsyncIterator[bytes]) -> list[bytes]:
     return [part async for part in stream]
 
 
+def chunk(seq: int, offset: int, text: str = "x") -> AgentStreamChunkEvent:
+    return AgentStreamChunkEvent(
+        run_id="r1", seq=seq, agent="a", turn=1, chunk_text=text, offset=offset
+    )
+
+
+def ids_in(body: bytes) -> list[int]:
+    return [int(line[4:]) for line in body.decode().splitlines() if line.startswith("id: ")]
+
+
 async def test_a_watcher_too_far_behind_is_told_where_to_resume() -> None:
     channel = RunChannel("r1", max_backlog=10)
     channel.log(RunStartedEvent(run_id="r1", seq=1, procedure="p"))
@@ -209,17 +236,56 @@ async def test_a_watcher_too_far_behind_is_told_where_to_resume() -> None:
     assert b"id: 1\n" in first
     # The watcher does not come back for its next message while 11 events arrive.
     for seq in range(2, 13):
-        channel.log(
-            AgentStreamChunkEvent(
-                run_id="r1", seq=seq, agent="a", turn=1, chunk_text="x", offset=seq - 2
-            )
-        )
+        channel.log(chunk(seq, seq - 2))
     assert await _collect(stream) == [b'event: lagged\ndata: {"resume_after":1}\n\n']
     assert channel.watchers == 0
-    # Resuming after 1 replays the rest and ends with the terminal event.
+    # Resuming after 1 replays the rest, the chunks taken at once as one, then the end.
     channel.log(RunCompletedEvent(run_id="r1", seq=13))
-    parts = await _collect(_live(channel, 1))
-    body = b"".join(parts).decode()
-    assert [int(line[4:]) for line in body.splitlines() if line.startswith("id: ")] == list(
-        range(2, 14)
-    )
+    body = b"".join(await _collect(_live(channel, 1)))
+    assert ids_in(body) == [12, 13]
+    assert b'"chunk_text":"xxxxxxxxxxx","offset":0}' in body
+
+
+async def test_a_watcher_behind_gets_merged_chunks_and_resumes_exactly() -> None:
+    channel = RunChannel("r1", max_backlog=100)
+    channel.log(RunStartedEvent(run_id="r1", seq=1, procedure="p"))
+    stream = _live(channel, None)
+    assert ids_in(await stream.__anext__()) == [1]
+    # One chunk while the watcher keeps up: a message of its own.
+    channel.log(chunk(2, 0, "a"))
+    assert ids_in(await stream.__anext__()) == [2]
+    # Three while it is busy elsewhere: one message, the last one's id, the first's offset.
+    for seq, text in ((3, "b"), (4, "c"), (5, "d")):
+        channel.log(chunk(seq, seq - 2, text))
+    merged = await stream.__anext__()
+    assert ids_in(merged) == [5]
+    assert b'"chunk_text":"bcd","offset":1}' in merged
+    await stream.aclose()
+    # A watcher that resumes after the merged message gets exactly what came after it.
+    channel.log(chunk(6, 4, "e"))
+    channel.log(RunCompletedEvent(run_id="r1", seq=7))
+    rest = b"".join(await _collect(_live(channel, 5)))
+    assert ids_in(rest) == [6, 7]
+    assert b'"chunk_text":"e","offset":4}' in rest
+    assert channel.watchers == 0
+
+
+async def test_a_stored_run_whose_process_died_ends_its_stream(
+    ide: Ide, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run another process was recording, left unfinished by that process's death: its
+    watchers get what was stored, then the stream ends instead of polling for ever."""
+    monkeypatch.setattr(sse, "REAP_AFTER_S", 0.0)
+    store = ide.services.store
+    store.record_event(RunStartedEvent(run_id="orphan", seq=1, procedure="p.tac", inputs={}))
+    await store.flush()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with closing(sqlite3.connect(store.path)) as conn:
+        conn.execute("UPDATE runs SET owner = ?", (f"{socket.gethostname()}:{gone.pid}",))
+        conn.commit()
+    feed = await follow(ide.client, "orphan")
+    assert feed.types == ["run_started"]
+    record = await store.get_run("orphan")
+    assert record is not None and record.status == "failed"
+    assert record.error is not None and record.error.kind == "interrupted"

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runtime.model_server import Reply, Script, ScriptedModelServer, ToolCall
-from runtime.models import _dspy
+from runtime.models import _dspy, _engine
 from runtime.models._engine import LiteLLMEngine, StreamingEngine
 from runtime.models.base import (
     Finish,
@@ -298,6 +298,24 @@ async def test_a_streamed_call_says_when_its_request_was_sent(
     # After the call began (LiteLLM prepares the request first), before the server had it.
     assert before <= sent.at <= server.streams[-1].received_at
     assert [item.text for item in items if isinstance(item, TextDelta)] == ["one", " two"]
+
+
+async def test_a_long_stream_does_not_keep_every_chunk(
+    server: ScriptedModelServer, scripted: Scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    streams: list[Any] = []
+    original = litellm.acompletion
+
+    async def recording(*args: Any, **kwargs: Any) -> Any:
+        streams.append(await original(*args, **kwargs))
+        return streams[-1]
+
+    monkeypatch.setattr(litellm, "acompletion", recording)
+    scripted(Reply(tokens=500))
+    items = await collect(client_for(server), request())
+    assert sum(isinstance(item, TextDelta) for item in items) == 500
+    (stream,) = streams
+    assert len(stream.chunks) <= _engine.KEPT_CHUNKS + 1
 
 
 async def test_a_streamed_call_assembles_the_response_dspy_returns(
