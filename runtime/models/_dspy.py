@@ -27,7 +27,6 @@ from runtime.models.base import (
     ModelError,
     ModelErrorKind,
     ModelItem,
-    RequestSent,
     TextDelta,
     ToolCallRequest,
     Usage,
@@ -146,8 +145,6 @@ class ChunkReader:
         self._calls: dict[int, list[Any]] = {}
 
     def feed(self, chunk: Any) -> list[ModelItem]:
-        if isinstance(chunk, RequestSent):
-            return [chunk]
         self.count += 1
         if self.id is None:
             self.id = getattr(chunk, "id", None)
@@ -322,11 +319,13 @@ def _classify(names: set[str], status: int | None, mid_stream: bool) -> tuple[Mo
 
 def to_model_error(exc: BaseException, *, mid_stream: bool, usage: Usage | None) -> ModelError:
     """The ``ModelError`` for a failed call. ``mid_stream``: chunks had already arrived."""
-    if isinstance(exc, ModelError):
-        if exc.usage is None:
-            exc.usage = usage
-        return exc
     chain = _chain(exc)
+    # Tide's own (a malformed chunk), perhaps wrapped by DSPy on the way out.
+    own = next((e for e in chain if isinstance(e, ModelError)), None)
+    if own is not None:
+        if own.usage is None:
+            own.usage = usage
+        return own
     names = _names(chain)
     status = _status(chain)
     kind, retryable = _classify(names, status, mid_stream)

@@ -4,9 +4,9 @@ end-of-stream re-assembly.
 When a call streams, DSPy's own LiteLLM path keeps every chunk and, once the stream ends,
 rebuilds the whole response from them with ``litellm.stream_chunk_builder``, which costs
 about 50 µs per chunk: a tenth of the time of a fast stream, spent after its last token.
-This engine hands each LiteLLM chunk to DSPy's ``send_stream`` as it arrives, as DSPy does,
-and assembles the response while reading, from the fields that the response carries: text,
-tool calls, finish reason and usage. Calls that do not stream are DSPy's own.
+This engine reads each LiteLLM chunk as it arrives, once: what it reads goes to DSPy's
+``send_stream`` at once (see ``Opened``), and the response is assembled from the same reading:
+text, tool calls, finish reason and usage. Calls that do not stream are DSPy's own.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import datetime
 import time
 import uuid
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -26,7 +27,7 @@ from dspy.clients.engines.litellm_engine import AsyncLiteLLMEngine, LiteLLMEngin
 from dspy.clients.engines.litellm_errors import litellm_errors
 
 from runtime.models._dspy import ChunkReader, import_litellm
-from runtime.models.base import RequestSent
+from runtime.models.base import ModelError, ModelItem
 
 # complete_legacy is the engine interface of the DSPy release Tide pins (3.4); DSPy warns on
 # every call that 3.5 replaces it, which is news for whoever moves the pin, not for users.
@@ -63,34 +64,52 @@ class StreamingEngine(AsyncLiteLLMEngine):
             # long answer holds about nine objects per token until the stream is dropped.
             kept = getattr(response, "chunks", None)
             async with aclosing_stream(response):
-                await send.send(request_sent(response))
+                await send.send(Opened(reader, sent_at(response)))
                 async for chunk in response:
                     if isinstance(kept, list) and len(kept) > KEPT_CHUNKS:
                         del kept[:-2]
-                    reader.feed(chunk)
-                    stream_emitted()
-                    try:
-                        # Most chunks find room; ``send`` would first yield to the event loop,
-                        # which for a fast stream costs more than the rest of passing a chunk on.
-                        send.send_nowait(chunk)
-                    except anyio.WouldBlock:
-                        await send.send(chunk)
+                    for item in read(reader, chunk):
+                        stream_emitted()
+                        try:
+                            # Most items find room; ``send`` would first yield to the event
+                            # loop, which for a fast stream costs more than the rest of passing
+                            # a chunk on.
+                            send.send_nowait(item)
+                        except anyio.WouldBlock:
+                            await send.send(item)
         raw = assembled(reader, body["model"])
         completed_legacy(raw)
         return CallResult.legacy(lm, raw, kwargs=request)
 
 
-def request_sent(response: Any) -> RequestSent:
-    """When LiteLLM handed the request to the provider's client, after its own preparation
-    (which takes milliseconds and is not the model's time). LiteLLM notes that instant on the
-    wall clock; it is carried over to the monotonic clock, the interval being milliseconds."""
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """What a streamed call sends first: the reader that reads its chunks (for the rest of
+    the answer once the text is done, or for what was spent if it fails) and when the request
+    left for the provider. ``ModelItem``s read from the chunks follow."""
+
+    reader: ChunkReader
+    sent_at: float
+
+
+def read(reader: ChunkReader, chunk: Any) -> list[ModelItem]:
+    try:
+        return reader.feed(chunk)
+    except (AttributeError, IndexError, TypeError, ValueError) as exc:
+        raise ModelError(f"malformed chunk: {exc!r}", kind="malformed") from exc
+
+
+def sent_at(response: Any) -> float:
+    """When LiteLLM handed the request to the provider's client (``time.monotonic()``), after
+    its own preparation, which takes milliseconds and is not the model's time. LiteLLM notes
+    that instant on the wall clock; it is carried over, the interval being milliseconds."""
     now = time.monotonic()
     details = getattr(getattr(response, "logging_obj", None), "model_call_details", None) or {}
     started = details.get("api_call_start_time")
     if not isinstance(started, datetime.datetime):
-        return RequestSent(now)
+        return now
     elapsed = (datetime.datetime.now() - started).total_seconds()
-    return RequestSent(now - min(max(elapsed, 0.0), 60.0))
+    return now - min(max(elapsed, 0.0), 60.0)
 
 
 def engines(**client_options: Any) -> dict[str, Any]:

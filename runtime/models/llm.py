@@ -34,12 +34,13 @@ from runtime.models._dspy import (
     tokens,
     tool_call,
 )
-from runtime.models._engine import engines
+from runtime.models._engine import Opened, engines
 from runtime.models.base import (
     Finish,
     ModelError,
     ModelItem,
     ModelRequest,
+    RequestSent,
     TextDelta,
     Usage,
 )
@@ -217,6 +218,7 @@ class LLMClient:
                 yield item
             return
 
+        # Replaced by the engine's own reader once the stream opens.
         chunks = ChunkReader()
         outcome = _Outcome()
         send, receive = anyio.create_memory_object_stream[Any](max_buffer_size=STREAM_BUFFER)
@@ -227,14 +229,12 @@ class LLMClient:
         producer = asyncio.get_running_loop().create_task(_produce(lm, kwargs, send, outcome))
         try:
             async with receive:
-                async for chunk in _buffered_first(receive):
-                    try:
-                        items = chunks.feed(chunk)
-                    except (AttributeError, IndexError, TypeError, ValueError) as exc:
-                        bad = ModelError(f"malformed chunk: {exc!r}", kind="malformed")
-                        raise self._failure(bad, kwargs, chunks) from exc
-                    for item in items:
-                        yield item
+                async for message in _buffered_first(receive):
+                    if isinstance(message, Opened):
+                        chunks = message.reader
+                        yield RequestSent(message.sent_at)
+                    else:
+                        yield message
         finally:
             await _stop(producer)
         if outcome.error is not None:
