@@ -2,8 +2,8 @@
 
 Tide sends its own OpenAI-style messages, so no DSPy adapter or signature is involved and the
 text a user sees is exactly the text the model produced. DSPy is the transport: a ``dspy.LM``
-on its LiteLLM engine, its in-memory response cache, and its ``send_stream`` hook, through
-which LiteLLM's raw chunks arrive while the call runs.
+on a LiteLLM engine (``_engine``), its in-memory response cache, and its ``send_stream`` hook,
+through which what the engine reads from LiteLLM's chunks arrives while the call runs.
 
 Import this module only when a real model is used: it imports DSPy and LiteLLM.
 """
