@@ -1,7 +1,9 @@
 """Time to first token, two ways.
 
 1. Cold: from starting `tide run` (a new process) to the first streamed character of the
-   agent's answer appearing on its stdout, with a scripted model.
+   agent's answer appearing on its stdout, with a scripted model: run in its own process, and
+   served by a warm worker (`tide worker start`). Against, in the same rounds, the floor of the
+   first: a process that only imports DSPy and LiteLLM.
 2. Honest: the time to first token Tide reports in its CostEvent (request handed to the
    provider's client → first content chunk in the agent), against the scripted server's own
    measurement (request received → first content byte sent) for the same request.
@@ -17,6 +19,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,9 +30,8 @@ TIDE = Path(sys.executable).parent / "tide"
 PROCEDURE = ROOT / "procedures" / "hello.tac"
 
 
-def cold_first_token() -> float:
+def cold_first_token(env: dict[str, str]) -> float:
     """Seconds from process start to the first character of streamed text on stdout."""
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     started = time.perf_counter()
     process = subprocess.Popen(
         [str(TIDE), "run", str(PROCEDURE), "--model", "scripted/default"],
@@ -78,21 +80,54 @@ async def reported_vs_server(runs: int) -> list[dict[str, float]]:
     return results
 
 
+def import_floor(env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import dspy, litellm"], env=env, check=True)
+    return time.perf_counter() - started
+
+
+def cold_rounds(runs: int) -> dict[str, list[float]]:
+    base = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    own = {**base, "TIDE_WORKER": "off"}
+    with tempfile.TemporaryDirectory() as sockets:
+        warm = {**base, "TIDE_WORKER": "on", "TIDE_WORKER_DIR": sockets}
+        subprocess.run([str(TIDE), "worker", "start"], env=warm, check=True, capture_output=True)
+        try:
+            rounds: dict[str, list[float]] = {"own_process": [], "worker": [], "import_floor": []}
+            for _ in range(runs):
+                rounds["import_floor"].append(import_floor(base))
+                rounds["own_process"].append(cold_first_token(own))
+                rounds["worker"].append(cold_first_token(warm))
+        finally:
+            subprocess.run([str(TIDE), "worker", "stop"], env=warm, capture_output=True)
+    return rounds
+
+
+def summary(values: list[float]) -> dict[str, object]:
+    return {
+        "median": round(statistics.median(values), 3),
+        "min": round(min(values), 3),
+        "runs": [round(v, 3) for v in values],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    cold = [cold_first_token() for _ in range(args.runs)]
+    cold = cold_rounds(args.runs)
+    own_over_floor = [o / f for o, f in zip(cold["own_process"], cold["import_floor"], strict=True)]
     pairs = anyio.run(reported_vs_server, args.runs * 2)
     differences = [p["difference_ms"] for p in pairs]
     print(
         json.dumps(
             {
                 "cold_tide_run_to_first_token_s": {
-                    "median": round(statistics.median(cold), 3),
-                    "min": round(min(cold), 3),
-                    "runs": [round(c, 3) for c in cold],
+                    "own_process": summary(cold["own_process"]),
+                    "warm_worker": summary(cold["worker"]),
+                    "import_dspy_litellm_only": summary(cold["import_floor"]),
+                    "own_process_over_import_floor": round(statistics.median(own_over_floor), 2),
                     "target": 2.0,
                 },
                 "reported_ttft_vs_server": {

@@ -6,6 +6,9 @@ import os
 
 # Read when litellm is first imported: otherwise it fetches its price list from the network.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# A warm worker the developer keeps running must not serve the tests' commands; the worker's
+# own tests turn it back on.
+os.environ["TIDE_WORKER"] = "off"
 
 import pytest
 

@@ -23,7 +23,10 @@ BUILTIN_COMMANDS = (
     "runtime.cli.events",
     "runtime.cli.runs",
     "runtime.cli.model_server",
+    "runtime.cli.worker",
 )
+# Commands that call models, which a warm worker starts faster.
+DELEGATED_COMMANDS = ("run",)
 
 
 def _plugin_registrars(name: str | None) -> list[object]:
@@ -73,7 +76,18 @@ def _command_name(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``tide``: in a warm worker when one is running (see ``runtime.worker``), else here."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if _command_name(args_list) in DELEGATED_COMMANDS:
+        from runtime.worker import delegate
+
+        code = delegate(args_list)
+        if code is not None:
+            return code
+    return run_cli(args_list)
+
+
+def run_cli(args_list: list[str]) -> int:
     parser = build_parser(_command_name(args_list))
     args = parser.parse_args(args_list)
     handler = getattr(args, "handler", None)

@@ -1,0 +1,26 @@
+"""A warm worker for ``tide run``.
+
+Starting Python and importing DSPy and LiteLLM takes seconds, every time. A worker is a
+process that has done that once: ``tide worker start`` launches it, and while it runs,
+``tide run`` hands it the command (arguments, working directory, environment and its own
+stdin, stdout and stderr) over a Unix socket. The worker forks one child per run, so each run
+starts from the same warm, clean state, runs as the user's own process would, and writes to
+the user's terminal directly. Signals the command receives (Ctrl-C) go to the child; the
+child's exit status becomes the command's.
+
+A worker serves only commands from the same code, Python and import-time settings (see
+:func:`fingerprint`); anything else runs in its own process as before. ``TIDE_WORKER=off``
+turns delegation off.
+"""
+
+from runtime.worker._paths import WorkerDirError, fingerprint, socket_path, worker_dir
+from runtime.worker.client import delegate, request
+
+__all__ = [
+    "WorkerDirError",
+    "delegate",
+    "fingerprint",
+    "request",
+    "socket_path",
+    "worker_dir",
+]

@@ -1,0 +1,3 @@
+from runtime.worker._server import main
+
+raise SystemExit(main())

@@ -1,0 +1,350 @@
+"""The worker process: import once, then fork one child per command.
+
+The loop is single-threaded on purpose: a process that forks must have no other threads, or a
+child could inherit a lock that some thread held at the instant of the fork.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import gc
+import importlib
+import logging
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runtime.worker._paths import fingerprint, socket_path, worker_dir
+from runtime.worker._wire import receive, send
+
+log = logging.getLogger("tide.worker")
+
+# Modules a first model call would import: loaded here, once, instead of in every run.
+FIRST_CALL_MODULES = (
+    "runtime.api",
+    "runtime.console",
+    "runtime.store",
+    "runtime.model_server.server",
+    "openai.resources.chat",
+    "litellm.litellm_core_utils.default_encoding",
+    "litellm.proxy.openai_files_endpoints.common_utils",
+)
+# A child whose command went away (its terminal closed, say) gets SIGINT, then this long to
+# end cleanly before SIGKILL.
+ABANDONED_GRACE_S = 10.0
+# How often an idle worker checks whether it is still current (Tide's files unchanged).
+CHECK_EVERY_S = 30.0
+REQUEST_TIMEOUT_S = 5.0
+_CREDENTIALS = struct.Struct("3i")
+
+
+def prepare() -> None:
+    """Import and set up everything a run needs, then keep it out of garbage collections."""
+    from runtime.cli import build_parser
+    from runtime.models._dspy import ensure_configured
+
+    build_parser("run")
+    ensure_configured()
+    for name in FIRST_CALL_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            log.info("not preloaded: %s", name)
+    gc.freeze()
+
+
+@dataclass
+class Child:
+    connection: socket.socket | None
+    kill_at: float | None = None
+
+
+@dataclass
+class Worker:
+    listener: socket.socket
+    path: Path
+    inode: int
+    fingerprint: str
+    idle_exit_s: float
+    started_at: float = field(default_factory=time.time)
+    runs: int = 0
+    stopping: bool = False
+    children: dict[int, Child] = field(default_factory=dict)
+    _closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def serve(self) -> None:
+        wakeup_read, wakeup_write = os.pipe()
+        os.set_blocking(wakeup_read, False)
+        os.set_blocking(wakeup_write, False)
+        signal.set_wakeup_fd(wakeup_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
+        selector = selectors.DefaultSelector()
+        selector.register(self.listener, selectors.EVENT_READ, "accept")
+        selector.register(wakeup_read, selectors.EVENT_READ, "signal")
+        self._closers += [self.listener.close, selector.close]
+        self._closers += [lambda: os.close(wakeup_read), lambda: os.close(wakeup_write)]
+        last_active = last_check = time.monotonic()
+        try:
+            while not (self.stopping and not self.children):
+                for key, _ in selector.select(timeout=1.0):
+                    if key.data == "accept":
+                        self._accept(selector)
+                    elif key.data == "signal":
+                        _drain(wakeup_read)
+                    else:
+                        self._abandoned(selector, key.data)
+                self._reap(selector)
+                now = time.monotonic()
+                if self.children:
+                    last_active = now
+                    self._kill_overdue(now)
+                elif now - last_active > self.idle_exit_s:
+                    log.info("idle for %.0f s: exiting", self.idle_exit_s)
+                    break
+                if now - last_check > CHECK_EVERY_S:
+                    last_check = now
+                    if fingerprint() != self.fingerprint:
+                        log.info("Tide's files or packages changed: no longer serving")
+                        self.stopping = True
+                        self._unlink()
+        finally:
+            self._unlink()
+            for close in self._closers:
+                close()
+
+    def _accept(self, selector: selectors.BaseSelector) -> None:
+        try:
+            connection, _ = self.listener.accept()
+        except BlockingIOError:
+            return
+        connection.settimeout(REQUEST_TIMEOUT_S)
+        if not _same_user(connection):
+            log.warning("refused a connection from another user")
+            connection.close()
+            return
+        try:
+            message, fds = receive(connection, max_fds=3)
+        except (OSError, ValueError) as exc:
+            log.warning("dropped a request: %s", exc)
+            connection.close()
+            return
+        try:
+            self._answer(selector, connection, message, fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _answer(
+        self,
+        selector: selectors.BaseSelector,
+        connection: socket.socket,
+        message: dict[str, Any],
+        fds: list[int],
+    ) -> None:
+        op = message.get("op")
+        if op == "run" and len(fds) == 3 and not self.stopping:
+            pid = self._fork(connection, message, fds)
+            self.runs += 1
+            send(connection, {"pid": pid})
+            connection.setblocking(False)
+            self.children[pid] = Child(connection)
+            selector.register(connection, selectors.EVENT_READ, pid)
+            return
+        if op == "status":
+            send(connection, self.status())
+        elif op == "stop":
+            self.stopping = True
+            self._unlink()
+            send(connection, {"stopping": True, "running": len(self.children)})
+        else:
+            send(connection, {"error": f"cannot {op!r} now"})
+        connection.close()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "fingerprint": self.fingerprint,
+            "started_at": self.started_at,
+            "runs": self.runs,
+            "running": len(self.children),
+            "idle_exit_s": self.idle_exit_s,
+        }
+
+    def _fork(self, connection: socket.socket, message: dict[str, Any], fds: list[int]) -> int:
+        pid = os.fork()
+        if pid:
+            return pid
+        code = 1
+        try:
+            # First, so that no signal is written to a descriptor closed just below.
+            signal.set_wakeup_fd(-1)
+            for close in self._closers:
+                close()
+            for child in self.children.values():
+                if child.connection is not None:
+                    child.connection.close()
+            connection.close()
+            code = run_child(message, fds)
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
+
+    def _abandoned(self, selector: selectors.BaseSelector, pid: int) -> None:
+        """The command's connection is readable: it only ever closes, when the command ends
+        before its child (killed, or its terminal gone)."""
+        child = self.children[pid]
+        if child.connection is not None:
+            selector.unregister(child.connection)
+            child.connection.close()
+            child.connection = None
+        child.kill_at = time.monotonic() + ABANDONED_GRACE_S
+        _signal(pid, signal.SIGINT)
+
+    def _kill_overdue(self, now: float) -> None:
+        for pid, child in self.children.items():
+            if child.kill_at is not None and now > child.kill_at:
+                _signal(pid, signal.SIGKILL)
+                child.kill_at = None
+
+    def _reap(self, selector: selectors.BaseSelector) -> None:
+        for pid in list(self.children):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if not done:
+                continue
+            child = self.children.pop(pid)
+            code = os.waitstatus_to_exitcode(status)
+            if child.connection is not None:
+                selector.unregister(child.connection)
+                connection = child.connection
+                connection.setblocking(True)
+                with contextlib.suppress(OSError):
+                    send(connection, {"exit": code if code >= 0 else 128 - code})
+                connection.close()
+
+    def _unlink(self) -> None:
+        try:
+            # Only its own: a newer worker may have taken the path since.
+            if self.path.stat().st_ino == self.inode:
+                self.path.unlink()
+        except OSError:
+            pass
+
+
+def run_child(message: dict[str, Any], fds: list[int]) -> int:
+    """In the forked child: become the command's process, then run it."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+    for fd in set(fds) - {0, 1, 2}:
+        os.close(fd)
+    os.chdir(message["cwd"])
+    os.umask(int(message["umask"]))
+    os.environ.clear()
+    os.environ.update(message["env"])
+    encoding, errors = message["encoding"], message["errors"]
+    tty = os.isatty(1)
+    sys.stdin = open(0, encoding=encoding, errors=errors, closefd=False)  # noqa: SIM115
+    sys.stdout = open(  # noqa: SIM115
+        1, "w", encoding=encoding, errors=errors, closefd=False, buffering=1 if tty else -1
+    )
+    sys.stderr = open(  # noqa: SIM115
+        2, "w", encoding=encoding, errors="backslashreplace", closefd=False, buffering=1
+    )
+    argv = [str(arg) for arg in message["argv"]]
+    sys.argv = ["tide", *argv]
+    from runtime.cli import run_cli
+
+    try:
+        code = run_cli(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        # What the interpreter does at exit, which os._exit skips.
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return code
+
+
+def listen(idle_exit_s: float) -> Worker | None:
+    """Bind this code's socket; None when a worker already serves it."""
+    current = fingerprint()
+    path = socket_path(worker_dir(create=True), current)
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+        return None
+    except OSError:
+        path.unlink(missing_ok=True)  # a socket left by a worker that was killed
+    finally:
+        probe.close()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    listener.listen(64)
+    listener.setblocking(False)
+    return Worker(listener, path, path.stat().st_ino, current, idle_exit_s)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m runtime.worker")
+    parser.add_argument("--idle-exit", type=float, default=1800.0, metavar="SECONDS")
+    args = parser.parse_args(argv)
+    # Its own logger only: the root logger's level would pass on to every run's child.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    began = time.perf_counter()
+    prepare()
+    if threading.active_count() != 1:
+        log.error("threads running after start-up (%s): cannot fork safely", threading.enumerate())
+        return 1
+    worker = listen(args.idle_exit)
+    if worker is None:
+        log.info("a worker for this code is already running")
+        return 0
+    log.info("ready in %.2f s: pid %d on %s", time.perf_counter() - began, os.getpid(), worker.path)
+    worker.serve()
+    return 0
+
+
+def _same_user(connection: socket.socket) -> bool:
+    """The socket's directory already keeps others out; the peer's credentials say so too
+    where the system tells them."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        return True
+    credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size)
+    _pid, uid, _gid = _CREDENTIALS.unpack(credentials)
+    return bool(uid == os.getuid())
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signum)

@@ -1,0 +1,179 @@
+"""A warm worker, end to end: ``tide worker start``, then ``tide run`` commands it serves,
+as a user runs them (subprocesses, signals, exit statuses, the store)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TIDE = Path(sys.executable).with_name("tide")
+
+HELLO = """
+greeter = Agent { model = "openai/gpt-4o-mini", system_prompt = "You greet {input.name}." }
+Procedure {
+  input = { name = field.string{ default = "Ada" } },
+  output = { greeting = field.string{ required = true } },
+  function(input)
+    return { greeting = greeter({ message = "Greet " .. input.name }).output }
+  end
+}
+"""
+SLOW_SCRIPT = {"replies": [{"tokens": 2000, "tokens_per_second": 20}]}
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("worker")
+    (root / "procs").mkdir()
+    (root / "procs" / "hello.tac").write_text(HELLO)
+    (root / "procs" / "syntax.tac").write_text(
+        "Procedure {\n  function(input)\n    return { x = }\n"
+    )
+    (root / "slow.json").write_text(json.dumps(SLOW_SCRIPT))
+    sockets = root / "sockets"
+    sockets.mkdir(mode=0o700)
+    return root
+
+
+def environment(workdir: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "TIDE_WORKER": "on", "TIDE_WORKER_DIR": str(workdir / "sockets")}
+    env.pop("TIDE_MODEL", None)
+    env.pop("OPENAI_API_KEY", None)
+    return {**env, **extra}
+
+
+def tide(workdir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(TIDE), *args],
+        cwd=workdir,
+        env=environment(workdir, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def runs_served(workdir: Path) -> int:
+    status = tide(workdir, "worker", "status").stdout
+    assert "serves `tide run`" in status, status
+    return int(status.split(" run(s)")[0].rsplit(" ", 1)[1])
+
+
+@pytest.fixture(scope="module")
+def worker(workdir: Path) -> Iterator[Path]:
+    started = tide(workdir, "worker", "start", "--idle-exit", "10")
+    assert started.returncode == 0, started.stderr
+    assert "worker ready" in started.stdout
+    yield workdir
+    stopped = tide(workdir, "worker", "stop")
+    assert "worker stopping" in stopped.stdout
+    deadline = time.monotonic() + 30
+    while list((workdir / "sockets").glob("*.sock")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not list((workdir / "sockets").glob("*.sock"))
+    assert "no worker running" in tide(workdir, "worker", "status").stdout
+
+
+def run_status(workdir: Path, run_id: str) -> str | None:
+    """The stored status (None before the store's first batch has the run)."""
+    with sqlite3.connect(workdir / ".tide" / "runs.db") as db:
+        row = db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def test_a_second_start_finds_the_running_worker(worker: Path) -> None:
+    again = tide(worker, "worker", "start")
+    assert again.returncode == 0
+    assert "already running" in again.stdout
+
+
+def test_run_is_served_by_the_worker_with_the_callers_directory_and_arguments(
+    worker: Path,
+) -> None:
+    before = runs_served(worker)
+    result = tide(
+        worker,
+        "run",
+        "procs/hello.tac",
+        "--model",
+        "scripted/default",
+        "-p",
+        "name=Grace",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["status"] == "completed"
+    assert "Grace" in payload["output"]["greeting"]
+    assert runs_served(worker) == before + 1
+    # Recorded in the store of the directory the command ran in.
+    assert run_status(worker, payload["run_id"]) == "completed"
+
+
+def test_user_mistakes_keep_their_message_and_exit_status(worker: Path) -> None:
+    before = runs_served(worker)
+    result = tide(worker, "run", "procs/syntax.tac")
+    assert result.returncode == 2
+    assert "procs/syntax.tac:3" in result.stderr
+    assert "Traceback" not in result.stderr
+    missing = tide(worker, "run", "procs/absent.tac")
+    assert missing.returncode == 2
+    assert "absent.tac" in missing.stderr
+    assert runs_served(worker) == before + 2
+
+
+def test_other_import_time_settings_run_in_their_own_process(worker: Path) -> None:
+    before = runs_served(worker)
+    result = tide(
+        worker, "run", "procs/hello.tac", "--model", "scripted/default", LITELLM_LOG="ERROR"
+    )
+    assert result.returncode == 0, result.stderr
+    assert runs_served(worker) == before
+
+
+def start_slow_run(worker: Path) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [str(TIDE), "run", "procs/hello.tac", "--model", "scripted/default"],
+        cwd=worker,
+        env=environment(worker, TIDE_SCRIPTED_SCRIPT=str(worker / "slow.json")),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    run_id = ""
+    for line in process.stdout:
+        if line.startswith("▶"):
+            run_id = line.split(" run ")[1].split()[0]
+        if "(turn 1" in line:
+            break
+    assert run_id
+    return process, run_id
+
+
+def test_ctrl_c_reaches_the_run(worker: Path) -> None:
+    process, run_id = start_slow_run(worker)
+    process.send_signal(signal.SIGINT)
+    rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "cancelled" in rest
+    assert run_status(worker, run_id) == "cancelled"
+
+
+def test_a_command_that_dies_has_its_run_cancelled(worker: Path) -> None:
+    process, run_id = start_slow_run(worker)
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 60
+    while run_status(worker, run_id) in (None, "running") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert run_status(worker, run_id) == "cancelled"
