@@ -15,11 +15,15 @@ RETRYABLE = (httpx.ReadError, httpx.RemoteProtocolError, httpx.ConnectError)
 TERMINAL = ("run_completed", "run_failed", "run_cancelled")
 
 
-async def read_events(client: httpx.AsyncClient, run_id: str, w: Watch, *, gzip: bool) -> None:
+async def read_events(
+    client: httpx.AsyncClient, run_id: str, w: Watch, *, gzip: bool, coalesce_ms: int = 0
+) -> None:
+    """Follow a run to its end; with ``coalesce_ms``, asking the server to gather live chunks
+    for that long."""
     w.run_id = run_id
     for attempt in range(3):
         try:
-            await _read_once(client, run_id, w, gzip)
+            await _read_once(client, run_id, w, gzip, coalesce_ms)
             return
         except RETRYABLE:
             # A kept-alive connection closed under the request: nothing arrived, try again.
@@ -28,9 +32,13 @@ async def read_events(client: httpx.AsyncClient, run_id: str, w: Watch, *, gzip:
             w.retries += 1
 
 
-async def _read_once(client: httpx.AsyncClient, run_id: str, w: Watch, gzip: bool) -> None:
+async def _read_once(
+    client: httpx.AsyncClient, run_id: str, w: Watch, gzip: bool, coalesce_ms: int
+) -> None:
     headers = {"Accept-Encoding": "gzip" if gzip else "identity"}
-    async with client.stream("GET", f"/api/runs/{run_id}/events", headers=headers) as response:
+    params = {"coalesce_ms": coalesce_ms} if coalesce_ms else None
+    url = f"/api/runs/{run_id}/events"
+    async with client.stream("GET", url, headers=headers, params=params) as response:
         w.encoding = response.headers.get("content-encoding", "identity")
         # Read raw, to count the bytes as they came, and decoded here: the decoder returns
         # everything a flushed write holds, as a browser's does.

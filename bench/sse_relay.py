@@ -1,6 +1,7 @@
 """Benchmark of the IDE server's event relay, over real HTTP.
 
     .venv/bin/python bench/sse_relay.py [--streams 1,100,500] [--rate 2] [--window 10]
+        [--coalesce-ms 0] [--wire-rates 50,200] [--wire-coalesce-ms 50] [--fanout 100]
 
 Three processes: the scripted model server streaming every answer at ``--rate`` tokens per
 second (it notes when it sends each piece), the IDE server (``tide ide``'s application; the
@@ -29,7 +30,10 @@ and over the whole run: ``lost`` (pieces the model sent that the watcher never r
 chunks out of order, runs that did not complete with the exact text: all must be 0) and
 ``wire`` (chunk messages' bytes against their text's, as SSE text and as sent, gzip-compressed
 unless ``--no-gzip``; live, in the snapshot a late joiner gets, and for one stream at the
-``--wire-rates``). Prints JSON. ``TIDE_BENCH_DUMP=FILE`` also writes everything observed in the
+``--wire-rates``, each measured twice: every chunk its own message, and with the server
+gathering live chunks for ``--wire-coalesce-ms``, the IDE's window, with the latency each
+costs). ``--coalesce-ms`` is the window every other watcher asks for (``?coalesce_ms=``;
+default 0, none). Prints JSON. ``TIDE_BENCH_DUMP=FILE`` also writes everything observed in the
 last scenario (every message's arrival, every send, the IDE server's probe) to FILE.
 """
 
@@ -83,6 +87,8 @@ Procedure {{
 }}
 """
 Reader = Callable[[httpx.AsyncClient, str, Watch], Coroutine[Any, Any, None]]
+# The window the IDE asks for (COALESCE_MS in frontend/src/run/stream.ts).
+WIRE_COALESCE_MS = 50
 
 
 def start(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], Any]:
@@ -163,6 +169,7 @@ async def scenario(
     ramp: float,
     label: str,
     gzip: bool,
+    coalesce_ms: int,
 ) -> dict[str, Any]:
     probe = LoopProbe()
     async with _client(ide_url) as client, anyio.create_task_group() as tasks:
@@ -177,7 +184,7 @@ async def scenario(
             return str(answer.json()["run_id"])
 
         async def reader(client: httpx.AsyncClient, run_id: str, w: Watch) -> None:
-            await read_events(client, run_id, w, gzip=gzip)
+            await read_events(client, run_id, w, gzip=gzip, coalesce_ms=coalesce_ms)
 
         async def sample() -> None:
             while True:
@@ -195,7 +202,9 @@ async def scenario(
         # A watcher joining after the end gets the run as a snapshot, its chunks merged.
         late = {encoding: Watch(watches[0].tag) for encoding in ("identity", "gzip")}
         for encoding, w in late.items():
-            await read_events(client, watches[0].run_id, w, gzip=encoding == "gzip")
+            await read_events(
+                client, watches[0].run_id, w, gzip=encoding == "gzip", coalesce_ms=coalesce_ms
+            )
         tasks.cancel_scope.cancel()
     if os.environ.get("TIDE_BENCH_DUMP") and label != "warm":
         # Everything observed, for a closer look at a run than the summary gives.
@@ -266,7 +275,14 @@ async def baseline(n: int, rate: float, tokens: int, ramp: float, label: str) ->
 
 
 async def measure(
-    n: int, rate: float, tokens: int, watchers: int, ramp: float, label: str, gzip: bool
+    n: int,
+    rate: float,
+    tokens: int,
+    watchers: int,
+    ramp: float,
+    label: str,
+    gzip: bool,
+    coalesce_ms: int = 0,
 ) -> dict[str, Any]:
     model, model_info = start(["model", "--rate", str(rate), "--tokens", str(tokens)])
     with tempfile.TemporaryDirectory() as directory:
@@ -288,8 +304,10 @@ async def measure(
         url, pid, base = ide_info["url"], ide_info["pid"], model_info["base_url"]
         try:
             # A first run loads the model client and warms caches; it is not measured.
-            await scenario(url, pid, base, workspace, 1, 1, 0, "warm", gzip)
-            return await scenario(url, pid, base, workspace, n, watchers, ramp, label, gzip)
+            await scenario(url, pid, base, workspace, 1, 1, 0, "warm", gzip, coalesce_ms)
+            return await scenario(
+                url, pid, base, workspace, n, watchers, ramp, label, gzip, coalesce_ms
+            )
         finally:
             stop(ide, model)
 
@@ -309,12 +327,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "rate_tokens_per_s": args.rate,
         "steady_window_s": args.window,
         "gzip": args.gzip,
+        "coalesce_ms": args.coalesce_ms,
         "streams": {},
     }
     for n in args.streams:
         ramp = max(2.0, n / 25)
         tokens = math.ceil(args.rate * (ramp + args.window + 3))
-        tide = await measure(n, args.rate, tokens, 1, ramp, f"n{n}", args.gzip)
+        tide = await measure(n, args.rate, tokens, 1, ramp, f"n{n}", args.gzip, args.coalesce_ms)
         if args.baseline:
             base = await baseline(n, args.rate, tokens, ramp, f"b{n}")
             tide["baseline"] = base
@@ -323,14 +342,23 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     wire: dict[str, Any] = {}
     for rate in args.wire_rates:
         tokens = math.ceil(rate * (args.window + 3))
-        one = await measure(1, rate, tokens, 1, 0, f"w{rate}", args.gzip)
-        wire[str(rate)] = {"wire": one["wire"], "latency_ms": one["latency_ms"]}
+        by_window: dict[str, Any] = {}
+        wire[str(rate)] = by_window
+        for ms in sorted({0, args.wire_coalesce_ms}):
+            one = await measure(1, rate, tokens, 1, 0, f"w{rate}c{ms}", args.gzip, ms)
+            by_window[f"coalesce_ms_{ms}"] = {
+                "wire": one["wire"],
+                "latency_ms": one["latency_ms"],
+                "relay_ms": one["stages_ms"]["relay"],
+            }
     if wire:
         result["wire_one_stream_by_rate"] = wire
     if args.fanout:
         tokens = math.ceil(args.fanout_rate * (args.window + 3))
-        one = await measure(1, args.fanout_rate, tokens, 1, 0, "fan1", args.gzip)
-        many = await measure(1, args.fanout_rate, tokens, args.fanout, 0, "fanM", args.gzip)
+        one = await measure(1, args.fanout_rate, tokens, 1, 0, "fan1", args.gzip, args.coalesce_ms)
+        many = await measure(
+            1, args.fanout_rate, tokens, args.fanout, 0, "fanM", args.gzip, args.coalesce_ms
+        )
         result["fanout"] = {
             "rate_tokens_per_s": args.fanout_rate,
             "watchers": args.fanout,
@@ -353,7 +381,16 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=10.0, help="seconds of steady state")
     parser.add_argument("--no-baseline", dest="baseline", action="store_false")
     parser.add_argument("--no-gzip", dest="gzip", action="store_false")
+    parser.add_argument(
+        "--coalesce-ms", type=int, default=0, help="the window the watchers ask for (ms)"
+    )
     parser.add_argument("--wire-rates", default="50,200", help="one stream at each (tokens/s)")
+    parser.add_argument(
+        "--wire-coalesce-ms",
+        type=int,
+        default=WIRE_COALESCE_MS,
+        help="the window the wire bytes at each rate are also measured with (ms)",
+    )
     parser.add_argument("--fanout", type=int, default=100, help="watchers of one run (0: skip)")
     parser.add_argument("--fanout-rate", type=float, default=50.0)
     parser.add_argument("--out", type=Path)

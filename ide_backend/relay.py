@@ -11,11 +11,16 @@ offset the first one's, its seq the last one's), for every batch a watcher takes
 snapshot a new watcher starts with, and what piled up while it was busy writing. A client that
 rebuilds text by offset gets exactly the same text from fewer messages, and one that resumes
 after the merged message's id misses nothing: every event up to that seq was in it.
+
+A watcher notes when the first event it has not taken arrived (``since``), so that one that
+holds chunks back for a while (``coalesce_ms``, see ``sse``) can count its window from there.
+While it holds chunks (``holding``) further chunks do not wake it; any other event does.
 """
 
 from __future__ import annotations
 
 import bisect
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -48,6 +53,10 @@ Message = Event | Chunk
 
 def is_terminal(entry: Entry) -> bool:
     return not isinstance(entry, tuple) and entry.type in TERMINAL_TYPES
+
+
+def is_chunk(entry: Entry) -> bool:
+    return isinstance(entry, tuple | AgentStreamChunkEvent)
 
 
 def _row(entry: Entry) -> ChunkRow | None:
@@ -90,16 +99,23 @@ def coalesce(entries: Iterable[Entry], run_id: str) -> list[Message]:
 
 
 class Watcher:
-    __slots__ = ("_wake", "cursor", "delivered", "lagged")
+    __slots__ = ("_wake", "cursor", "delivered", "holding", "lagged", "since")
 
     def __init__(self, cursor: int, delivered: int) -> None:
         self.cursor = cursor
         # The seq of the last event handed to this watcher: where it resumes after ``lagged``.
         self.delivered = delivered
         self.lagged = False
+        # When (``time.monotonic()``) the first event it has not taken arrived; None for none,
+        # and for the events it started with.
+        self.since: float | None = None
+        # True while it holds chunks back: a chunk need not wake it, anything else must.
+        self.holding = False
         self._wake = anyio.Event()
 
-    def notify(self) -> None:
+    def notify(self, at: float) -> None:
+        if self.since is None:
+            self.since = at
         self._wake.set()
 
     async def wait(self) -> None:
@@ -129,19 +145,23 @@ class RunChannel:
     def log(self, event: Event) -> None:
         if self.finished:
             return
+        entry: Entry
         if isinstance(event, AgentStreamChunkEvent):
-            self.entries.append(
-                (event.seq, event.agent, event.turn, event.offset, event.chunk_text)
-            )
+            entry = (event.seq, event.agent, event.turn, event.offset, event.chunk_text)
         else:
-            self.entries.append(event)
+            entry = event
             self.finished = event.type in TERMINAL_TYPES
+        self.entries.append(entry)
         self._seqs.append(event.seq)
+        chunk = isinstance(entry, tuple)
         limit = len(self.entries) - self.max_backlog
+        now = time.monotonic()
         for watcher in self._watchers:
             if watcher.cursor < limit:
                 watcher.lagged = True
-            watcher.notify()
+            elif chunk and watcher.holding:
+                continue
+            watcher.notify(now)
 
     def watch(self, after: int = 0) -> Watcher:
         """A watcher that starts with the events after seq ``after``."""
@@ -160,4 +180,5 @@ class RunChannel:
         batch = self.entries[start:]
         watcher.cursor = len(self.entries)
         watcher.delivered = self._seqs[-1]
+        watcher.since = None
         return batch

@@ -9,16 +9,28 @@ memory while the server holds the run, else from the store. Whatever a watcher t
 (the run so far, or what arrived while its previous write was going out) is written as one
 write in which consecutive chunks of a turn are one chunk (see ``relay.coalesce``): a watcher
 that keeps up gets one message per event, one that falls behind catches up in fewer, larger
-messages instead of lagging further. The stream ends after the terminal event; a watcher more
-than ``max_backlog`` events behind gets ``event: lagged`` with ``{"resume_after": seq}`` and
-the stream closes. The stream is compressed when the client accepts it (see
-``event_stream``), and keep-alive comments hold an idle connection open.
+messages instead of lagging further.
+
+``?coalesce_ms=N`` (a whole number from 0 to 1000; default 0, the above) asks for fewer, larger
+chunk messages from a live run: a message per model token costs ~20 bytes of framing even
+compressed, several times its text. Chunks the watcher takes are held until N ms after the
+first of them arrived, then written with whatever arrived meanwhile, merged as above. Any other
+event (a turn starting or ending, a tool call, a cost, the end of the run, ...) is written as
+soon as it arrives, with the chunks held before it: only chunks wait, at most N ms. Ids are
+still seqs, so resuming is exact. What a watcher starts with (the run so far, or the store's
+events for a run this server does not hold) is written at once, already merged.
+
+The stream ends after the terminal event; a watcher more than ``max_backlog`` events behind
+gets (after any chunks it held) ``event: lagged`` with ``{"resume_after": seq}`` and the
+stream closes. The stream is compressed when the client accepts it (see ``event_stream``),
+and keep-alive comments hold an idle connection open.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Iterable
+import time
+from collections.abc import AsyncGenerator, Iterable, Sequence
 
 import anyio
 from starlette.requests import Request
@@ -26,7 +38,15 @@ from starlette.routing import Route
 
 from ide_backend.errors import ApiError
 from ide_backend.event_stream import EventStreamResponse, negotiate
-from ide_backend.relay import Chunk, Entry, Message, RunChannel, coalesce, is_terminal
+from ide_backend.relay import (
+    Chunk,
+    Entry,
+    Message,
+    RunChannel,
+    coalesce,
+    is_chunk,
+    is_terminal,
+)
 from ide_backend.services import Services, services
 from runtime.events import TERMINAL_TYPES
 
@@ -36,6 +56,8 @@ STORE_POLL_S = 0.5
 REAP_AFTER_S = 5.0
 # A watcher whose connection accepts nothing for this long is dropped.
 SEND_TIMEOUT_S = 30.0
+# The longest window ``?coalesce_ms=`` may ask for.
+MAX_COALESCE_MS = 1000
 
 
 def encode(message: Message) -> bytes:
@@ -69,22 +91,55 @@ def _after(request: Request) -> int | None:
     return int(text)
 
 
-async def _live(channel: RunChannel, after: int | None) -> AsyncGenerator[bytes, None]:
+def _window_s(request: Request) -> float:
+    text = request.query_params.get("coalesce_ms")
+    if text is None:
+        return 0.0
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_COALESCE_MS:
+        raise ApiError(400, f"coalesce_ms must be a whole number from 0 to {MAX_COALESCE_MS}")
+    return int(text) / 1000
+
+
+async def _live(
+    channel: RunChannel, after: int | None, window_s: float = 0.0
+) -> AsyncGenerator[bytes, None]:
+    """The run's events from ``after`` on. With ``window_s``, chunks taken live are held until
+    ``window_s`` after the first of them arrived, then go out with whatever came meanwhile;
+    any other event sends them at once, with it."""
     watcher = channel.watch(after or 0)
+    held: Sequence[Entry] = ()
+    due: float | None = None
     try:
         while True:
             if watcher.lagged:
-                yield lagged(watcher.delivered)
+                yield encode_all(held, channel.run_id) + lagged(watcher.delivered)
                 return
+            arrived = watcher.since
             batch = channel.take(watcher)
             if batch:
-                yield encode_all(batch, channel.run_id)
-                if is_terminal(batch[-1]):
+                if not held:
+                    # Counted from the first one's arrival. The events a watcher starts with
+                    # (no arrival noted) are the run so far: not held.
+                    due = arrived + window_s if window_s and arrived is not None else None
+                if due is not None and not all(is_chunk(entry) for entry in batch):
+                    due = None
+                held = [*held, *batch] if held else batch
+            elif not held:
+                if channel.finished:
                     return
-            elif channel.finished:
-                return
-            else:
                 await watcher.wait()
+                continue
+            wait_s = 0.0 if due is None else due - time.monotonic()
+            if wait_s > 0:
+                watcher.holding = True
+                with anyio.move_on_after(wait_s):
+                    await watcher.wait()
+                watcher.holding = False
+                continue
+            yield encode_all(held, channel.run_id)
+            if is_terminal(held[-1]):
+                return
+            held = ()
     finally:
         channel.unwatch(watcher)
 
@@ -118,10 +173,11 @@ async def run_events(request: Request) -> EventStreamResponse:
     app = services(request)
     run_id = request.path_params["run_id"]
     after = _after(request)
+    window_s = _window_s(request)
     live = app.manager.get(run_id)
     stream: AsyncGenerator[bytes, None]
     if live is not None:
-        stream = _live(live.channel, after)
+        stream = _live(live.channel, after, window_s)
     elif await app.store.get_run(run_id) is not None:
         stream = _stored(app, run_id, after)
     else:

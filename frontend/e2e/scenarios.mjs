@@ -199,6 +199,7 @@ export const scenarios = [
       assert.equal(status, 'completed');
       const resumed = proxy.eventRequests.slice(requestsBefore);
       assert.ok(resumed.some((r) => /[?&]after=\d+/.test(r.url) || r.lastEventId), 'the page reconnected with the last event id');
+      assert.ok(resumed.every((r) => /[?&]coalesce_ms=\d+/.test(r.url)), 'the page asks for its live text gathered in windows');
       await page.locator(`${T('feed-notice')}[data-tone="ok"]`).waitFor({ timeout: 5000 });
       const ref = await referenceRun(api, runId);
       const raw = await rawTurnTexts(page);

@@ -78,20 +78,24 @@ async def follow(
     header: bool = False,
     stop_after: int | None = None,
     accept_encoding: str | None = None,
+    coalesce_ms: int | None = None,
 ) -> Feed:
     """Read the stream to its end, or until ``stop_after`` messages have arrived. The client's
     own Accept-Encoding is sent unless ``accept_encoding`` is given."""
     feed = feed if feed is not None else Feed()
     url = f"/api/runs/{run_id}/events"
     headers = {}
+    params: dict[str, int] = {}
     if accept_encoding is not None:
         headers["Accept-Encoding"] = accept_encoding
     if after is not None and header:
         headers["Last-Event-ID"] = str(after)
     elif after is not None:
-        url += f"?after={after}"
+        params["after"] = after
+    if coalesce_ms is not None:
+        params["coalesce_ms"] = coalesce_ms
     received = 0
-    async with client.stream("GET", url, headers=headers) as response:
+    async with client.stream("GET", url, headers=headers, params=params) as response:
         assert response.status_code == 200, await response.aread()
         assert response.headers["content-type"].startswith("text/event-stream")
         feed.encoding = response.headers.get("content-encoding")

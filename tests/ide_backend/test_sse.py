@@ -16,7 +16,13 @@ import pytest
 from ide_backend import sse
 from ide_backend.relay import RunChannel
 from ide_backend.sse import _live
-from runtime.events import AgentStreamChunkEvent, Event, RunCompletedEvent, RunStartedEvent
+from runtime.events import (
+    AgentStreamChunkEvent,
+    AgentTurnEvent,
+    Event,
+    RunCompletedEvent,
+    RunStartedEvent,
+)
 from runtime.model_server import Reply, ScriptedModelServer
 from tests.ide_backend.conftest import Ide, IdeFactory
 from tests.ide_backend.sse_client import Feed, check_coherent, follow, parse
@@ -61,6 +67,82 @@ async def test_reconnecting_mid_stream_resumes_without_gap_or_duplicate(
         # Every message, before and after the cut, stands for exactly the events after the
         # one before it (a watcher behind gets consecutive chunks merged).
         check_coherent(feed.messages, await stored_events(ide, run_id))
+
+
+async def test_a_window_gathers_live_chunks_into_fewer_messages(
+    ide: Ide, scripted: ScriptedModelServer
+) -> None:
+    scripted.append(Reply(tokens=300, tokens_per_second=300))
+    run_id = await ide.start()
+    feed = await follow(ide.client, run_id, coalesce_ms=100)
+    events = await stored_events(ide, run_id)
+    chunk_events = [e for e in events if isinstance(e, AgentStreamChunkEvent)]
+    chunk_messages = [m for m in feed.messages if m.event == "agent_stream_chunk"]
+    # About a second of text in 100 ms windows: a message per window, not one per token.
+    assert len(chunk_events) >= 100
+    assert len(chunk_messages) < len(chunk_events) / 4
+    assert feed.ids == sorted(set(feed.ids)), "increasing seqs"
+    check_coherent(feed.messages, events)
+    text = final_text(feed)
+    assert (
+        feed.texts[("writer", 1)].encode()
+        == text.encode()
+        == chunk_events[-1].accumulated_text.encode()
+    )
+    # Only chunks wait: every other event is there, in order, the run's end last, and what
+    # follows the last chunk message is exactly the events after the last chunk.
+    others = [e for e in events if not isinstance(e, AgentStreamChunkEvent)]
+    assert [(m.id, m.event) for m in feed.messages if m.event != "agent_stream_chunk"] == [
+        (e.seq, e.type) for e in others
+    ]
+    last = feed.messages.index(chunk_messages[-1])
+    assert chunk_messages[-1].id == chunk_events[-1].seq
+    assert [m.id for m in feed.messages[last + 1 :]] == [
+        e.seq for e in others if e.seq > chunk_events[-1].seq
+    ]
+    assert feed.types[-1] == "run_completed"
+
+
+async def test_with_a_window_reconnecting_mid_stream_resumes_without_gap_or_duplicate(
+    ide: Ide, scripted: ScriptedModelServer
+) -> None:
+    scripted.append(
+        Reply(tokens=300, tokens_per_second=300), Reply(tokens=300, tokens_per_second=300)
+    )
+    for use_header in (True, False):
+        run_id = await ide.start()
+        # run_started, the turn's start, then three chunk messages.
+        feed = await follow(ide.client, run_id, stop_after=5, coalesce_ms=50)
+        assert feed.types[-1] == "agent_stream_chunk"
+        cut = feed.last_id
+        await follow(ide.client, run_id, feed=feed, after=cut, header=use_header, coalesce_ms=50)
+        assert feed.ids == sorted(set(feed.ids)), "in order, no duplicates"
+        assert feed.types[-1] == "run_completed"
+        events = await stored_events(ide, run_id)
+        check_coherent(feed.messages, events)
+        text = final_text(feed)
+        assert len(text) > 500
+        assert feed.texts == {("writer", 1): text}
+        chunks = sum(isinstance(e, AgentStreamChunkEvent) for e in events)
+        assert feed.types.count("agent_stream_chunk") < chunks / 4
+
+
+async def test_a_bad_window_is_refused(ide: Ide) -> None:
+    run_id = await ide.start("hello.tac", inputs={"name": "Ada"})
+    refused = {
+        "error": {
+            "code": "bad_request",
+            "message": "coalesce_ms must be a whole number from 0 to 1000",
+        }
+    }
+    for bad in ("-1", "1001", "1.5", "abc", "", "1e3", " 5", "\u0665"):
+        for target in (run_id, "no-such-run"):
+            answer = await ide.client.get(f"/api/runs/{target}/events", params={"coalesce_ms": bad})
+            assert answer.status_code == 400, bad
+            assert answer.json() == refused
+    for good in (0, 1000):
+        feed = await follow(ide.client, run_id, coalesce_ms=good)
+        assert feed.types[-1] == "run_completed"
 
 
 async def test_two_watchers_see_the_same_stream(ide: Ide, scripted: ScriptedModelServer) -> None:
@@ -289,3 +371,83 @@ async def test_a_stored_run_whose_process_died_ends_its_stream(
     record = await store.get_run("orphan")
     assert record is not None and record.status == "failed"
     assert record.error is not None and record.error.kind == "interrupted"
+
+
+def turn_completed(seq: int) -> AgentTurnEvent:
+    return AgentTurnEvent(run_id="r1", seq=seq, agent="a", turn=1, stage="completed")
+
+
+async def test_a_window_holds_live_chunks_until_any_other_event() -> None:
+    channel = RunChannel("r1", max_backlog=100)
+    channel.log(RunStartedEvent(run_id="r1", seq=1, procedure="p"))
+    channel.log(chunk(2, 0, "a"))
+    # An hour's window: if anything but another event sent what is held, it would not be here.
+    stream = _live(channel, None, window_s=3600)
+    writes: list[bytes] = []
+
+    async def next_write() -> None:
+        writes.append(await stream.__anext__())
+
+    with anyio.fail_after(10):
+        # What the watcher starts with is written at once.
+        await next_write()
+        assert ids_in(writes[-1]) == [1, 2]
+        async with anyio.create_task_group() as group:
+            group.start_soon(next_write)
+            for seq, text in ((3, "b"), (4, "c"), (5, "d")):
+                channel.log(chunk(seq, seq - 2, text))
+                await anyio.wait_all_tasks_blocked()
+            assert len(writes) == 1, "live chunks are held"
+            channel.log(turn_completed(6))
+        # The turn's end goes out at once, with the chunks held before it, as one.
+        assert ids_in(writes[-1]) == [5, 6]
+        assert b'"chunk_text":"bcd","offset":1}' in writes[-1]
+        async with anyio.create_task_group() as group:
+            group.start_soon(next_write)
+            channel.log(chunk(7, 4, "e"))
+            await anyio.wait_all_tasks_blocked()
+            assert len(writes) == 2
+            channel.log(RunCompletedEvent(run_id="r1", seq=8))
+        assert ids_in(writes[-1]) == [7, 8]
+        assert await _collect(stream) == []
+    assert channel.watchers == 0
+
+
+async def test_held_chunks_go_out_when_the_window_closes() -> None:
+    channel = RunChannel("r1", max_backlog=100)
+    channel.log(RunStartedEvent(run_id="r1", seq=1, procedure="p"))
+    stream = _live(channel, 0, window_s=0.02)
+    with anyio.fail_after(10):
+        assert ids_in(await stream.__anext__()) == [1]
+        for seq, text in ((2, "a"), (3, "b"), (4, "c")):
+            channel.log(chunk(seq, seq - 2, text))
+        merged = await stream.__anext__()
+        assert ids_in(merged) == [4]
+        assert b'"chunk_text":"abc","offset":0}' in merged
+        # A watcher resuming mid-turn gets the rest at once: it is what it starts with.
+        channel.log(chunk(5, 3, "d"))
+        assert ids_in(await _live(channel, 4, window_s=3600).__anext__()) == [5]
+    await stream.aclose()
+
+
+async def test_a_watcher_holding_chunks_too_far_behind_gets_them_then_lagged() -> None:
+    channel = RunChannel("r1", max_backlog=5)
+    channel.log(RunStartedEvent(run_id="r1", seq=1, procedure="p"))
+    stream = _live(channel, None, window_s=3600)
+    writes: list[bytes] = []
+
+    async def next_write() -> None:
+        writes.append(await stream.__anext__())
+
+    with anyio.fail_after(10):
+        await next_write()
+        async with anyio.create_task_group() as group:
+            group.start_soon(next_write)
+            channel.log(chunk(2, 0, "a"))
+            await anyio.wait_all_tasks_blocked()
+            for seq in range(3, 9):
+                channel.log(chunk(seq, seq - 2))
+        assert ids_in(writes[-1]) == [2]
+        assert writes[-1].endswith(b'event: lagged\ndata: {"resume_after":2}\n\n')
+        assert await _collect(stream) == []
+    assert channel.watchers == 0

@@ -95,7 +95,11 @@ export const api = {
   stats: (by: StatsBy, since: StatsSince) => request<StatsResult>('GET', `/api/stats${query({ by, since })}`),
 };
 
-export function eventsUrl(runId: string, after: number): string {
+/**
+ * A run's event stream, resuming after seq `after` (0: from the start). With `coalesceMs` the
+ * server gathers live chunks for up to that many ms into one message; other events are not held.
+ */
+export function eventsUrl(runId: string, after: number, coalesceMs = 0): string {
   const base = `/api/runs/${encodeURIComponent(runId)}/events`;
-  return after > 0 ? `${base}?after=${after}` : base;
+  return base + query({ after: after > 0 ? after : undefined, coalesce_ms: coalesceMs > 0 ? coalesceMs : undefined });
 }
