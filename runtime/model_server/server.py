@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from types import TracebackType
 
 import anyio
@@ -126,7 +126,7 @@ class ScriptedModelServer:
             timeout_graceful_shutdown=1,
         )
         logging.getLogger("uvicorn.error").addFilter(_DROP_FILTER)
-        server = uvicorn.Server(config)
+        server = _EmbeddedServer(config)
         self._port = int(listener.getsockname()[1])
         failure: Exception | None = None
         try:
@@ -147,6 +147,17 @@ class ScriptedModelServer:
             self._port = None
         if failure is not None:
             raise failure
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside another program (``tide run``, the IDE, a test): that program's signals
+    stay its own. uvicorn would take SIGINT and SIGTERM while it serves, drain its requests
+    first (up to its graceful timeout) and only then pass the signal on, so Ctrl-C would stop
+    a run only a second late."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def _listen(host: str, port: int) -> socket.socket:
