@@ -101,6 +101,8 @@ def child(args: list[str], cwd: Path) -> tuple[float, float, int]:
     done = subprocess.run(
         [sys.executable, "-S", "-c", LAUNCHER, *args],
         cwd=cwd,
+        # The process itself is measured, not a warm worker's child.
+        env={**os.environ, "TIDE_WORKER": "off"},
         capture_output=True,
         text=True,
         check=True,

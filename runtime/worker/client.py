@@ -113,12 +113,25 @@ def _stdio_fds() -> Iterator[list[int]]:
 
 @contextmanager
 def _forwarding_signals(pid: int) -> Iterator[None]:
+    """Signals sent to the command act on the child that runs it."""
+
     def forward(signum: int, _frame: FrameType | None) -> None:
         # The child may have just ended: its status is then on its way.
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
 
+    def suspend(_signum: int, _frame: FrameType | None) -> None:
+        # Ctrl-Z: the run stops with the command, and both go on when the shell resumes it.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGSTOP)
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTSTP)
+        signal.signal(signal.SIGTSTP, suspend)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+
     previous = {signum: signal.signal(signum, forward) for signum in FORWARDED_SIGNALS}
+    previous[signal.SIGTSTP] = signal.signal(signal.SIGTSTP, suspend)
     try:
         yield
     finally:

@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -176,4 +176,43 @@ def test_a_command_that_dies_has_its_run_cancelled(worker: Path) -> None:
     deadline = time.monotonic() + 60
     while run_status(worker, run_id) in (None, "running") and time.monotonic() < deadline:
         time.sleep(0.2)
+    assert run_status(worker, run_id) == "cancelled"
+
+
+def process_state(pid: int) -> str:
+    """The kernel's one-letter state of a process ('T': stopped)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def children_of(parent: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == parent:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states in /proc")
+def test_ctrl_z_suspends_the_run_with_the_command(worker: Path) -> None:
+    worker_pid = int(tide(worker, "worker", "status").stdout.split("pid ")[1].split(":")[0])
+    process, run_id = start_slow_run(worker)
+    (child,) = [pid for pid in children_of(worker_pid) if process_state(pid) != "Z"]
+    process.send_signal(signal.SIGTSTP)
+    wait_for(lambda: process_state(process.pid) == "T" and process_state(child) == "T")
+    process.send_signal(signal.SIGCONT)
+    wait_for(lambda: process_state(child) != "T")
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    assert process.returncode == 130
     assert run_status(worker, run_id) == "cancelled"
