@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import signal
 import sqlite3
 import subprocess
@@ -27,6 +29,14 @@ Procedure {
   end
 }
 """
+ASK = """
+Procedure {
+  output = { name = field.string{ required = true } },
+  function(input)
+    return { name = Human.input({ message = "Your name?" }) }
+  end
+}
+"""
 SLOW_SCRIPT = {"replies": [{"tokens": 2000, "tokens_per_second": 20}]}
 
 
@@ -38,6 +48,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "procs" / "syntax.tac").write_text(
         "Procedure {\n  function(input)\n    return { x = }\n"
     )
+    (root / "procs" / "ask.tac").write_text(ASK)
     (root / "slow.json").write_text(json.dumps(SLOW_SCRIPT))
     sockets = root / "sockets"
     sockets.mkdir(mode=0o700)
@@ -216,3 +227,64 @@ def test_ctrl_z_suspends_the_run_with_the_command(worker: Path) -> None:
     process.communicate(timeout=60)
     assert process.returncode == 130
     assert run_status(worker, run_id) == "cancelled"
+
+
+def test_a_terminal_is_the_runs_own(worker: Path) -> None:
+    """The child writes to the command's terminal (colours, since it is one) and reads the
+    person's answers from it."""
+    before = runs_served(worker)
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [str(TIDE), "run", "procs/ask.tac", "--no-store"],
+        cwd=worker,
+        env=environment(worker, TERM="xterm-256color"),
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        start_new_session=True,
+    )
+    os.close(follower)
+    seen = b""
+    answered = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.1)
+        if ready:
+            try:
+                data = os.read(leader, 4096)
+            except OSError:  # the terminal closes when the command ends
+                break
+            seen += data
+            if b"Your name?" in seen and not answered:
+                os.write(leader, b"Grace\n")
+                answered = True
+        elif process.poll() is not None:
+            break
+    os.close(leader)
+    assert process.wait(timeout=30) == 0
+    assert answered
+    assert b'"Grace"' in seen
+    assert b"\x1b[" in seen  # styled, as on any terminal
+    assert runs_served(worker) == before + 1
+
+
+def test_runs_at_the_same_time_each_get_their_own_child(worker: Path) -> None:
+    before = runs_served(worker)
+    names = ["Ada", "Grace", "Edsger"]
+    command = [str(TIDE), "run", "procs/hello.tac", "--model", "scripted/default", "--json"]
+    processes = [
+        subprocess.Popen(
+            [*command, "-p", f"name={name}"],
+            cwd=worker,
+            env=environment(worker),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in names
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0]
+    for name, output in zip(names, outputs, strict=True):
+        assert name in json.loads(output)["output"]["greeting"]
+    assert runs_served(worker) == before + 3
