@@ -30,7 +30,7 @@ from runtime.worker._wire import receive, send
 
 log = logging.getLogger("tide.worker")
 
-# Modules a first model call would import: loaded here, once, instead of in every run.
+# What a run imports up to its first model call: loaded here once, not in every child.
 FIRST_CALL_MODULES = (
     "runtime.api",
     "runtime.console",
@@ -43,7 +43,7 @@ FIRST_CALL_MODULES = (
 # A child whose command went away (its terminal closed, say) gets SIGINT, then this long to
 # end cleanly before SIGKILL.
 ABANDONED_GRACE_S = 10.0
-# How often an idle worker checks whether it is still current (Tide's files unchanged).
+# How often a worker checks that it is still current (Tide's files and packages unchanged).
 CHECK_EVERY_S = 30.0
 REQUEST_TIMEOUT_S = 5.0
 _CREDENTIALS = struct.Struct("3i")
