@@ -45,10 +45,12 @@ def handle_start(args: argparse.Namespace) -> int:
     import time
 
     from runtime.cli._common import EXIT_FAILED, EXIT_OK, print_error
-    from runtime.worker import fingerprint, request, socket_path
+    from runtime.worker import WorkerDirError, fingerprint, request, socket_path, worker_dir
 
-    directory = _directory(create=True)
-    if directory is None:
+    try:
+        directory = worker_dir(create=True)
+    except (OSError, WorkerDirError) as exc:
+        print_error(f"cannot use the worker directory: {exc}")
         return EXIT_FAILED
     idle_exit_s = str(args.idle_exit * 60)
     if args.foreground:
@@ -95,11 +97,11 @@ def handle_stop(args: argparse.Namespace) -> int:
     from runtime.cli._common import EXIT_FAILED, EXIT_OK
     from runtime.worker import request
 
-    directory = _directory()
-    if directory is None:
+    sockets = _sockets()
+    if sockets is None:
         return EXIT_FAILED
     stopped = 0
-    for path in _sockets(directory):
+    for path in sockets:
         try:
             reply = request(path, {"op": "stop"})
         except OSError:
@@ -120,12 +122,12 @@ def handle_status(args: argparse.Namespace) -> int:
     from runtime.cli._common import EXIT_FAILED, EXIT_OK
     from runtime.worker import fingerprint, request
 
-    directory = _directory()
-    if directory is None:
+    sockets = _sockets()
+    if sockets is None:
         return EXIT_FAILED
     current = fingerprint()
     found = 0
-    for path in _sockets(directory):
+    for path in sockets:
         try:
             info = request(path, {"op": "status"})
         except OSError:
@@ -142,20 +144,16 @@ def handle_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _directory(*, create: bool = False) -> Path | None:
+def _sockets() -> list[Path] | None:
+    """The sockets of this user's workers; None (reported) when their directory is unsafe."""
     from runtime.cli._common import print_error
     from runtime.worker import WorkerDirError, worker_dir
 
     try:
-        return worker_dir(create=create)
+        directory = worker_dir()
     except FileNotFoundError:
-        return Path("/nonexistent-tide-worker-dir") if not create else None
+        return []
     except (OSError, WorkerDirError) as exc:
         print_error(f"cannot use the worker directory: {exc}")
         return None
-
-
-def _sockets(directory: Path) -> list[Path]:
-    if not directory.is_dir():
-        return []
     return sorted(directory.glob("worker-*.sock"))

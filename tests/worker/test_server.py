@@ -288,3 +288,15 @@ def test_runs_at_the_same_time_each_get_their_own_child(worker: Path) -> None:
     for name, output in zip(names, outputs, strict=True):
         assert name in json.loads(output)["output"]["greeting"]
     assert runs_served(worker) == before + 3
+
+
+def test_a_directory_others_can_use_is_refused_clearly(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    for action in ("start", "status"):
+        result = tide(tmp_path, "worker", action, TIDE_WORKER_DIR=str(shared))
+        assert result.returncode == 1
+        assert "only you can use" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not list(shared.iterdir())
