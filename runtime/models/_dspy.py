@@ -23,6 +23,7 @@ import uuid
 from types import ModuleType
 from typing import Any
 
+from runtime.models._first_call import prepare_first_call
 from runtime.models.base import (
     ModelError,
     ModelErrorKind,
@@ -110,6 +111,7 @@ def ensure_configured() -> None:
             # DSPy's LiteLLM defaults: no telemetry, no LiteLLM cache, no debug banners
             # printed to stdout when an exception is mapped.
             get_litellm(feature="tide")
+            prepare_first_call()
             logging.getLogger("dspy.clients.lm").addFilter(_hide_truncation_advice)
             # Importing LiteLLM and DSPy leaves about 400,000 long-lived objects, which every
             # full collection would walk again: a pause of about 250 ms, in the middle of

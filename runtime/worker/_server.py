@@ -30,16 +30,8 @@ from runtime.worker._wire import receive, send
 
 log = logging.getLogger("tide.worker")
 
-# What a run imports up to its first model call: loaded here once, not in every child.
-FIRST_CALL_MODULES = (
-    "runtime.api",
-    "runtime.console",
-    "runtime.store",
-    "runtime.model_server.server",
-    "openai.resources.chat",
-    "litellm.litellm_core_utils.default_encoding",
-    "litellm.proxy.openai_files_endpoints.common_utils",
-)
+# What a run imports besides DSPy and LiteLLM: loaded here once, not in every child.
+RUN_MODULES = ("runtime.api", "runtime.console", "runtime.store", "runtime.model_server.server")
 # A child whose command went away (its terminal closed, say) gets SIGINT, then this long to
 # end cleanly before SIGKILL.
 ABANDONED_GRACE_S = 10.0
@@ -56,11 +48,8 @@ def prepare() -> None:
 
     build_parser("run")
     ensure_configured()
-    for name in FIRST_CALL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            log.info("not preloaded: %s", name)
+    for name in RUN_MODULES:
+        importlib.import_module(name)
     gc.freeze()
 
 

@@ -1,0 +1,67 @@
+"""What a process's first model call would otherwise do between sending its request and
+reading the first chunk, done when LiteLLM is imported instead.
+
+LiteLLM imports some modules only on its first call (the OpenAI client's resources, the
+tokenizer it prices with, provider configurations it consults, its service log), and defines its types with deferred
+validation, so that the first call also builds the ones a streamed answer uses. Together that
+is 30 to 300 ms inside the first call's time to first token, which then measures Python
+rather than the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import warnings
+
+from pydantic import BaseModel
+
+FIRST_CALL_MODULES = (
+    "openai.resources.chat",
+    "litellm.litellm_core_utils.default_encoding",
+    "litellm.proxy.openai_files_endpoints.common_utils",
+    "litellm.llms.litellm_proxy.chat.transformation",
+    "litellm.llms.openai_like.dynamic_config",
+    "litellm.llms.vertex_ai.vertex_ai_partner_models.anthropic.transformation",
+    "litellm.llms.openai.chat.gpt_audio_transformation",
+    "litellm._service_logger",
+    "litellm.integrations.prometheus_services",
+    "litellm.types.litellm_core_utils.streaming_chunk_builder_utils",
+)
+# Modules whose deferred types a streamed call builds: responses, chunks, usage, call
+# parameters and LiteLLM's own service log.
+STREAM_TYPE_MODULES = (
+    "litellm.types.utils",
+    "litellm.types.router",
+    "litellm.types.services",
+    "openai.types.chat.chat_completion_chunk",
+    "openai.types.completion_usage",
+)
+
+
+def prepare_first_call() -> None:
+    for name in FIRST_CALL_MODULES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+    for name in STREAM_TYPE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        for value in list(vars(module).values()):
+            if (
+                isinstance(value, type)
+                and issubclass(value, BaseModel)
+                and value.__module__ == name
+                and not value.__pydantic_complete__
+            ):
+                _build(value)
+
+
+def _build(model: type[BaseModel]) -> None:
+    # Pydantic warns about some of LiteLLM's own typing choices; nothing a Tide user can act on.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # A type that cannot be built yet is left for LiteLLM to build when it needs it.
+        with contextlib.suppress(Exception):
+            model.model_rebuild()
