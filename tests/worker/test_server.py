@@ -151,7 +151,7 @@ def test_other_import_time_settings_run_in_their_own_process(worker: Path) -> No
     assert runs_served(worker) == before
 
 
-def start_slow_run(worker: Path) -> tuple[subprocess.Popen[str], str]:
+def start_slow_run(worker: Path, *, process_group: int = -1) -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
         [str(TIDE), "run", "procs/hello.tac", "--model", "scripted/default"],
         cwd=worker,
@@ -159,6 +159,7 @@ def start_slow_run(worker: Path) -> tuple[subprocess.Popen[str], str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        process_group=process_group,
     )
     assert process.stdout is not None
     run_id = ""
@@ -217,7 +218,9 @@ def wait_for(condition: Callable[[], bool]) -> None:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states in /proc")
 def test_ctrl_z_suspends_the_run_with_the_command(worker: Path) -> None:
     worker_pid = int(tide(worker, "worker", "status").stdout.split("pid ")[1].split(":")[0])
-    process, run_id = start_slow_run(worker)
+    # A group of its own, whose parent (this process) is in another group of the session:
+    # the kernel drops stop signals sent to a group without one (an "orphaned" group).
+    process, run_id = start_slow_run(worker, process_group=0)
     (child,) = [pid for pid in children_of(worker_pid) if process_state(pid) != "Z"]
     process.send_signal(signal.SIGTSTP)
     wait_for(lambda: process_state(process.pid) == "T" and process_state(child) == "T")
