@@ -6,7 +6,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import closing
 
 import anyio
@@ -47,26 +47,35 @@ def final_text(feed: Feed) -> str:
     return str(completed[-1].data["text"])
 
 
+@pytest.mark.parametrize("coalesce_ms", [0, 50])
 async def test_reconnecting_mid_stream_resumes_without_gap_or_duplicate(
-    ide: Ide, scripted: ScriptedModelServer
+    ide: Ide, scripted: ScriptedModelServer, coalesce_ms: int
 ) -> None:
     scripted.append(
         Reply(tokens=300, tokens_per_second=300), Reply(tokens=300, tokens_per_second=300)
     )
     for use_header in (True, False):
         run_id = await ide.start()
-        feed = await follow(ide.client, run_id, stop_after=25)
+        # Cut mid-answer: after some chunk messages (a few, when they are gathered).
+        stop_after = 5 if coalesce_ms else 25
+        feed = await follow(ide.client, run_id, stop_after=stop_after, coalesce_ms=coalesce_ms)
         assert feed.types[-1] == "agent_stream_chunk"
         cut = feed.last_id
-        await follow(ide.client, run_id, feed=feed, after=cut, header=use_header)
+        await follow(
+            ide.client, run_id, feed=feed, after=cut, header=use_header, coalesce_ms=coalesce_ms
+        )
         assert feed.ids == sorted(set(feed.ids)), "in order, no duplicates"
         assert feed.types[-1] == "run_completed"
+        events = await stored_events(ide, run_id)
         text = final_text(feed)
         assert len(text) > 500
         assert feed.texts == {("writer", 1): text}
         # Every message, before and after the cut, stands for exactly the events after the
         # one before it (a watcher behind gets consecutive chunks merged).
-        check_coherent(feed.messages, await stored_events(ide, run_id))
+        check_coherent(feed.messages, events)
+        if coalesce_ms:
+            chunks = sum(isinstance(e, AgentStreamChunkEvent) for e in events)
+            assert feed.types.count("agent_stream_chunk") < chunks / 4
 
 
 async def test_a_window_gathers_live_chunks_into_fewer_messages(
@@ -101,30 +110,6 @@ async def test_a_window_gathers_live_chunks_into_fewer_messages(
         e.seq for e in others if e.seq > chunk_events[-1].seq
     ]
     assert feed.types[-1] == "run_completed"
-
-
-async def test_with_a_window_reconnecting_mid_stream_resumes_without_gap_or_duplicate(
-    ide: Ide, scripted: ScriptedModelServer
-) -> None:
-    scripted.append(
-        Reply(tokens=300, tokens_per_second=300), Reply(tokens=300, tokens_per_second=300)
-    )
-    for use_header in (True, False):
-        run_id = await ide.start()
-        # run_started, the turn's start, then three chunk messages.
-        feed = await follow(ide.client, run_id, stop_after=5, coalesce_ms=50)
-        assert feed.types[-1] == "agent_stream_chunk"
-        cut = feed.last_id
-        await follow(ide.client, run_id, feed=feed, after=cut, header=use_header, coalesce_ms=50)
-        assert feed.ids == sorted(set(feed.ids)), "in order, no duplicates"
-        assert feed.types[-1] == "run_completed"
-        events = await stored_events(ide, run_id)
-        check_coherent(feed.messages, events)
-        text = final_text(feed)
-        assert len(text) > 500
-        assert feed.texts == {("writer", 1): text}
-        chunks = sum(isinstance(e, AgentStreamChunkEvent) for e in events)
-        assert feed.types.count("agent_stream_chunk") < chunks / 4
 
 
 async def test_a_bad_window_is_refused(ide: Ide) -> None:
@@ -377,16 +362,25 @@ def turn_completed(seq: int) -> AgentTurnEvent:
     return AgentTurnEvent(run_id="r1", seq=seq, agent="a", turn=1, stage="completed")
 
 
+def recorder(
+    stream: AsyncGenerator[bytes, None],
+) -> tuple[list[bytes], Callable[[], Awaitable[None]]]:
+    """The writes a stream has made, and a function that waits for its next one."""
+    writes: list[bytes] = []
+
+    async def next_write() -> None:
+        writes.append(await stream.__anext__())
+
+    return writes, next_write
+
+
 async def test_a_window_holds_live_chunks_until_any_other_event() -> None:
     channel = RunChannel("r1", max_backlog=100)
     channel.log(RunStartedEvent(run_id="r1", seq=1, procedure="p"))
     channel.log(chunk(2, 0, "a"))
     # An hour's window: if anything but another event sent what is held, it would not be here.
     stream = _live(channel, None, window_s=3600)
-    writes: list[bytes] = []
-
-    async def next_write() -> None:
-        writes.append(await stream.__anext__())
+    writes, next_write = recorder(stream)
 
     with anyio.fail_after(10):
         # What the watcher starts with is written at once.
@@ -434,10 +428,7 @@ async def test_a_watcher_holding_chunks_too_far_behind_gets_them_then_lagged() -
     channel = RunChannel("r1", max_backlog=5)
     channel.log(RunStartedEvent(run_id="r1", seq=1, procedure="p"))
     stream = _live(channel, None, window_s=3600)
-    writes: list[bytes] = []
-
-    async def next_write() -> None:
-        writes.append(await stream.__anext__())
+    writes, next_write = recorder(stream)
 
     with anyio.fail_after(10):
         await next_write()
