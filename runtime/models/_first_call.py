@@ -28,34 +28,39 @@ FIRST_CALL_MODULES = (
     "litellm.integrations.prometheus_services",
     "litellm.types.litellm_core_utils.streaming_chunk_builder_utils",
 )
-# Modules whose deferred types a streamed call builds: responses, chunks, usage, call
-# parameters and LiteLLM's own service log.
-STREAM_TYPE_MODULES = (
-    "litellm.types.utils",
-    "litellm.types.router",
-    "litellm.types.services",
-    "openai.types.chat.chat_completion_chunk",
-    "openai.types.completion_usage",
-)
+# The deferred types a streamed call builds (responses, chunks, usage, call parameters and
+# LiteLLM's service log), by module. Only these: building all of LiteLLM's would cost more.
+STREAM_TYPES = {
+    "litellm.types.utils": (
+        "Message",
+        "Choices",
+        "ModelResponse",
+        "Usage",
+        "StreamingChoices",
+        "Delta",
+        "ModelResponseStream",
+        "CompletionTokensDetailsWrapper",
+    ),
+    "litellm.types.router": ("GenericLiteLLMParams", "LiteLLM_Params"),
+    "litellm.types.services": ("ServiceLoggerPayload",),
+    "openai.types.chat.chat_completion_chunk": ("ChoiceDelta", "Choice", "ChatCompletionChunk"),
+    "openai.types.completion_usage": ("CompletionUsage",),
+}
 
 
 def prepare_first_call() -> None:
     for name in FIRST_CALL_MODULES:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
-    for name in STREAM_TYPE_MODULES:
+    for name, type_names in STREAM_TYPES.items():
         try:
             module = importlib.import_module(name)
         except ImportError:
             continue
-        for value in list(vars(module).values()):
-            if (
-                isinstance(value, type)
-                and issubclass(value, BaseModel)
-                and value.__module__ == name
-                and not value.__pydantic_complete__
-            ):
-                _build(value)
+        for type_name in type_names:
+            model = getattr(module, type_name, None)
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                _build(model)
 
 
 def _build(model: type[BaseModel]) -> None:

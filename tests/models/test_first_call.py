@@ -1,5 +1,6 @@
-"""A process's first model call finds LiteLLM ready: nothing left to import or build between
-its request and its first chunk."""
+"""Setting up DSPy and LiteLLM in a fresh process: imported without full collections, frozen,
+and ready for the first call: nothing left to import or build between its request and its
+first chunk."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 PROBE = """
-import json, sys
+import gc, json, sys
 from runtime.models._dspy import ensure_configured
-from runtime.models._first_call import FIRST_CALL_MODULES, STREAM_TYPE_MODULES
+from runtime.models._first_call import FIRST_CALL_MODULES
 ensure_configured()
 from litellm.types.utils import Delta, ModelResponse, ModelResponseStream, StreamingChoices, Usage
 from openai.types.chat.chat_completion_chunk import ChatCompletionChunk
@@ -20,12 +22,15 @@ print(json.dumps({
     "expected": list(FIRST_CALL_MODULES),
     "built": [t.__name__ for t in (Delta, ModelResponse, ModelResponseStream, StreamingChoices,
               Usage, ChatCompletionChunk) if t.__pydantic_complete__],
+    "full_collections": gc.get_stats()[2]["collections"],
+    "collecting": gc.isenabled(),
+    "frozen": gc.get_freeze_count(),
 }))
 """
 
 
-def test_configuring_prepares_what_the_first_call_needs() -> None:
-    # A fresh process: in this one, earlier tests' calls have done it all already.
+def configure_in_a_fresh_process() -> dict[str, Any]:
+    # In this process, earlier tests have imported and called everything already.
     env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     done = subprocess.run(
         [sys.executable, "-c", PROBE],
@@ -34,7 +39,19 @@ def test_configuring_prepares_what_the_first_call_needs() -> None:
         text=True,
         check=True,
     )
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def test_importing_runs_no_full_collection_and_freezes_what_it_made() -> None:
+    report = configure_in_a_fresh_process()
+    assert report["full_collections"] == 0
+    assert report["collecting"] is True
+    assert report["frozen"] > 100_000
+
+
+def test_configuring_prepares_what_the_first_call_needs() -> None:
+    report = configure_in_a_fresh_process()
     assert report["imported"] == report["expected"]
     assert report["built"] == [
         "Delta",
