@@ -111,19 +111,23 @@ class Runtime:
 
     async def check_models(self, info: ProcedureInfo, override: str | None) -> None:
         """Fail before any call when a provider's credentials are missing."""
-        from runtime.models.routing import check_credentials
+        from runtime.models.routing import LOCAL_PROVIDERS, check_credentials, split_model
 
+        models: list[tuple[str, str | None]]
         if override:
-            check_credentials(override, None)
-            return
-        for model, api_base in sorted(
-            {(a.model, a.api_base) for a in info.agents if a.model}, key=str
-        ):
+            models = [(override, None)]
+        else:
+            models = sorted({(a.model, a.api_base) for a in info.agents if a.model}, key=str)
+        # LiteLLM checks the credentials of every provider but this machine's own servers.
+        if any(split_model(model)[0] not in LOCAL_PROVIDERS for model, _ in models):
+            await _load_model_libraries()
+        for model, api_base in models:
             check_credentials(model, api_base)
 
     async def client_for(self, model: str, config: AgentConfig) -> ModelClient:
         from runtime.models.routing import make_client
 
+        await _load_model_libraries()
         api_base = config.api_base
         if model.startswith(SCRIPTED_PREFIX):
             api_base = await self._service_url("scripted", self._serve_scripted)
@@ -195,3 +199,12 @@ def run_procedure_sync(
 ) -> RunResult:
     """``run_procedure`` for code that has no event loop of its own."""
     return anyio.run(partial(run_procedure, procedure, inputs, **options))
+
+
+async def _load_model_libraries() -> None:
+    """DSPy and LiteLLM, imported on first need in a worker thread: the import takes seconds,
+    during which the event loop (an IDE's other streams and requests) goes on."""
+    from runtime.models._dspy import configured, ensure_configured
+
+    if not configured():
+        await anyio.to_thread.run_sync(ensure_configured)

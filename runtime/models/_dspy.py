@@ -104,6 +104,11 @@ def _may_configure() -> bool:
     return owner is None or owner == threading.get_ident()
 
 
+def configured() -> bool:
+    """Whether DSPy and LiteLLM are imported and set up (by :func:`ensure_configured`)."""
+    return _cache_configured
+
+
 def ensure_configured() -> None:
     """Configure DSPy once per process: no disk cache, no history, LiteLLM quiet.
 
