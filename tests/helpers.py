@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +16,7 @@ from runtime.run import RunResult
 from runtime.source import ProcedureSource
 
 FILE = "proc.tac"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def source(text: str, *, name: str = FILE, root: Path | None = None) -> ProcedureSource:
@@ -52,3 +57,21 @@ def of_type(events: Sequence[Event], kind: str) -> list[Any]:
 
 def types(events: Sequence[Event]) -> list[str]:
     return [e.type for e in events]
+
+
+def fresh_process_report(code: str, *args: str, unset: Sequence[str] = ()) -> dict[str, Any]:
+    """Run Python ``code`` in a new interpreter, where nothing is imported or set up yet (in
+    this one, earlier tests have done it all), from the project's root, without the
+    environment variables ``unset``; return the JSON object its last line prints."""
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import fresh_process_report
 
 PROBE = """
 import json, sys, threading
@@ -48,21 +44,8 @@ anyio.run(main)
 """
 
 
-def probe(model: str) -> dict[str, object]:
-    # A fresh process: in this one, earlier tests have loaded the libraries already.
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, model],
-        cwd=ROOT,
-        env={
-            **{k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"},
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        },
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    report: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return report
+def probe(model: str) -> dict[str, Any]:
+    return fresh_process_report(PROBE, model, unset=["OPENAI_API_KEY"])
 
 
 def test_model_libraries_load_once_off_the_event_loop_and_not_for_mocks() -> None:

@@ -2,8 +2,9 @@
 reading the first chunk, done when LiteLLM is imported instead.
 
 LiteLLM imports some modules only on its first call (the OpenAI client's resources, the
-tokenizer it prices with, provider configurations it consults, its service log), and defines its types with deferred
-validation, so that the first call also builds the ones a streamed answer uses. Together that
+tokenizer it prices with, provider configurations it consults, its service log), and
+defines its types with deferred validation, so that the first call also builds the ones a
+streamed answer uses. Together that
 is 30 to 300 ms inside the first call's time to first token, which then measures Python
 rather than the model.
 """

@@ -32,10 +32,6 @@ def check_credentials(model: str, api_base: str | None) -> None:
 
 
 def make_client(model: str, config: AgentConfig, *, api_base: str | None) -> ModelClient:
-    from runtime.models._dspy import ensure_configured
-
-    # First: it imports DSPy and LiteLLM the fast way, which the client's module needs.
-    ensure_configured()
     from runtime.models.llm import LLMClient
     from runtime.models.pricing import Price
 

@@ -4,11 +4,9 @@ first chunk."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from typing import Any
+
+from tests.helpers import fresh_process_report
 
 PROBE = """
 import gc, json, sys
@@ -30,17 +28,7 @@ print(json.dumps({
 
 
 def configure_in_a_fresh_process() -> dict[str, Any]:
-    # In this process, earlier tests have imported and called everything already.
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return report
+    return fresh_process_report(PROBE)
 
 
 def test_importing_runs_no_full_collection_and_freezes_what_it_made() -> None:
