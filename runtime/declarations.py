@@ -8,7 +8,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from runtime.errors import DeclarationError
+from runtime.evaluation.config import EvaluationsConfig, EvaluationSettings
 from runtime.fields import Fields, parse_fields
+from runtime.predictors.classify import ClassifierDecl
+from runtime.predictors.model import ModelDecl
 
 AGENT_KEYS = frozenset(
     {
@@ -178,6 +181,10 @@ class Declarations:
     mocks: dict[str, Any] = field(default_factory=dict)
     specifications: list[SpecificationDecl] = field(default_factory=list)
     steps: list[StepDecl] = field(default_factory=list)
+    models: dict[int, ModelDecl] = field(default_factory=dict)
+    classifiers: dict[int, ClassifierDecl] = field(default_factory=dict)
+    evaluation: EvaluationSettings | None = None
+    evaluations: EvaluationsConfig | None = None
     script_input: Fields | None = None
     script_output: Fields | None = None
     warnings: list[tuple[str, str | None, int | None]] = field(default_factory=list)

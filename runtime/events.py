@@ -205,6 +205,22 @@ class CostEvent(_EventBase):
     llm_calls: int = 1
 
 
+class ModelPredictionEvent(_EventBase):
+    """A ``Model``'s prediction (Classify's llm method predicts once per attempt)."""
+
+    type: Literal["model_prediction"] = "model_prediction"
+    model: str
+    call: int
+    stage: Stage
+    backend: str
+    input: Any = None
+    output: Any = None
+    mocked: bool = False
+    cost_usd: float = 0.0
+    duration_ms: float | None = None
+    error: str | None = None
+
+
 class OutputValidationEvent(_EventBase):
     type: Literal["output_validation"] = "output_validation"
     target: str
@@ -230,6 +246,7 @@ Event: TypeAlias = Annotated[
     | AgentStreamChunkEvent
     | ToolCallEvent
     | CostEvent
+    | ModelPredictionEvent
     | OutputValidationEvent
     | LogEvent,
     Field(discriminator="type"),
@@ -244,6 +261,7 @@ EVENT_TYPES: tuple[type[_EventBase], ...] = (
     AgentStreamChunkEvent,
     ToolCallEvent,
     CostEvent,
+    ModelPredictionEvent,
     OutputValidationEvent,
     LogEvent,
 )

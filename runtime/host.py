@@ -24,8 +24,11 @@ from runtime.declarations import (
     parse_agent_config,
 )
 from runtime.errors import DeclarationError, OutputValidationError, ProcedureLoadError, TideError
+from runtime.evaluation.config import parse_evaluation
 from runtime.fields import check_output, coerce_inputs, parse_fields
 from runtime.models.mock import NO_MOCK, ToolMock
+from runtime.predictors.classify import ClassifierDecl, classify, llm_model, parse_classifier
+from runtime.predictors.model import ModelDecl, parse_model
 from runtime.sandbox import Sandbox
 from runtime.source import ProcedureSource
 from runtime.tools import DONE_MODULES, ToolLedger, done_tool
@@ -35,6 +38,8 @@ MAX_MODULE_BYTES = 1024 * 1024
 TOOL_METHODS = ("called", "call_count", "last_call", "last_result", "calls")
 AGENT_METHODS = ("turns", "history")
 PROCEDURE_METHODS = ()
+MODEL_METHODS = ("predict",)
+CLASSIFIER_METHODS = ("classify",)
 
 
 class Effects(Protocol):
@@ -49,6 +54,8 @@ class Effects(Protocol):
     def tool_called(self, tool: ToolDecl, args: dict[str, Any]) -> Any: ...
 
     def human(self, op: str, args: list[Any]) -> Any: ...
+
+    def predict(self, model: ModelDecl, payload: Any) -> Any: ...
 
 
 class Host:
@@ -195,6 +202,18 @@ class Host:
                 )
             decls.specifications.append(SpecificationDecl(text, file, line))
             return None
+        if kind == "model":
+            model = parse_model(self._new_id(), name, config, file, line)
+            decls.warnings.extend((w, file, line) for w in model.warnings)
+            decls.models[model.id] = model
+            return self._make_handle("model", model.id, MODEL_METHODS)
+        if kind == "classifier":
+            return self._declare_classifier(config, file, line)
+        if kind in ("evaluation", "evaluations"):
+            settings, evaluations = parse_evaluation(kind, config, file, line)
+            decls.evaluation = settings or decls.evaluation
+            decls.evaluations = evaluations or decls.evaluations
+            return None
         if kind == "step":
             if name is None or config is None:
                 raise DeclarationError(
@@ -203,6 +222,20 @@ class Host:
             decls.steps.append(StepDecl(name, config, file, line))
             return None
         raise DeclarationError(f"unknown declaration {kind}")
+
+    def _declare_classifier(self, config: Any, file: str | None, line: int | None) -> Any:
+        decl, warnings = parse_classifier(self._new_id(), config, file, line)
+        self.declarations.warnings.extend((w, file, line) for w in warnings)
+        if decl.method == "llm":
+            decl.model = llm_model(decl, self._new_id())
+        self.declarations.classifiers[decl.id] = decl
+        handle = self._make_handle("classifier", decl.id, CLASSIFIER_METHODS)
+        if isinstance(config, dict) and "input" in config:
+            return self.to_lua(self._classify(decl, config["input"]))
+        return handle
+
+    def _classify(self, decl: ClassifierDecl, text: Any) -> Any:
+        return classify(decl, text, self.effects.predict)
 
     def _make_handle(self, kind: str, ident: int, methods: tuple[str, ...]) -> Any:
         handle = self.sandbox.make_handle(kind, ident, methods)
@@ -215,6 +248,8 @@ class Host:
             "agent": decls.agents,
             "tool": decls.tools,
             "procedure": decls.procedures,
+            "model": decls.models,
+            "classifier": decls.classifiers,
         }
         return tables.get(kind, {})
 
@@ -229,7 +264,9 @@ class Host:
         ref = parse_handle(tag)
         return ref.kind, ref.id
 
-    def _decl(self, kind: str, ident: int) -> AgentDecl | ToolDecl | ProcedureDecl:
+    def _decl(
+        self, kind: str, ident: int
+    ) -> AgentDecl | ToolDecl | ProcedureDecl | ModelDecl | ClassifierDecl:
         table = self._table(kind)
         return table[ident]
 
@@ -258,6 +295,10 @@ class Host:
                     decl, arguments if isinstance(arguments, dict) else {"value": arguments}
                 )
                 return self.to_lua(result)
+            if isinstance(decl, ModelDecl):
+                return self.to_lua(self.effects.predict(decl, to_python(args[0]) if args else {}))
+            if isinstance(decl, ClassifierDecl):
+                return self.to_lua(self._classify(decl, to_python(args[0]) if args else None))
             return self._call_subprocedure(decl, to_python(args[0]) if args else {})
         except TideError as exc:
             exc.locate(file, line)
@@ -315,6 +356,8 @@ class Host:
             return self.to_lua(self.ledger.method(decl.id, method))
         if isinstance(decl, AgentDecl):
             return self.to_lua(self.effects.agent_method(decl, method))
+        if isinstance(decl, (ModelDecl, ClassifierDecl)):
+            return self._call(kind, ident, None, None, *args)
         raise DeclarationError(f"{kind} handles have no method '{method}'")
 
     def _namespace_call(

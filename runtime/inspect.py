@@ -15,6 +15,7 @@ from runtime.declarations import AgentDecl, Declarations, ToolDecl
 from runtime.errors import DeclarationError, ProcedureRuntimeError
 from runtime.fields import Fields
 from runtime.host import Host
+from runtime.predictors.model import ModelDecl
 from runtime.sandbox import DEFAULT_MAX_MEMORY, Sandbox
 from runtime.source import ProcedureSource
 
@@ -39,6 +40,9 @@ class _Inspecting:
         raise StopInspection
 
     def human(self, op: str, args: list[Any]) -> Any:
+        raise StopInspection
+
+    def predict(self, model: ModelDecl, payload: Any) -> Any:
         raise StopInspection
 
 

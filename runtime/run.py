@@ -47,6 +47,9 @@ from runtime.human import HumanResponder
 from runtime.inspect import ProcedureInfo, inspect_procedure
 from runtime.models.base import ModelClient
 from runtime.models.mock import AgentMock, MockModelClient
+from runtime.predictors.model import ModelDecl
+from runtime.predictors.predict import Predictor
+from runtime.predictors.services import RunPredictionServices
 from runtime.sandbox import Sandbox
 from runtime.source import ProcedureSource
 
@@ -128,6 +131,7 @@ class Run:
         self._sessions: dict[int, AgentSession] = {}
         self._partial_text: str | None = None
         self._started = time.monotonic()
+        self._predictor: Predictor | None = None
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -407,6 +411,11 @@ class Run:
 
     def human(self, op: str, args: list[Any]) -> Any:
         return self.human_responder.respond(op, args)
+
+    def predict(self, model: ModelDecl, payload: Any) -> Any:
+        if self._predictor is None:
+            self._predictor = Predictor(RunPredictionServices(self))
+        return self._predictor.predict(model, payload)
 
     def _agent_tools(self, agent: AgentDecl, override: Any) -> list[ToolDecl]:
         assert self._host is not None

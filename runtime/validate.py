@@ -57,6 +57,10 @@ SANDBOX_GLOBALS = frozenset(
         "Specifications",
         "Step",
         "require",
+        "Model",
+        "Classify",
+        "Evaluation",
+        "Evaluations",
     ]
 )
 

@@ -256,6 +256,16 @@ return function(host, hook_count)
       return spec
     end
   end
+  -- Evaluator settings for Evaluations { evaluators = {...} }, written like fields.
+  for _, kind in ipairs({ "equals_expected", "min_length", "contains" }) do
+    field[kind] = function(options)
+      local spec = { type = kind }
+      if raw_type(options) == "table" then
+        for k, v in raw_pairs(options) do spec[k] = v end
+      end
+      return spec
+    end
+  end
   raw_setmetatable(field, {
     __index = function(_, key)
       raw_error("unknown field type 'field." .. raw_tostring(key)
@@ -311,6 +321,10 @@ return function(host, hook_count)
   env.Tool = declarer("tool")
   env.Procedure = declarer("procedure")
   env.Mocks = declarer("mocks")
+  env.Model = declarer("model")
+  env.Classify = declarer("classifier")
+  env.Evaluation = declarer("evaluation")
+  env.Evaluations = declarer("evaluations")
   -- `Specification [[ ... ]]`: the string is the Gherkin text, not a name to declare under.
   env.Specification = function(text, more)
     local file, line = where(2)

@@ -6,7 +6,8 @@ optionally with ``temporal = { {...}, {...} }`` for successive turns (picked by
 
 A tool's mock is ``{ returns = ... }``, ``{ temporal = {r1, r2} }`` (by call number, the last
 repeating), ``{ conditional = {{ when = {arg = value}, returns = ... }} }`` (the first whose
-``when`` matches the arguments) or ``{ error = "message" }`` (the call fails).
+``when`` matches the arguments: equal values, or ``"contains:x"``, ``"startswith:x"``,
+``"endswith:x"`` for text) or ``{ error = "message" }`` (the call fails).
 """
 
 from __future__ import annotations
@@ -129,7 +130,23 @@ class ToolMock:
 def _matches(when: Any, args: dict[str, Any]) -> bool:
     if not isinstance(when, dict):
         return when is None
-    return all(k in args and args[k] == v for k, v in when.items())
+    return all(k in args and _holds(args[k], v) for k, v in when.items())
+
+
+# ``when = {text = "contains:refund"}``: operators Tactus mocks accept in a condition's value.
+_OPERATORS = {
+    "contains:": lambda actual, wanted: wanted in actual,
+    "startswith:": lambda actual, wanted: actual.startswith(wanted),
+    "endswith:": lambda actual, wanted: actual.endswith(wanted),
+}
+
+
+def _holds(actual: Any, wanted: Any) -> bool:
+    if isinstance(wanted, str):
+        for prefix, test in _OPERATORS.items():
+            if wanted.startswith(prefix):
+                return bool(test(str(actual), wanted[len(prefix) :].strip()))
+    return bool(actual == wanted)
 
 
 def _answer(case: dict[str, Any]) -> Any:

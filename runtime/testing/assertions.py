@@ -14,7 +14,6 @@ from runtime.testing.values import (
     display,
     is_complete,
     lookup,
-    parse_structured,
     parse_value,
     show,
     values_equal,
@@ -223,7 +222,7 @@ def _contains(ctx: ScenarioContext, match: re.Match[str]) -> None:
 
 
 @_both(
-    r" should (?P<negate>not )?(?:be|equal)(?: (?P<value>.+)|:)",
+    r" should (?P<negate>not )?(?:be|equal)(?: (?P<value>(?!similar to ).+)|:)",
     'the output status should be "done"',
     "the state count should be 3",
 )
@@ -255,56 +254,4 @@ def _state_has(ctx: ScenarioContext, match: re.Match[str]) -> None:
     if not found:
         raise StepFailure(
             f"state '{match['name']}' does not exist", actual=ctx.finished.result.state
-        )
-
-
-# -- fuzzy matching ---------------------------------------------------------------------------------
-
-THRESHOLD = r"(?: with (?:a )?threshold (?:of )?(?P<threshold>\d+(?:\.\d+)?%?))?"
-
-
-def _threshold(raw: str | None) -> float:
-    if raw is None:
-        return 0.8
-    value = float(raw.rstrip("%"))
-    return value / 100 if raw.endswith("%") or value > 1 else value
-
-
-def similarity(a: str, b: str) -> float:
-    """0–1; case and runs of whitespace do not count."""
-    from rapidfuzz import fuzz
-
-    def norm(text: str) -> str:
-        return " ".join(text.lower().split())
-
-    return float(fuzz.ratio(norm(a), norm(b))) / 100
-
-
-@step(
-    "then",
-    OUTPUT
-    + r" should fuzzy match (?:"
-    + Q.format("text")
-    + r"|any of (?P<choices>\[.*\]))"
-    + THRESHOLD,
-    'the output should fuzzy match "Hello there" with threshold 0.9',
-)
-def _fuzzy(ctx: ScenarioContext, match: re.Match[str]) -> None:
-    label, found, value = _output(ctx, match)
-    actual = display(_require(label, found, value))
-    if match["choices"] is not None:
-        choices = parse_structured(match["choices"])
-        if not isinstance(choices, list) or not choices:
-            raise StepFailure(f"'any of' needs a list of strings, got {match['choices']}")
-        candidates = [display(c) for c in choices]
-    else:
-        candidates = [match["text"]]
-    threshold = _threshold(match["threshold"])
-    scores = [(similarity(actual, c), c) for c in candidates]
-    best, closest = max(scores)
-    if best < threshold:
-        raise StepFailure(
-            f"{label} is {best:.2f} similar to {show(closest)}, below the threshold {threshold:g}",
-            expected=closest if len(candidates) == 1 else candidates,
-            actual=actual,
         )

@@ -19,6 +19,9 @@ import anyio.to_thread
 from runtime.declarations import AgentDecl, ToolDecl
 from runtime.errors import DeclarationError, TideError
 from runtime.human import HumanResponder
+from runtime.predictors.model import ModelDecl
+from runtime.predictors.predict import Predictor
+from runtime.predictors.services import OfflinePredictionServices
 from runtime.testing.steps import ScenarioContext, StepFailure
 
 CUSTOM_STEP_TIMEOUT_S = 10.0
@@ -73,6 +76,7 @@ class _AfterRun:
         self.host = host
         self.run_effects = host.effects
         self.responder = HumanResponder(mock=True)
+        self.predictor: Predictor | None = None
 
     def agent_call(self, agent: AgentDecl, message: str | None, options: dict[str, Any]) -> Any:
         raise DeclarationError("custom steps cannot call agents: the run is over")
@@ -90,6 +94,16 @@ class _AfterRun:
 
     def human(self, op: str, args: list[Any]) -> Any:
         return self.responder.respond(op, args)
+
+    def predict(self, model: ModelDecl, payload: Any) -> Any:
+        # Mocks answer as they did in the run, counting on from the run's calls.
+        earlier = self.run_effects
+        run_predictor = getattr(earlier, "_predictor", None) or getattr(earlier, "predictor", None)
+        if self.predictor is None:
+            self.predictor = Predictor(OfflinePredictionServices(self.host))
+            if run_predictor is not None:
+                self.predictor.calls = dict(run_predictor.calls)
+        return self.predictor.predict(model, payload)
 
 
 def _context_table(ctx: ScenarioContext) -> dict[str, Any]:

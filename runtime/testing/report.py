@@ -55,6 +55,9 @@ class ConsoleReport:
             )
         else:
             self.print(f"{line} [dim]({format_ms(report.duration_ms)})[/]")
+        notes = {note for attempt in report.attempts for note in attempt.notes}
+        for note in sorted(notes):
+            self.print(f"    [dim]note: {escape(note)}[/]")
 
     def finish(self, report: TestReport) -> None:
         for problem in report.problems:

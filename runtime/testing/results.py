@@ -37,6 +37,7 @@ class Attempt:
     output: Any = None
     error: ErrorInfo | None = None
     events: list[Event] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass

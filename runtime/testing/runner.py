@@ -31,6 +31,7 @@ from runtime.run import Run, RunResult
 from runtime.source import ProcedureSource
 from runtime.testing import assertions as _assertions  # noqa: F401  (registers the Then steps)
 from runtime.testing import calls as _calls  # noqa: F401
+from runtime.testing import matching as _matching  # noqa: F401
 from runtime.testing.custom import CustomStep, find_custom, run_custom_step
 from runtime.testing.gherkin import Scenario, SpecStep, first_line, parse_specification
 from runtime.testing.results import (
@@ -254,6 +255,7 @@ async def run_scenario(
         setup,
         partial(_execute, suite, setup, runtime, options),
         limiter=runtime.limiter,
+        judge=None if not options.real else partial(_judge, runtime, options),
     )
     for spec_step, planned in zip(scenario.steps, plan, strict=True):
         if failure is not None:
@@ -281,7 +283,17 @@ async def run_scenario(
         output=outcome.result.output if outcome else None,
         error=outcome.result.error if outcome else None,
         events=outcome.events if outcome else [],
+        notes=ctx.notes,
     )
+
+
+async def _judge(
+    runtime: Runtime, options: TestOptions, assertion: str, value: Any
+) -> tuple[bool, str]:
+    from runtime.evaluation.judge import judge, judge_model
+
+    verdict = await judge(runtime, judge_model(options.model), assertion, value)
+    return verdict.ok, verdict.reason
 
 
 async def _perform(ctx: ScenarioContext, planned: _Planned | None) -> None:

@@ -109,6 +109,10 @@ class ScenarioContext:
     step: SpecStep | None = None
     outcome: Outcome | None = None
     limiter: Any = None
+    # Asks a model whether a value satisfies an assertion: (ok, reason), or None under mocks.
+    judge: Callable[[str, Any], Awaitable[tuple[bool, str] | None]] | None = None
+    # What the report should say about a passing scenario (checks that were not judged).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def finished(self) -> Outcome:

@@ -10,6 +10,7 @@ export type TideEvent =
   | AgentStreamChunkEvent
   | ToolCallEvent
   | CostEvent
+  | ModelPredictionEvent
   | OutputValidationEvent
   | LogEvent;
 
@@ -134,6 +135,25 @@ export interface CostEvent {
   streamed?: boolean;
   cached?: boolean;
   llm_calls?: number;
+}
+/**
+ * A ``Model``'s prediction (Classify's llm method predicts once per attempt).
+ */
+export interface ModelPredictionEvent {
+  run_id: string;
+  seq: number;
+  ts?: string;
+  type: 'model_prediction';
+  model: string;
+  call: number;
+  stage: 'started' | 'completed' | 'failed';
+  backend: string;
+  input?: unknown;
+  output?: unknown;
+  mocked?: boolean;
+  cost_usd?: number;
+  duration_ms?: number | null;
+  error?: string | null;
 }
 export interface OutputValidationEvent {
   run_id: string;

@@ -1,0 +1,1 @@
+"""Predictions: ``Model`` declarations and their backends, and ``Classify``."""
