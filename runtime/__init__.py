@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from runtime.inspect import ProcedureInfo, inspect_procedure
     from runtime.run import Run, RunResult
     from runtime.source import ProcedureSource
+    from runtime.streaming import RunStream
 
 __version__ = "0.1.0"
 
@@ -80,6 +81,7 @@ _HOMES = {
     "RunFailedEvent": "runtime.events",
     "RunResult": "runtime.run",
     "RunStartedEvent": "runtime.events",
+    "RunStream": "runtime.streaming",
     "RunTotals": "runtime.events",
     "Runtime": "runtime.api",
     "RuntimeConfig": "runtime.config",
@@ -135,6 +137,7 @@ __all__ = [
     "RunFailedEvent",
     "RunResult",
     "RunStartedEvent",
+    "RunStream",
     "RunTotals",
     "Runtime",
     "RuntimeConfig",

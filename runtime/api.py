@@ -14,11 +14,12 @@ import os
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
+from runtime.callbacks import CallbackOptions, callback_handlers
 from runtime.config import RuntimeConfig
 from runtime.declarations import AgentConfig
 from runtime.handlers import LogHandler
@@ -27,6 +28,7 @@ from runtime.inspect import ProcedureInfo
 from runtime.models.base import ModelClient
 from runtime.run import ModelOverrides, Run, RunResult
 from runtime.source import ProcedureSource
+from runtime.streaming import RunStream, start_stream
 
 if TYPE_CHECKING:
     from runtime.model_server import ScriptedModelServer
@@ -85,6 +87,7 @@ class Runtime:
         inputs_from_strings: bool = False,
         human: HumanResponder | None = None,
         models: ModelOverrides | None = None,
+        **callbacks: Unpack[CallbackOptions],
     ) -> RunResult:
         """Run a procedure (a path or Lua source) to the end.
 
@@ -92,11 +95,14 @@ class Runtime:
         ``{"openai/gpt-4o-mini": FunctionModel(answer)}`` (see ``Run``).
 
         Raises ``TideError`` subclasses for mistakes found before it starts (syntax, inputs,
-        missing credentials); a run that starts always returns a ``RunResult``."""
+        missing credentials); a run that starts always returns a ``RunResult``.
+
+        ``on_chunk``, ``on_turn_start``, ``on_turn_end``, ``on_tool_call`` and ``on_tool_result``
+        are called with the events of those moments (see ``runtime.callbacks``)."""
         run = self.create_run(
             procedure,
             inputs,
-            handlers=handlers,
+            handlers=[*(handlers or []), *callback_handlers(callbacks)],
             mock=mock,
             model=model,
             timeout_s=timeout_s,
@@ -106,6 +112,44 @@ class Runtime:
             models=models,
         )
         return await run.execute()
+
+    def stream(
+        self,
+        procedure: str | os.PathLike[str] | ProcedureSource,
+        inputs: dict[str, Any] | None = None,
+        *,
+        handlers: list[LogHandler] | None = None,
+        mock: bool = False,
+        model: str | None = None,
+        timeout_s: float | None = None,
+        run_id: str | None = None,
+        inputs_from_strings: bool = False,
+        human: HumanResponder | None = None,
+        models: ModelOverrides | None = None,
+        **callbacks: Unpack[CallbackOptions],
+    ) -> RunStream:
+        """Start a run and return its events as an async iterator (a ``RunStream``):
+        ``async for event in runtime.stream(...)``, then ``await stream.result()``.
+
+        The run goes on in this runtime whatever the reader does: leaving the loop does not
+        stop it, ``stream.cancel()`` does (and so does closing the runtime). Options as for
+        ``run``."""
+        extra = [*(handlers or []), *callback_handlers(callbacks)]
+        return start_stream(
+            lambda stream: self.create_run(
+                procedure,
+                inputs,
+                handlers=[*extra, stream],
+                mock=mock,
+                model=model,
+                timeout_s=timeout_s,
+                run_id=run_id,
+                inputs_from_strings=inputs_from_strings,
+                human=human,
+                models=models,
+            ),
+            self._services,
+        )
 
     # -- models ---------------------------------------------------------------------------------
 

@@ -102,12 +102,14 @@ class EventBus:
             return
         self._failed.add(index)
         name = type(handler).__name__
+        # A handler may say what it is (a callback names its option); else its class does.
+        label = getattr(handler, "label", None) or f"log handler {name}"
         self._seq += 1
         notice = LogEvent(
             run_id=self.run_id,
             seq=self._seq,
             level="error",
-            message=f"log handler {name} failed: {type(exc).__name__}: {exc}",
+            message=f"{label} failed: {type(exc).__name__}: {exc}",
             fields={"handler": name},
         )
         self.counts[notice.type] += 1
