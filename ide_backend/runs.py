@@ -140,6 +140,7 @@ class RunManager:
         *,
         model: str | None = None,
         mock: bool = False,
+        tags: dict[str, Any] | None = None,
     ) -> LiveRun:
         """Check and start (or queue) a run. Raises ``TideError`` for the user's mistakes
         (syntax, declarations, inputs, a model without credentials) before anything starts."""
@@ -160,11 +161,13 @@ class RunManager:
             mock=mock,
             model=model,
             run_id=run_id,
+            tags=tags,
         )
         info = await run.prepare()
         named = sorted({a.model for a in info.agents if a.model})
         record = live.record
         record.inputs = dict(run.inputs)
+        record.tags = dict(run.tags)
         record.model = run.model_override or ", ".join(named) or None
         try:
             self._slots.acquire_nowait()

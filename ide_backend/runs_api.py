@@ -14,6 +14,7 @@ from ide_backend.errors import ApiError, from_tide_error
 from ide_backend.procedures import UNSAVED_NAME
 from ide_backend.services import Services, services
 from runtime.errors import TideError
+from runtime.run_tags import parse_tag_args
 from runtime.source import ProcedureSource
 from runtime.store import RUN_STATUSES, RunRecord
 
@@ -30,6 +31,7 @@ async def start_run(request: Request) -> JSONResponse:
     inputs = optional(data, "inputs", dict) or {}
     model = optional(data, "model", str) or None
     mock = bool(optional(data, "mock", bool))
+    tags = optional(data, "tags", dict) or {}
     if path is None and text is None:
         raise ApiError(422, "give the procedure's 'path' in the workspace, or its 'source'")
     try:
@@ -38,16 +40,28 @@ async def start_run(request: Request) -> JSONResponse:
         else:
             assert text is not None
             source = ProcedureSource.from_text(text, UNSAVED_NAME, app.workspace.root)
-        live = await app.manager.submit(source, inputs, model=model, mock=mock)
+        live = await app.manager.submit(source, inputs, model=model, mock=mock, tags=tags)
     except TideError as exc:
         raise from_tide_error(exc) from None
     return JSONResponse({"run_id": live.id, "status": live.record.status}, status_code=201)
 
 
-def _matches(record: RunRecord, procedure: str | None, status: str | None) -> bool:
-    return (procedure is None or record.procedure == procedure) and (
-        status is None or record.status == status
+def _matches(
+    record: RunRecord, procedure: str | None, status: str | None, tags: dict[str, str]
+) -> bool:
+    return (
+        (procedure is None or record.procedure == procedure)
+        and (status is None or record.status == status)
+        and all(record.tags.get(k) == v for k, v in tags.items())
     )
+
+
+def query_tags(request: Request) -> dict[str, str]:
+    """``?tag=key=value`` (repeatable) as a dict; 400 for a malformed one."""
+    try:
+        return parse_tag_args(request.query_params.getlist("tag"))
+    except TideError as exc:
+        raise ApiError(400, exc.message) from None
 
 
 async def list_runs(request: Request) -> JSONResponse:
@@ -61,11 +75,12 @@ async def list_runs(request: Request) -> JSONResponse:
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIST:
         raise ApiError(400, f"limit must be a number from 1 to {MAX_LIST}")
     limit = int(limit_text)
-    stored = await app.store.list_runs(procedure=procedure, status=status, limit=limit)
+    tags = query_tags(request)
+    stored = await app.store.list_runs(procedure=procedure, status=status, limit=limit, tags=tags)
     records = {r.id: r for r in stored}
     # The store lags behind by up to one batch: runs in memory are the latest word.
     for live in app.manager.recent():
-        if _matches(live.record, procedure, status):
+        if _matches(live.record, procedure, status, tags):
             records[live.id] = live.record
         else:
             records.pop(live.id, None)

@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ide_backend.errors import ApiError
+from ide_backend.runs_api import query_tags
 from ide_backend.services import services
 from runtime.store import GROUPS, parse_since
 
@@ -23,10 +24,12 @@ async def stats(request: Request) -> JSONResponse:
     if since not in WINDOWS:
         raise ApiError(400, f"since must be one of {', '.join(WINDOWS)}")
     include_mock = query.get("mock", "").lower() in ("1", "true", "yes")
+    tags = query_tags(request)
     rows = await services(request).store.stats(
         by,  # type: ignore[arg-type]
         since=parse_since(since),
         include_mock=include_mock,
+        tags=tags,
     )
     return JSONResponse({"by": by, "since": since, "rows": [row.to_json() for row in rows]})
 

@@ -87,12 +87,14 @@ class Runtime:
         inputs_from_strings: bool = False,
         human: HumanResponder | None = None,
         models: ModelOverrides | None = None,
+        tags: dict[str, Any] | None = None,
         **callbacks: Unpack[CallbackOptions],
     ) -> RunResult:
         """Run a procedure (a path or Lua source) to the end.
 
         ``models`` answers for model names with clients of your own, e.g.
-        ``{"openai/gpt-4o-mini": FunctionModel(answer)}`` (see ``Run``).
+        ``{"openai/gpt-4o-mini": FunctionModel(answer)}`` (see ``Run``). ``tags`` are
+        ``key=value`` labels stored with the run (``tide runs --tag``) and put on its spans.
 
         Raises ``TideError`` subclasses for mistakes found before it starts (syntax, inputs,
         missing credentials); a run that starts always returns a ``RunResult``.
@@ -110,6 +112,7 @@ class Runtime:
             inputs_from_strings=inputs_from_strings,
             human=human,
             models=models,
+            tags=tags,
         )
         return await run.execute()
 
@@ -126,6 +129,7 @@ class Runtime:
         inputs_from_strings: bool = False,
         human: HumanResponder | None = None,
         models: ModelOverrides | None = None,
+        tags: dict[str, Any] | None = None,
         **callbacks: Unpack[CallbackOptions],
     ) -> RunStream:
         """Start a run and return its events as an async iterator (a ``RunStream``):
@@ -147,6 +151,7 @@ class Runtime:
                 inputs_from_strings=inputs_from_strings,
                 human=human,
                 models=models,
+                tags=tags,
             ),
             self._services,
         )

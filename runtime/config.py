@@ -1,5 +1,5 @@
 """Runtime settings, with defaults a user rarely needs to change. Environment variables
-(``TIDE_MODEL``, ``TIDE_TIMEOUT``, ``TIDE_STREAMING``, ``TIDE_SCRIPTED_SCRIPT``: a JSON script of
+(``TIDE_MODEL``, ``TIDE_TIMEOUT``, ``TIDE_STREAMING``, ``TIDE_ALERTS``, ``TIDE_SCRIPTED_SCRIPT``: a JSON script of
 replies for ``scripted/`` models) override the defaults."""
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from runtime.alerts import Alerts, parse_alerts
+from runtime.errors import ConfigurationError
 from runtime.sandbox import DEFAULT_HOOK_INTERVAL, DEFAULT_MAX_MEMORY
 
 
@@ -29,6 +31,8 @@ class RuntimeConfig(BaseModel):
     max_lua_threads: int = 256
     inspect_timeout_s: float = 10.0
     scripted_script: str | None = None
+    # Thresholds every agent turn is checked against (an agent's own ``alerts`` win).
+    alerts: Alerts = Alerts()
 
     @classmethod
     def from_env(cls, **overrides: Any) -> RuntimeConfig:
@@ -39,6 +43,13 @@ class RuntimeConfig(BaseModel):
             values["timeout_s"] = float(os.environ["TIDE_TIMEOUT"])
         if os.environ.get("TIDE_SCRIPTED_SCRIPT"):
             values["scripted_script"] = os.environ["TIDE_SCRIPTED_SCRIPT"]
+        if os.environ.get("TIDE_ALERTS"):
+            try:
+                values["alerts"] = parse_alerts(os.environ["TIDE_ALERTS"])
+            except ValueError as exc:
+                raise ConfigurationError(
+                    f"TIDE_ALERTS: {exc}", hint="e.g. TIDE_ALERTS=ttft_ms=1000,cost_usd=0.5"
+                ) from None
         if os.environ.get("TIDE_STREAMING"):
             values["streaming"] = os.environ["TIDE_STREAMING"].lower() not in (
                 "0",

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from runtime.alerts import Alerts
 from runtime.errors import DeclarationError
 from runtime.evaluation.config import EvaluationsConfig, EvaluationSettings
 from runtime.fields import Fields, parse_fields
@@ -18,7 +19,7 @@ AGENT_KEYS = frozenset(
         "name", "model", "provider", "system_prompt", "temperature", "max_tokens", "top_p",
         "stop", "seed", "disable_streaming", "tools", "output", "initial_message", "timeout",
         "first_token_timeout", "idle_timeout", "output_retries", "max_tool_rounds", "retries",
-        "cache", "api_base", "price", "description",
+        "cache", "api_base", "price", "description", "alerts",
     }
 )  # fmt: skip
 # Tactus spellings of Tide settings.
@@ -67,6 +68,7 @@ class AgentConfig(BaseModel):
     api_base: str | None = None
     price: Price | None = None
     description: str | None = None
+    alerts: Alerts | None = None
 
     @property
     def model_name(self) -> str | None:

@@ -66,6 +66,7 @@ class RunStartedEvent(_EventBase):
     type: Literal["run_started"] = "run_started"
     procedure: str
     inputs: dict[str, Any] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
 
 
 class RunCompletedEvent(_EventBase):

@@ -17,6 +17,7 @@ import anyio.from_thread
 import anyio.to_thread
 
 from runtime.agent import AgentSession, TurnLimits, TurnResult, run_turn
+from runtime.alerts import ALERT_SOURCE, alert_message
 from runtime.bridge import LuaThreadBridge
 from runtime.bus import EventBus
 from runtime.declarations import AgentDecl, ToolDecl
@@ -50,6 +51,7 @@ from runtime.models.mock import AgentMock, MockModelClient
 from runtime.predictors.model import ModelDecl
 from runtime.predictors.predict import Predictor
 from runtime.predictors.services import RunPredictionServices
+from runtime.run_tags import check_tags
 from runtime.sandbox import Sandbox
 from runtime.source import ProcedureSource
 
@@ -104,6 +106,7 @@ class Run:
         human: HumanResponder | None = None,
         extra_mocks: dict[str, Any] | None = None,
         models: ModelOverrides | None = None,
+        tags: Mapping[str, Any] | None = None,
     ) -> None:
         self.runtime = runtime
         self.config = runtime.config
@@ -118,6 +121,7 @@ class Run:
         self.human_responder = human or HumanResponder(mock=mock)
         self.extra_mocks = extra_mocks or {}
         self.models = models
+        self.tags = check_tags(tags)
         self.info: ProcedureInfo | None = None
         self.inputs: dict[str, Any] = {}
         self.bus = EventBus(self.run_id, self.handlers)
@@ -199,7 +203,10 @@ class Run:
             self.bus.start(handler_group)
             try:
                 self.bus.emit(
-                    RunStartedEvent, procedure=self.source.display_name, inputs=self.inputs
+                    RunStartedEvent,
+                    procedure=self.source.display_name,
+                    inputs=self.inputs,
+                    tags=self.tags,
                 )
                 result = await self._execute(info)
             finally:
@@ -510,6 +517,26 @@ class Run:
         totals.cost_usd += cost.cost_usd
         totals.llm_calls += cost.llm_calls
         totals.agent_turns += 1
+        self._check_alerts(cost)
+
+    def _check_alerts(self, cost: CostEvent) -> None:
+        session = next((s for s in self._sessions.values() if s.name == cost.agent), None)
+        own = session.decl.config.alerts if session is not None else None
+        for metric, value, threshold in self.config.alerts.merged(own).crossed(cost):
+            self.bus.emit(
+                LogEvent,
+                level="warn",
+                message=alert_message(cost.agent, metric, value, threshold),
+                fields={
+                    "alert": metric,
+                    "value": value,
+                    "threshold": threshold,
+                    "agent": cost.agent,
+                    "turn": cost.turn,
+                    "model": cost.model,
+                },
+                source=ALERT_SOURCE,
+            )
 
     def note_partial(self, text: str) -> None:
         if text:

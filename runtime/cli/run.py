@@ -22,6 +22,13 @@ def register(sub: Any) -> None:
         help="an input value (repeatable); converted to the declared type",
     )
     parser.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a tag stored with the run (repeatable); filter with `tide runs --tag`",
+    )
+    parser.add_argument(
         "--mock", action="store_true", help="agents answer from the procedure's Mocks {}"
     )
     parser.add_argument(
@@ -80,11 +87,13 @@ def handle(args: argparse.Namespace) -> int:
     from runtime.config import RuntimeConfig
     from runtime.errors import TideError
     from runtime.handlers import JsonlHandler, LogHandler
+    from runtime.run_tags import parse_tag_args
     from runtime.source import ProcedureSource
 
     try:
         source = ProcedureSource.from_path(args.file)
         params = parse_params(args.param)
+        tags = parse_tag_args(args.tag)
     except TideError as exc:
         return report_tide_error(exc, debug=args.debug)
 
@@ -119,6 +128,7 @@ def handle(args: argparse.Namespace) -> int:
                 model=args.model,
                 inputs_from_strings=True,
                 human=TerminalHuman(mock=args.mock),
+                tags=tags,
             )
         )
     except TideError as exc:

@@ -30,6 +30,7 @@ def register(sub: Any) -> None:
     runs.add_argument("--procedure", metavar="P", help="only runs of this procedure")
     runs.add_argument("--status", choices=_STATUSES, help="only runs with this status")
     runs.add_argument("--limit", type=int, default=20, metavar="N", help="at most N runs")
+    _tag_arg(runs)
     actions = runs.add_subparsers(dest="runs_action", metavar="ACTION")
     show = actions.add_parser(
         "show",
@@ -54,7 +55,24 @@ def register(sub: Any) -> None:
     stats.add_argument(
         "--include-mock", action="store_true", help="count runs made with --mock too"
     )
+    _tag_arg(stats)
     stats.set_defaults(handler=handle_stats)
+
+
+def _tag_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="only runs with this tag (repeatable: all must match)",
+    )
+
+
+def _tags(args: argparse.Namespace) -> dict[str, str]:
+    from runtime.run_tags import parse_tag_args
+
+    return parse_tag_args(args.tag)
 
 
 def _workspace_args(parser: argparse.ArgumentParser, default: Any = None) -> None:
@@ -94,13 +112,14 @@ def handle_runs(args: argparse.Namespace) -> int:
     if args.limit < 1:
         print_error("--limit must be at least 1")
         return EXIT_USAGE
+    tags = _tags(args)
     store = _open(args.workspace)
     records: list[RunRecord] = []
     if store is not None:
         try:
             records = anyio.run(
                 lambda: store.list_runs(
-                    procedure=args.procedure, status=args.status, limit=args.limit
+                    procedure=args.procedure, status=args.status, limit=args.limit, tags=tags
                 )
             )
         finally:
@@ -130,6 +149,9 @@ def _print_runs(records: list[RunRecord]) -> None:
             overflow="fold",
         )
     table.add_column("model", overflow="fold")
+    show_tags = any(r.tags for r in records)
+    if show_tags:
+        table.add_column("tags", overflow="fold")
     for r in records:
         moment = r.started_at or r.created_at
         style = _STATUS_STYLE.get(r.status, "")
@@ -142,6 +164,7 @@ def _print_runs(records: list[RunRecord]) -> None:
             str(r.totals.total_tokens),
             format_cost(r.totals.cost_usd),
             r.model or "",
+            *([" ".join(f"{k}={v}" for k, v in r.tags.items())] if show_tags else []),
         )
     _console().print(table)
 
@@ -221,12 +244,15 @@ def handle_stats(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print_error(str(exc))
         return EXIT_USAGE
+    tags = _tags(args)
     store = _open(args.workspace)
     rows: list[StatsRow] = []
     if store is not None:
         try:
             rows = anyio.run(
-                lambda: store.stats(args.by, since=window, include_mock=args.include_mock)
+                lambda: store.stats(
+                    args.by, since=window, include_mock=args.include_mock, tags=tags
+                )
             )
         finally:
             store.close()
@@ -255,7 +281,8 @@ def _print_stats(by: str, rows: list[Any]) -> None:
 
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column(by, overflow="fold")
-    for column in ("count", "first token p50/p95", "duration p50/p95", "tokens avg", "cost"):
+    columns = ("count", "first token p50/p95", "duration p50/p95", "tokens avg", "cost", "alerts")
+    for column in columns:
         table.add_column(column, justify="right")
     for row in rows:
         table.add_row(
@@ -265,5 +292,6 @@ def _print_stats(by: str, rows: list[Any]) -> None:
             pair(row.duration_ms.p50, row.duration_ms.p95, format_ms),
             tokens(row.total_tokens.avg),
             format_cost(row.cost_sum or 0.0),
+            f"[yellow]{row.alerts}[/]" if row.alerts else "0",
         )
     _console().print(table)

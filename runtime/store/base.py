@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, get_args
@@ -63,6 +64,7 @@ class RunRecord:
     partial_text: str | None = None
     totals: RunTotals = field(default_factory=RunTotals)
     ttft_ms: float | None = None
+    tags: dict[str, str] = field(default_factory=dict)
     # Models named by agent turns, for a run recorded without one (``tide run`` without --model).
     _turn_models: list[str] | None = field(default=None, repr=False, compare=False)
 
@@ -78,6 +80,7 @@ class RunRecord:
             self.status = "running"
             self.procedure = event.procedure
             self.inputs = dict(event.inputs)
+            self.tags = dict(event.tags)
             self.started_at = event.ts
         elif isinstance(event, CostEvent):
             # Running totals while the run goes on; the terminal event's totals replace them.
@@ -131,6 +134,7 @@ class RunRecord:
             "cost_usd": totals.cost_usd,
             "total_tokens": totals.total_tokens,
             "agent_turns": totals.agent_turns,
+            "tags": self.tags,
             "error": self.error.model_dump() if self.error else None,
         }
 
@@ -164,11 +168,14 @@ class StatsRow:
     total_tokens: Stat
     cost_usd: Stat
     cost_sum: float | None
+    # Alerts raised (``runtime.alerts``) in the same window.
+    alerts: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
             "key": self.key,
             "count": self.count,
+            "alerts": self.alerts,
             "ttft_ms": self.ttft_ms.to_json(),
             "duration_ms": self.duration_ms.to_json(),
             "total_tokens": self.total_tokens.to_json(),
@@ -199,6 +206,7 @@ class ExecutionStore(Protocol):
         status: str | None = None,
         limit: int = 50,
         id_prefix: str | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> list[RunRecord]: ...
 
     async def get_run(self, run_id: str) -> RunRecord | None: ...
@@ -215,9 +223,11 @@ class ExecutionStore(Protocol):
         since: timedelta | None = None,
         include_mock: bool = False,
         now: datetime | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> list[StatsRow]:
         """Per-key aggregates: agent turns for ``model`` and ``agent``, finished runs for
-        ``procedure``; mock runs are left out unless ``include_mock``."""
+        ``procedure``; mock runs are left out unless ``include_mock``; only runs with all of
+        ``tags`` count."""
         ...
 
     async def reap_abandoned(self) -> list[str]:

@@ -31,6 +31,7 @@ class StoreHandler:
                     procedure=event.procedure,
                     status="running",
                     inputs=dict(event.inputs),
+                    tags=dict(event.tags),
                     model=self.model,
                     mock=self.mock,
                     created_at=event.ts,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -27,14 +27,14 @@ from runtime.events import AgentStreamChunkEvent, CostEvent, ErrorInfo, Event, R
 from runtime.store._owners import INTERRUPTED, INTERRUPTED_MESSAGE, is_gone, this_process
 from runtime.store.base import GroupBy, RunRecord, RunStatus, StatsRow
 from runtime.store.codec import EventRow, decode_events, encode_event, from_micros, to_micros
-from runtime.store.stats import query_stats
+from runtime.store.stats import query_stats, tag_filter
 from runtime.store.writer import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_EVENTS, Batch, BatchWriter
 
 T = TypeVar("T")
 
 STORE_DIR = ".tide"
 STORE_FILE = "runs.db"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _BUSY_TIMEOUT_MS = 10_000
 
 _SCHEMA = """
@@ -57,7 +57,8 @@ CREATE TABLE IF NOT EXISTS runs (
     cost_usd REAL,
     agent_turns INTEGER,
     ttft_ms REAL,
-    owner TEXT
+    owner TEXT,
+    tags TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at DESC);
 CREATE INDEX IF NOT EXISTS runs_by_procedure ON runs (procedure, created_at DESC);
@@ -93,10 +94,10 @@ CREATE INDEX IF NOT EXISTS turns_by_ts ON turns (ts);
 _RUN_COLUMNS = (
     "id, procedure, status, inputs, model, mock, created_at, started_at, finished_at, output, "
     "error, partial_text, totals, duration_ms, total_tokens, cost_usd, agent_turns, ttft_ms, "
-    "owner"
+    "owner, tags"
 )
 _UPSERT_RUN = (
-    f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * 19)}) "
+    f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * len(_RUN_COLUMNS.split(', ')))}) "
     "ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in _RUN_COLUMNS.split(", ")[1:])
 )
@@ -136,7 +137,7 @@ def _run_row(r: RunRecord, owner: str) -> tuple[Any, ...]:
         to_micros(r.created_at), _micros(r.started_at), _micros(r.finished_at),
         None if r.output is None else _dumps(r.output), error, r.partial_text,
         t.model_dump_json(), t.duration_ms if r.finished else None, t.total_tokens, t.cost_usd,
-        t.agent_turns, r.ttft_ms, None if r.finished else owner,
+        t.agent_turns, r.ttft_ms, None if r.finished else owner, _dumps(r.tags),
     )  # fmt: skip
 
 
@@ -157,6 +158,7 @@ def _record(row: sqlite3.Row) -> RunRecord:
         partial_text=row["partial_text"],
         totals=RunTotals.model_validate_json(row["totals"]),
         ttft_ms=row["ttft_ms"],
+        tags=json.loads(row["tags"] or "{}"),
     )
 
 
@@ -165,6 +167,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
     columns = {row["name"] for row in conn.execute("PRAGMA table_info(runs)")}
     if "owner" not in columns:
         conn.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
+    if "tags" not in columns:
+        conn.execute("ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '{}'")
 
 
 def _turn_row(record: RunRecord, e: CostEvent) -> tuple[Any, ...]:
@@ -339,6 +343,7 @@ class SQLiteStore:
         status: str | None = None,
         limit: int = 50,
         id_prefix: str | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> list[RunRecord]:
         return await self._read(
             partial(
@@ -347,6 +352,7 @@ class SQLiteStore:
                 status=status,
                 limit=limit,
                 id_prefix=id_prefix,
+                tags=tags,
             )
         )
 
@@ -358,9 +364,14 @@ class SQLiteStore:
         status: str | None = None,
         limit: int = 50,
         id_prefix: str | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> list[RunRecord]:
         where: list[str] = []
         params: list[Any] = []
+        if tags:
+            condition, values = tag_filter(tags)
+            where.append(condition)
+            params += values
         if procedure:
             where.append("procedure = ?")
             params.append(procedure)
@@ -396,9 +407,12 @@ class SQLiteStore:
         since: timedelta | None = None,
         include_mock: bool = False,
         now: datetime | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> list[StatsRow]:
         start = None if since is None else to_micros((now or datetime.now(UTC)) - since)
-        return await self._read(partial(query_stats, by=by, since=start, mock=include_mock))
+        return await self._read(
+            partial(query_stats, by=by, since=start, mock=include_mock, tags=tags)
+        )
 
     async def __aenter__(self) -> SQLiteStore:
         return self

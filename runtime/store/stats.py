@@ -9,39 +9,76 @@ with at least 95 % of the values at or below it, so it is always a value that oc
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
+from typing import Any
 
 from runtime.store.base import GroupBy, Stat, StatsRow
 
 METRICS = ("ttft_ms", "duration_ms", "total_tokens", "cost_usd")
 PERCENTILES = (50, 95)
 
-# Each source yields rows of (key, ts, mock, <metrics>); ``:since`` may be NULL for all time.
+# Each source yields rows of (key, run_id, ts, mock, <metrics>); ``:since`` may be NULL for all
+# time.
 _SOURCES: dict[str, str] = {
-    "model": "SELECT model AS key, ts, mock, {metrics} FROM turns",
-    "agent": "SELECT agent AS key, ts, mock, {metrics} FROM turns",
+    "model": "SELECT model AS key, run_id, ts, mock, {metrics} FROM turns",
+    "agent": "SELECT agent AS key, run_id, ts, mock, {metrics} FROM turns",
     "procedure": (
-        "SELECT procedure AS key, started_at AS ts, mock, {metrics} FROM runs "
+        "SELECT procedure AS key, id AS run_id, started_at AS ts, mock, {metrics} FROM runs "
         "WHERE status IN ('completed', 'failed', 'cancelled') AND started_at IS NOT NULL"
     ),
 }
+# The key of an alert (a ``log`` event from ``runtime.alerts``) in ``events e JOIN runs r``.
+_ALERT_KEYS = {
+    "model": "e.data ->> '$.fields.model'",
+    "agent": "e.data ->> '$.fields.agent'",
+    "procedure": "r.procedure",
+}
 
 
-def _source(by: GroupBy) -> str:
+def tag_filter(tags: Mapping[str, str] | None, column: str = "tags") -> tuple[str, list[Any]]:
+    """A condition on a runs row's JSON ``tags`` that every tag in ``tags`` matches, with its
+    parameters; ``("1", [])`` without tags. Keys are checked (``runtime.run_tags``) to hold no
+    double quote, so they can sit in a quoted JSON path."""
+    if not tags:
+        return "1", []
+    parts, params = [], []
+    for key, value in tags.items():
+        parts.append(f"json_extract({column}, ?) = ?")
+        params += [f'$."{key}"', value]
+    return " AND ".join(parts), params
+
+
+def _tagged_runs(
+    tags: Mapping[str, str] | None, run_id: str = "run_id"
+) -> tuple[str, dict[str, Any]]:
+    """``run_id IN (runs with these tags)`` as SQL with named parameters."""
+    if not tags:
+        return "1", {}
+    condition, values = tag_filter(tags)
+    named: dict[str, Any] = {}
+    for index, value in enumerate(values):
+        named[f"tag{index}"] = value
+        condition = condition.replace("?", f":tag{index}", 1)
+    return f"{run_id} IN (SELECT id FROM runs WHERE {condition})", named
+
+
+def _source(by: GroupBy, tagged: str = "1") -> str:
     body = _SOURCES[by].format(metrics=", ".join(METRICS))
     return (
         f"WITH src AS ({body}), "
-        "sel AS (SELECT * FROM src WHERE (:since IS NULL OR ts >= :since) AND (:mock OR mock = 0))"
+        "sel AS (SELECT * FROM src WHERE (:since IS NULL OR ts >= :since) AND (:mock OR mock = 0) "
+        f"AND {tagged})"
     )
 
 
-def _percentile_sql(by: GroupBy, metric: str) -> str:
+def _percentile_sql(by: GroupBy, metric: str, tagged: str = "1") -> str:
     # Rank r of n is the p-th percentile's when r * 100 >= p * n first holds: integer
     # arithmetic, so that 0.95 * 20 never rounds to just above 19.
     picks = ", ".join(
         f"MIN(CASE WHEN rn * 100 >= {p} * n THEN val END) AS p{p}" for p in PERCENTILES
     )
     return (
-        f"{_source(by)}, ranked AS ("
+        f"{_source(by, tagged)}, ranked AS ("
         f"SELECT key, {metric} AS val, "
         f"ROW_NUMBER() OVER (PARTITION BY key ORDER BY {metric}) AS rn, "
         f"COUNT(*) OVER (PARTITION BY key) AS n "
@@ -50,31 +87,56 @@ def _percentile_sql(by: GroupBy, metric: str) -> str:
     )
 
 
-def _totals_sql(by: GroupBy) -> str:
+def _totals_sql(by: GroupBy, tagged: str = "1") -> str:
     averages = ", ".join(f"AVG({m}) AS avg_{m}" for m in METRICS)
     return (
-        f"{_source(by)} SELECT key, COUNT(*) AS n, {averages}, SUM(cost_usd) AS cost_sum "
+        f"{_source(by, tagged)} SELECT key, COUNT(*) AS n, {averages}, SUM(cost_usd) AS cost_sum "
         "FROM sel GROUP BY key"
     )
 
 
+def _alerts_sql(by: GroupBy, tags: Mapping[str, str] | None) -> str:
+    tagged, _ = _tagged_runs(tags, "e.run_id")
+    return (
+        f"SELECT {_ALERT_KEYS[by]} AS key, COUNT(*) AS n FROM events e "
+        "JOIN runs r ON r.id = e.run_id "
+        "WHERE e.type = 'log' AND e.data ->> '$.source' = 'alert' "
+        "AND (:since IS NULL OR e.ts >= :since) AND (:mock OR r.mock = 0) "
+        f"AND {tagged} GROUP BY key"
+    )
+
+
 def query_stats(
-    conn: sqlite3.Connection, *, by: GroupBy, since: int | None, mock: bool
+    conn: sqlite3.Connection,
+    *,
+    by: GroupBy,
+    since: int | None,
+    mock: bool,
+    tags: Mapping[str, str] | None = None,
 ) -> list[StatsRow]:
-    """Per-key aggregates, most frequent first. ``since`` is in microseconds since the epoch."""
+    """Per-key aggregates, most frequent first. ``since`` is in microseconds since the epoch;
+    only runs carrying every one of ``tags`` count."""
     if by not in _SOURCES:
         raise ValueError(f"cannot group by '{by}'; use one of {', '.join(_SOURCES)}")
-    params = {"since": since, "mock": int(mock)}
-    totals = {row["key"]: row for row in conn.execute(_totals_sql(by), params)}
+    tagged, tag_params = _tagged_runs(tags)
+    params = {"since": since, "mock": int(mock), **tag_params}
+    totals = {row["key"]: row for row in conn.execute(_totals_sql(by, tagged), params)}
     percentiles: dict[str, dict[str, sqlite3.Row]] = {m: {} for m in METRICS}
     for metric in METRICS:
-        for row in conn.execute(_percentile_sql(by, metric), params):
+        for row in conn.execute(_percentile_sql(by, metric, tagged), params):
             percentiles[metric][row["key"]] = row
+    alerts = {row["key"]: int(row["n"]) for row in conn.execute(_alerts_sql(by, tags), params)}
     rows = []
     for key, total in totals.items():
         stats = {m: _stat(total, percentiles[m].get(key), m) for m in METRICS}
         rows.append(
-            StatsRow(key=str(key), count=int(total["n"]), cost_sum=total["cost_sum"], **stats)
+            StatsRow(
+                key=str(key),
+                count=int(total["n"]),
+                cost_sum=total["cost_sum"],
+                alerts=alerts.get(key, 0),
+                **stats,
+            )
         )
     rows.sort(key=lambda row: (-row.count, row.key))
     return rows

@@ -23,6 +23,9 @@ export interface RunStartedEvent {
   inputs?: {
     [k: string]: unknown;
   };
+  tags?: {
+    [k: string]: string;
+  };
 }
 export interface RunCompletedEvent {
   run_id: string;
