@@ -1,14 +1,22 @@
-"""The IDE server's Starlette application: ``create_app(settings)``.
+"""The IDE server's Starlette application: ``create_app(...)``.
 
-One ``Runtime``, one execution store and one run manager live for the server's lifetime
-(opened in the lifespan); everything is under ``/api/``, and the built frontend is served on
-the same port.
+One ``Runtime``, one execution store and one run manager live for the app's lifetime (opened in
+its lifespan); everything is under ``/api/``, and the built frontend is served on the same
+port. ``api_only=True`` leaves out the editor: no frontend, files, validation or stats, only
+the runs, their event streams and the health check.
+
+Starlette (and FastAPI) run only the outer application's lifespan, not a mounted one's, so an
+app mounted in another is started by that one's lifespan: ``Starlette(routes=[Mount("/tide",
+tide)], lifespan=tide.lifespan)``. Until it is, its routes answer 503 saying so.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 import anyio
 from starlette.applications import Starlette
@@ -41,34 +49,62 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True, "version": __version__})
 
 
-def create_app(settings: Settings) -> Starlette:
+class TideApp(Starlette):
+    """The IDE server's application. ``lifespan`` starts and stops its services: Starlette
+    calls it when this app is the outer one; an app that mounts this one passes it on as its
+    own lifespan (or enters ``tide.lifespan(app)`` inside its own)."""
+
+    lifespan: Callable[[Any], AbstractAsyncContextManager[None]]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    workspace: str | os.PathLike[str] | None = None,
+    api_only: bool = False,
+    **options: Any,
+) -> TideApp:
+    """The application, for ``settings``, or for ``workspace`` (a folder of procedures, where
+    runs are recorded in ``.tide/runs.db``) with any other ``Settings`` field as a keyword.
+    ``api_only`` serves only the run API (no editor, no file routes)."""
+    if settings is None:
+        if workspace is None:
+            raise TypeError("create_app needs a workspace (or Settings)")
+        settings = Settings(workspace=Path(workspace), **options)
+    elif workspace is not None or options:
+        raise TypeError("give create_app either Settings or workspace= and options, not both")
     if settings.token is None and not is_loopback(settings.host):
         raise ValueError(f"binding {settings.host} needs a token; without one, bind 127.0.0.1")
     if not settings.workspace.is_dir():
         raise ValueError(f"the workspace {settings.workspace} is not a directory")
+    config = settings
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        workspace = Workspace(settings.workspace, max_bytes=settings.max_body_bytes)
+    async def lifespan(_: Any = None) -> AsyncIterator[None]:
+        # The state is this app's, whichever app's lifespan runs this: requests reach the
+        # routes through this app, which puts itself in their scope.
+        if getattr(app.state, "services", None) is not None:
+            raise RuntimeError("this Tide app is already started")
+        workspace = Workspace(config.workspace, max_bytes=config.max_body_bytes)
         limiter = anyio.CapacityLimiter(VALIDATION_THREADS)
-        store = SQLiteStore.for_workspace(settings.workspace)
+        store = SQLiteStore.for_workspace(config.workspace)
         try:
             async with (
-                Runtime(settings.runtime) as runtime,
+                Runtime(config.runtime) as runtime,
                 RunManager(
                     runtime,
                     store,
-                    max_concurrent=settings.max_concurrent,
-                    max_backlog=settings.max_backlog,
-                    retain_finished=settings.retain_finished,
+                    max_concurrent=config.max_concurrent,
+                    max_backlog=config.max_backlog,
+                    retain_finished=config.retain_finished,
                     preload=PRELOAD,
                 ) as manager,
             ):
                 app.state.services = Services(
-                    settings=settings,
+                    settings=config,
                     workspace=workspace,
                     catalog=Catalog(
-                        workspace, timeout_s=settings.runtime.inspect_timeout_s, limiter=limiter
+                        workspace, timeout_s=config.runtime.inspect_timeout_s, limiter=limiter
                     ),
                     store=store,
                     runtime=runtime,
@@ -82,16 +118,21 @@ def create_app(settings: Settings) -> Starlette:
 
     routes: list[BaseRoute] = [
         Route("/api/health", health, methods=["GET"]),
-        *files.routes,
-        *procedures.routes,
         *runs_api.routes,
         *sse.routes,
-        *stats.routes,
-        *frontend_routes(settings.frontend_dir),
     ]
-    return Starlette(
+    if not api_only:
+        routes += [
+            *files.routes,
+            *procedures.routes,
+            *stats.routes,
+            *frontend_routes(settings.frontend_dir),
+        ]
+    app = TideApp(
         routes=routes,
         middleware=[Middleware(SecurityMiddleware, token=settings.token)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    app.lifespan = lifespan
+    return app

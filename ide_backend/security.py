@@ -35,6 +35,13 @@ def _host_name(host: str) -> str:
     return urlsplit(f"//{host}").hostname or ""
 
 
+def _route_path(scope: Scope) -> str:
+    """The path below the app's root (which is not ``/`` when the app is mounted)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] or "/" if root and path.startswith(root) else path
+
+
 class SecurityMiddleware:
     def __init__(self, app: ASGIApp, *, token: str | None) -> None:
         self.app = app
@@ -68,7 +75,7 @@ class SecurityMiddleware:
             return error_response(403, "requests from other sites are refused", "cross_origin")
         if self.token is None:
             return None
-        if scope["path"] == "/" and b"token=" in scope.get("query_string", b""):
+        if _route_path(scope) == "/" and b"token=" in scope.get("query_string", b""):
             return self._login(scope)
         if self._authorized(headers):
             return None
@@ -102,7 +109,8 @@ class SecurityMiddleware:
         query = parse_qs(scope["query_string"].decode("latin-1"))
         if not self._matches((query.get("token") or [None])[0]):
             return error_response(401, "wrong token")
-        response = RedirectResponse("/", status_code=303)
+        # Mounted in another app, this app's root is below the server's.
+        response = RedirectResponse(scope.get("root_path", "") + "/", status_code=303)
         assert self.token is not None
         response.set_cookie(COOKIE, self.token, httponly=True, samesite="strict", path="/")
         return response

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import anyio
 from starlette.requests import HTTPConnection
 
+from ide_backend.errors import ApiError
+
 if TYPE_CHECKING:
     from ide_backend.catalog import Catalog
     from ide_backend.runs import RunManager
@@ -31,5 +33,10 @@ class Services:
 def services(conn: HTTPConnection) -> Services:
     found: Services | None = getattr(conn.app.state, "services", None)
     if found is None:
-        raise RuntimeError("the IDE server is not started (its lifespan has not run)")
+        raise ApiError(
+            503,
+            "Tide's app is not started: its lifespan has not run. Mounted in another app, "
+            "pass it on: Starlette(..., lifespan=tide.lifespan) or FastAPI(lifespan=tide.lifespan)",
+            "not_started",
+        )
     return found
