@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from runtime.declarations import AgentDecl, Declarations, ToolDecl
 from runtime.errors import DeclarationError, ProcedureRuntimeError
+from runtime.evaluation.config import EvaluationsConfig, EvaluationSettings
 from runtime.fields import Fields
 from runtime.host import Host
 from runtime.predictors.model import ModelDecl
@@ -67,6 +68,8 @@ class ProcedureInfo:
     specifications: list[tuple[str, int | None]]
     steps: list[str]
     warnings: list[tuple[str, str | None, int | None]] = field(default_factory=list)
+    evaluation: EvaluationSettings | None = None
+    evaluations: EvaluationsConfig | None = None
 
     def describe(self) -> dict[str, Any]:
         """What the IDE's inputs form and ``tide validate --json`` show."""
@@ -153,6 +156,8 @@ def summarize(
         specifications=[(s.text, s.line) for s in decls.specifications],
         steps=[s.text for s in decls.steps],
         warnings=list(decls.warnings),
+        evaluation=decls.evaluation,
+        evaluations=decls.evaluations,
     )
 
 

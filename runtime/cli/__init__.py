@@ -20,6 +20,7 @@ BUILTIN_COMMANDS = (
     "runtime.cli.run",
     "runtime.cli.validate",
     "runtime.cli.test",
+    "runtime.cli.eval",
     "runtime.cli.events",
     "runtime.cli.runs",
     "runtime.cli.model_server",
