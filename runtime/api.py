@@ -29,6 +29,7 @@ from runtime.models.base import ModelClient
 from runtime.run import ModelOverrides, Run, RunResult
 from runtime.source import ProcedureSource
 from runtime.streaming import RunStream, start_stream
+from runtime.telemetry import telemetry_handler
 
 if TYPE_CHECKING:
     from runtime.model_server import ScriptedModelServer
@@ -49,6 +50,8 @@ class Runtime:
         self._base_urls: dict[str, str] = {}
         self._scripted: ScriptedModelServer | None = None
         self._service_lock = anyio.Lock()
+        # Spans and metrics for every run when OTEL_* asks for them (see runtime.telemetry).
+        self.telemetry = telemetry_handler()
 
     async def __aenter__(self) -> Runtime:
         self._services = await self._stack.enter_async_context(anyio.create_task_group())
@@ -72,6 +75,8 @@ class Runtime:
         source = (
             procedure if isinstance(procedure, ProcedureSource) else ProcedureSource.load(procedure)
         )
+        if self.telemetry is not None:
+            options["handlers"] = [*(options.get("handlers") or []), self.telemetry]
         return Run(self, source, inputs, **options)
 
     async def run(
