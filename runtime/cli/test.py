@@ -40,9 +40,9 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--runs",
         type=_positive,
-        default=1,
         metavar="N",
-        help="run each scenario N times and report its pass rate and flakiness",
+        help="run each scenario N times and report its pass rate and flakiness "
+        "(default: the file's Evaluation { runs = N }, else 1)",
     )
     parser.add_argument(
         "--mock",
@@ -108,7 +108,9 @@ def handle(args: argparse.Namespace) -> int:
         model=args.model,
         timeout_s=args.timeout,
     )
-    console = None if args.json else ConsoleReport(sys.stdout, verbose=args.verbose, runs=args.runs)
+    console = (
+        None if args.json else ConsoleReport(sys.stdout, verbose=args.verbose, runs=args.runs or 1)
+    )
     try:
         report = anyio.run(
             lambda: run_tests(args.paths, options, console.scenario if console else None)

@@ -13,7 +13,7 @@ import re
 from runtime.testing.assertions import OUTPUT, STATE, _output, _require, _state
 from runtime.testing.steps import TOOL, Q, ScenarioContext, StepFailure, step
 from runtime.testing.values import Described as D
-from runtime.testing.values import display, parse_structured, show
+from runtime.testing.values import display, parse_structured, parse_value, show
 
 DEFAULT_THRESHOLD = 0.8
 _PUNCTUATION = re.compile(r"[^\w\s]")
@@ -62,7 +62,13 @@ ANY_OF = r"any of (?P<choices>\[.*\])"
 
 @step(
     "then",
-    OUTPUT + r" should fuzzy match (?:" + Q.format("text") + r"|" + ANY_OF + r")" + THRESHOLD,
+    OUTPUT
+    + r" should fuzzy match (?:"
+    + Q.format("text")
+    + r"|"
+    + ANY_OF
+    + r"|any of (?P<listed>.+?)|(?P<bare>.+?))"
+    + THRESHOLD,
     'the output should fuzzy match "Hello there" with threshold 0.9',
 )
 def _fuzzy(ctx: ScenarioContext, match: re.Match[str]) -> None:
@@ -73,6 +79,11 @@ def _fuzzy(ctx: ScenarioContext, match: re.Match[str]) -> None:
         if not isinstance(choices, list) or not choices:
             raise StepFailure(f"'any of' needs a list of strings, got {match['choices']}")
         candidates = [display(c) for c in choices]
+    elif match["listed"] is not None:
+        # any of "Hello", "Hi": comma-separated, each quoted or not
+        candidates = [display(parse_value(p)) for p in match["listed"].split(",") if p.strip()]
+    elif match["bare"] is not None:
+        candidates = [match["bare"].strip()]
     else:
         candidates = [match["text"]]
     _check_similar(label, actual, candidates, _threshold(match["threshold"]))
@@ -119,8 +130,6 @@ def stop_reason(ctx: ScenarioContext) -> str:
     'the stop reason should contain "budget"',
 )
 def _stop_reason(ctx: ScenarioContext, match: re.Match[str]) -> None:
-    from runtime.testing.values import parse_value
-
     if match["how"].lower() == "be" and match["value"].startswith("similar to "):
         raise StepFailure('use: the stop reason should contain "…"')
     wanted = display(parse_value(match["value"]))
@@ -135,6 +144,43 @@ def _stop_reason(ctx: ScenarioContext, match: re.Match[str]) -> None:
             expected=D(f"{words} {show(wanted)}"),
             actual=actual,
         )
+
+
+@step(
+    "then",
+    r"the agent'?s? context should include (?:" + Q.format("text") + r"|(?P<bare>.+))",
+    "the agent's context should include \"the customer's name\"",
+)
+def _context_includes(ctx: ScenarioContext, match: re.Match[str]) -> None:
+    wanted = match["text"] if match["text"] is not None else match["bare"].strip()
+    texts = agent_context(ctx)
+    if not any(wanted in text for text in texts):
+        raise StepFailure(
+            f"no agent was sent {show(wanted)}",
+            expected=D(f"a message or system prompt containing {show(wanted)}"),
+            actual=texts,
+        )
+
+
+def agent_context(ctx: ScenarioContext) -> list[str]:
+    """What the agents were given: their system prompts, then every message of their turns."""
+    from runtime.templates import render
+
+    outcome = ctx.finished
+    host = outcome.host
+    if host is None:
+        return []
+    texts: list[str] = []
+    inputs, state = ctx.setup.inputs, outcome.result.state
+    for agent in host.declarations.agents.values():
+        prompt = agent.config.system_prompt
+        texts.append(render(prompt, inputs=inputs, state=state) if prompt else "")
+        history = host.effects.agent_method(agent, "history")
+        for message in history if isinstance(history, list) else []:
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, str):
+                texts.append(content)
+    return [t for t in texts if t]
 
 
 # -- patterns -------------------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ class ConsoleReport:
         line = f"  {_MARK[report.status]} {escape(scenario.title)}"
         if report.skipped:
             self.print(f"{line} [dim](skipped)[/]")
-        elif self.runs > 1:
+        elif len(report.attempts) > 1:
             flaky = ", [yellow]flaky[/]" if report.flaky else ""
             self.print(
                 f"{line} [dim]{report.passed_runs}/{len(report.attempts)} runs passed"

@@ -69,7 +69,8 @@ class TestOptions:
     tags: str | None = None
     name: str | None = None
     workers: int | None = None
-    runs: int = 1
+    # None: each file's Evaluation { runs = N }, else 1.
+    runs: int | None = None
     real: bool = False
     model: str | None = None
     timeout_s: float | None = None
@@ -333,7 +334,6 @@ async def run_tests(
     files = collect_files(paths)
     timeout = options.timeout_s or (REAL_TIMEOUT_S if options.real else MOCK_TIMEOUT_S)
     config = RuntimeConfig.from_env(streaming=False, timeout_s=timeout)
-    runs = max(1, options.runs)
     async with Runtime(config) as runtime:
         loaded: list[Suite | Problem | None] = [None] * len(files)
 
@@ -355,7 +355,8 @@ async def run_tests(
                     continue
                 skipped = bool(SKIP_TAGS & {t.lower() for t in scenario.tags})
                 work.append((item, ScenarioReport(scenario, skipped=skipped)))
-        await _run_all(work, runtime, options, runs, on_scenario)
+        await _run_all(work, runtime, options, on_scenario)
+    runs = max([suite_runs(suite, options) for suite, _ in work], default=options.runs or 1)
     return TestReport(
         scenarios=[report for _, report in work],
         problems=problems,
@@ -365,15 +366,22 @@ async def run_tests(
     )
 
 
+def suite_runs(suite: Suite, options: TestOptions) -> int:
+    """``--runs``, else the file's ``Evaluation { runs = N }``, else 1."""
+    if options.runs is not None:
+        return max(1, options.runs)
+    declared = suite.info.evaluation
+    return declared.runs if declared is not None else 1
+
+
 async def _run_all(
     work: list[tuple[Suite, ScenarioReport]],
     runtime: Runtime,
     options: TestOptions,
-    runs: int,
     on_scenario: ScenarioCallback | None,
 ) -> None:
     limiter = anyio.CapacityLimiter(options.workers or os.cpu_count() or 4)
-    attempts: list[list[Attempt | None]] = [[None] * runs for _ in work]
+    attempts: list[list[Attempt | None]] = [[None] * suite_runs(s, options) for s, _ in work]
     finished = [report.skipped for _, report in work]
     reported = 0
 
@@ -399,6 +407,6 @@ async def _run_all(
         for index, (_, report) in enumerate(work):
             if report.skipped:
                 continue
-            for run_index in range(runs):
+            for run_index in range(len(attempts[index])):
                 group.start_soon(attempt, index, run_index)
     report_ready()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from runtime.testing.gherkin import SpecStep, StepKind
-from runtime.testing.values import parse_json_argument, parse_value, show
+from runtime.testing.values import parse_json_argument, parse_list_or_value, parse_value, show
 
 if TYPE_CHECKING:
     from runtime.events import Event
@@ -214,12 +214,12 @@ def _started(ctx: ScenarioContext, match: re.Match[str]) -> None:
 
 @step(
     "given",
-    r"the (?:message|user message) is(?: " + Q.format("text") + r"|:)",
+    r"the (?:message|user message) is(?: " + Q.format("text") + r"| (?P<bare>.+)|:)",
     'the message is "Hello"',
     "setup",
 )
 def _message(ctx: ScenarioContext, match: re.Match[str]) -> None:
-    text = ctx.text_argument(match)
+    text = match["bare"].strip() if match["bare"] is not None else ctx.text_argument(match)
     ctx.setup.message = text
     if "message" in ctx.info.inputs:
         ctx.setup.inputs["message"] = text
@@ -235,7 +235,7 @@ def _input(ctx: ScenarioContext, match: re.Match[str]) -> None:
     if match["value"] is None:
         ctx.setup.inputs[match["name"]] = ctx.text_argument(match, "value")
     else:
-        ctx.setup.inputs[match["name"]] = parse_value(match["value"])
+        ctx.setup.inputs[match["name"]] = parse_list_or_value(match["value"])
 
 
 @step(
@@ -261,14 +261,17 @@ def _inputs_table(ctx: ScenarioContext, match: re.Match[str]) -> None:
 
 @step(
     "given",
-    r"the " + AGENT + r" (?:responds|replies|answers) with(?: " + Q.format("text") + r"|:)",
+    r"the "
+    + AGENT
+    + r" (?:responds|replies|answers) with(?: "
+    + Q.format("text")
+    + r"| (?P<bare>.+)|:)",
     'the agent "writer" responds with "A draft"',
     "setup",
 )
 def _responds(ctx: ScenarioContext, match: re.Match[str]) -> None:
-    ctx.setup.agent_turns.setdefault(ctx.agent_name(match), []).append(
-        {"message": ctx.text_argument(match)}
-    )
+    text = match["bare"].strip() if match["bare"] is not None else ctx.text_argument(match)
+    ctx.setup.agent_turns.setdefault(ctx.agent_name(match), []).append({"message": text})
 
 
 @step(

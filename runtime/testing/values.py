@@ -39,6 +39,17 @@ def parse_value(raw: str) -> Any:
 _UNPARSED: Any = object()
 
 
+def parse_list_or_value(raw: str) -> Any:
+    """A value, where ``[a, b, 3]`` that is not JSON is a list of its comma-separated items
+    (each a value), as Tactus reads list inputs."""
+    value = parse_value(raw)
+    text = raw.strip()
+    if isinstance(value, str) and text.startswith("[") and text.endswith("]"):
+        inner = text[1:-1].strip()
+        return [parse_value(item) for item in inner.split(",")] if inner else []
+    return value
+
+
 def parse_structured(text: str) -> Any:
     """JSON, else a Python literal; ``_UNPARSED`` when it is neither."""
     try:

@@ -161,3 +161,23 @@ def test_evaluation_settings_and_evaluations_still_run(tmp_path: Path) -> None:
     ) + "\nEvaluation { runs = 3, parallel = false }\n"
     result, _ = anyio.run(lambda: run_text(text, {"name": "Ada"}))
     assert result.status == "completed"
+
+
+def test_evaluation_runs_set_how_often_tide_test_runs_each_scenario(tmp_path: Path) -> None:
+    from tests.testing.helpers import run as run_specs
+
+    path = tmp_path / "repeat.tac"
+    path.write_text(
+        """
+Evaluation { runs = 3, parallel = true }
+Procedure { function() return {} end }
+Specification([[
+Feature: repeat
+  Scenario: once more
+    Then the procedure should complete successfully
+]])
+"""
+    )
+    report = run_specs(path)
+    assert [len(s.attempts) for s in report.scenarios] == [3] and report.runs == 3
+    assert [len(s.attempts) for s in run_specs(path, runs=1).scenarios] == [1]

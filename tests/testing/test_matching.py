@@ -70,3 +70,44 @@ def test_steps(tmp_path: Path) -> None:
 )
 def test_list_steps_names_them(phrase: str) -> None:
     assert phrase in [example for _, example in list_steps()]
+
+
+TACTUS_FORMS = """
+helper = Agent { model = "openai/gpt-4o-mini", system_prompt = "You help {input.name}." }
+Procedure {
+  input = { name = field.string{}, tags = field.array{} },
+  output = { reply = field.string{}, count = field.number{} },
+  function(input)
+    local r = helper("Please greet me")
+    return { reply = r.output, count = #input.tags }
+  end
+}
+Specification([[
+Feature: Tactus phrasings
+  Scenario: unquoted values
+    Given the input name is "Ada"
+    And the input tags is [red, green, 3]
+    And the agent "helper" responds with Hello there, Ada
+    When the procedure runs
+    Then the output reply should fuzzy match hello there ada
+    And the output reply should fuzzy match any of "Goodbye", "Hello there" with threshold 0.9
+    And the output count should be 3
+    And the agent's context should include "You help Ada."
+    And the agent context should include Please greet me
+  Scenario: context that was never sent
+    Given the input name is "Ada"
+    Then the agent's context should include "Bob"
+]])
+"""
+
+
+def test_tactus_phrasings(tmp_path: Path) -> None:
+    path = tmp_path / "forms.tac"
+    path.write_text(TACTUS_FORMS)
+    scenarios = by_name(run(path))
+    assert scenarios["unquoted values"].status == "passed", scenarios[
+        "unquoted values"
+    ].first_failure
+    failure = scenarios["context that was never sent"].first_failure
+    assert failure is not None and failure.failure is not None
+    assert failure.failure.message == 'no agent was sent "Bob"'
