@@ -51,6 +51,21 @@ def register(sub: Any) -> None:
         help="stop the run after this long (default 600)",
     )
     parser.add_argument(
+        "--over",
+        metavar="INPUTS.jsonl",
+        help="run once per line of this file (a JSON object of inputs each); "
+        "a second time, lines already completed are taken from the store",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="with --over: at most N runs at once (default 4)",
+    )
+    parser.add_argument(
+        "--out", metavar="RESULTS.jsonl", help="with --over: each line's result, in input order"
+    )
+    parser.add_argument(
         "--no-store",
         action="store_true",
         help="do not record the run in ./.tide/runs.db (see `tide runs`)",
@@ -82,7 +97,7 @@ def handle(args: argparse.Namespace) -> int:
     import anyio
 
     from runtime.api import run_procedure
-    from runtime.cli._common import EXIT_FAILED, EXIT_OK, report_tide_error
+    from runtime.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_error, report_tide_error
     from runtime.cli._human import TerminalHuman
     from runtime.config import RuntimeConfig
     from runtime.errors import TideError
@@ -91,9 +106,17 @@ def handle(args: argparse.Namespace) -> int:
     from runtime.source import ProcedureSource
 
     try:
+        tags = parse_tag_args(args.tag)
+        if args.over is None and (args.concurrency is not None or args.out is not None):
+            print_error("--concurrency and --out go with --over FILE.jsonl")
+            return EXIT_USAGE
+        if args.over is not None:
+            from runtime.cli.batch import handle_batch
+
+            args.concurrency = 4 if args.concurrency is None else args.concurrency
+            return handle_batch(args, tags)
         source = ProcedureSource.from_path(args.file)
         params = parse_params(args.param)
-        tags = parse_tag_args(args.tag)
     except TideError as exc:
         return report_tide_error(exc, debug=args.debug)
 
@@ -111,7 +134,7 @@ def handle(args: argparse.Namespace) -> int:
     jsonl = JsonlHandler(args.events) if args.events else None
     if jsonl is not None:
         handlers.append(jsonl)
-    store = None if args.no_store else _open_store()
+    store = None if args.no_store else open_store()
     if store is not None:
         from runtime.store import StoreHandler
 
@@ -153,7 +176,7 @@ def handle(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def _open_store() -> Any:
+def open_store() -> Any:
     """The workspace's execution store, or None (with a warning) when it cannot be opened."""
     import sqlite3
 
