@@ -2,8 +2,7 @@
 
 ``tide ide`` starts it (``ide_backend.cli``). In your own application,
 ``create_app(workspace=..., api_only=False)`` is the ASGI app to serve or mount (see
-``ide_backend.app``), and ``sse_response`` / ``ui_message_stream_response`` stream a run from an
-endpoint of your own (see ``ide_backend.responses``). Everything is under ``/api/``: ``files``
+``ide_backend.app``). Everything is under ``/api/``: ``files``
 (the workspace), ``validate`` and ``models`` (procedures), ``runs`` (start, list, cancel),
 ``runs/{id}/events`` (server-sent events), ``runs/ui-stream`` and ``runs/{id}/ui-stream`` (the
 AI SDK's UI message stream) and ``stats``; the built frontend is served at ``/``. Runs are

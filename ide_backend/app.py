@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from ide_backend import files, procedures, runs_api, sse, stats
+from ide_backend import files, procedures, runs_api, sse, stats, ui_stream
 from ide_backend.catalog import Catalog
 from ide_backend.errors import EXCEPTION_HANDLERS
 from ide_backend.runs import RunManager
@@ -118,6 +118,7 @@ def create_app(
 
     routes: list[BaseRoute] = [
         Route("/api/health", health, methods=["GET"]),
+        *ui_stream.routes,
         *runs_api.routes,
         *sse.routes,
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -12,6 +13,7 @@ from starlette.routing import Route
 from ide_backend.bodies import optional, read_json
 from ide_backend.errors import ApiError, from_tide_error
 from ide_backend.procedures import UNSAVED_NAME
+from ide_backend.runs import LiveRun
 from ide_backend.services import Services, services
 from runtime.errors import TideError
 from runtime.run_tags import parse_tag_args
@@ -23,9 +25,18 @@ MAX_LIST = 500
 CANCEL_WAIT_S = 5.0
 
 
-async def start_run(request: Request) -> JSONResponse:
-    app = services(request)
-    data = await read_json(request, app.settings.max_body_bytes)
+@dataclass
+class RunRequest:
+    """What a request to start a run asks for (the body of ``POST /api/runs``)."""
+
+    source: ProcedureSource
+    inputs: dict[str, Any]
+    model: str | None
+    mock: bool
+    tags: dict[str, Any]
+
+
+async def read_run_request(app: Services, data: dict[str, Any]) -> RunRequest:
     path = optional(data, "path", str)
     text = optional(data, "source", str)
     inputs = optional(data, "inputs", dict) or {}
@@ -40,9 +51,24 @@ async def start_run(request: Request) -> JSONResponse:
         else:
             assert text is not None
             source = ProcedureSource.from_text(text, UNSAVED_NAME, app.workspace.root)
-        live = await app.manager.submit(source, inputs, model=model, mock=mock, tags=tags)
     except TideError as exc:
         raise from_tide_error(exc) from None
+    return RunRequest(source, inputs, model, mock, tags)
+
+
+async def submit(app: Services, asked: RunRequest) -> LiveRun:
+    try:
+        return await app.manager.submit(
+            asked.source, asked.inputs, model=asked.model, mock=asked.mock, tags=asked.tags
+        )
+    except TideError as exc:
+        raise from_tide_error(exc) from None
+
+
+async def start_run(request: Request) -> JSONResponse:
+    app = services(request)
+    data = await read_json(request, app.settings.max_body_bytes)
+    live = await submit(app, await read_run_request(app, data))
     return JSONResponse({"run_id": live.id, "status": live.record.status}, status_code=201)
 
 

@@ -1,0 +1,190 @@
+"""The AI SDK's UI message stream protocol over the runs API.
+
+``POST /api/runs/ui-stream`` takes the body of ``POST /api/runs`` (``path`` or ``source``,
+``inputs``, ``model``, ``mock``) or the body ``useChat`` sends (``messages``, and the
+transport's own ``body`` fields beside them): the text of the last user message becomes the
+procedure's first string input. It starts the run and answers with the run as a UI message
+stream (see ``ui_messages``); the run id is the message's id and the ``X-Tide-Run-Id`` header.
+``GET /api/runs/{id}/ui-stream`` streams an existing run the same way, from the start or after
+``Last-Event-ID`` (or ``?after=``). The run does not depend on the connection: a client that
+goes away can come back, and ``POST /api/runs/{id}/cancel`` stops it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncGenerator
+from functools import partial
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.routing import Route
+
+from ide_backend.bodies import read_json
+from ide_backend.errors import ApiError, from_tide_error
+from ide_backend.event_stream import EventStreamResponse, negotiate
+from ide_backend.relay import RunChannel
+from ide_backend.runs_api import RunRequest, read_run_request, submit
+from ide_backend.services import Services, services
+from ide_backend.sse import REAP_AFTER_S, SEND_TIMEOUT_S, STORE_POLL_S
+from ide_backend.ui_messages import UI_STREAM_HEADERS, UIMessageEncoder, frame
+from runtime.errors import TideError
+from runtime.inspect import inspect_procedure
+from runtime.source import ProcedureSource
+
+
+def last_user_text(messages: Any) -> str:
+    """The text of the last user message of a ``useChat`` body's ``messages`` (its text parts,
+    or the older ``content`` string)."""
+    if not isinstance(messages, list):
+        raise ApiError(422, "'messages' must be a list of messages")
+    for message in reversed(messages):
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        parts = message.get("parts")
+        if isinstance(parts, list):
+            texts = [
+                part["text"]
+                for part in parts
+                if isinstance(part, dict)
+                and part.get("type") == "text"
+                and isinstance(part.get("text"), str)
+            ]
+            if texts:
+                return "\n".join(texts)
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        raise ApiError(422, "the last user message has no text")
+    raise ApiError(422, "'messages' has no user message")
+
+
+def first_string_input(source: ProcedureSource, names: list[str]) -> str | None:
+    """The string input declared first in the file (a Lua table keeps no order of its own)."""
+
+    def where(name: str) -> tuple[int, str]:
+        found = re.search(rf"\b{re.escape(name)}\s*=\s*field\.string\b", source.text)
+        return (found.start() if found else len(source.text), name)
+
+    return min(names, key=where) if names else None
+
+
+async def _message_input(app: Services, source: ProcedureSource) -> str:
+    try:
+        async with app.validation_limiter:
+            info = await anyio.to_thread.run_sync(
+                partial(inspect_procedure, source, timeout_s=app.settings.runtime.inspect_timeout_s)
+            )
+    except TideError as exc:
+        raise from_tide_error(exc) from None
+    names = [name for name, spec in info.inputs.items() if spec.type == "string"]
+    name = first_string_input(source, names)
+    if name is None:
+        raise ApiError(
+            422,
+            f"{source.display_name} declares no string input for the message to go to",
+            "invalid_inputs",
+        )
+    return name
+
+
+async def _live(channel: RunChannel, after: int) -> AsyncGenerator[bytes, None]:
+    # From the start, so that the encoder knows which parts were open at ``after``.
+    encoder = UIMessageEncoder()
+    watcher = channel.watch(0)
+    try:
+        while True:
+            if watcher.lagged:
+                text = "this stream fell behind the run; reconnect with Last-Event-ID to go on"
+                yield frame([{"type": "error", "errorText": text}], watcher.delivered)
+                return
+            batch = channel.take(watcher)
+            if batch:
+                data = encoder.encode(batch, after)
+                if data:
+                    yield data
+                if encoder.closed:
+                    return
+                continue
+            if channel.finished:
+                return
+            await watcher.wait()
+    finally:
+        channel.unwatch(watcher)
+
+
+async def _stored(app: Services, run_id: str, after: int) -> AsyncGenerator[bytes, None]:
+    """A run this server does not hold: what the store has, then what arrives there."""
+    encoder = UIMessageEncoder()
+    read = 0
+    quiet_s = 0.0
+    while True:
+        events = await app.store.read_events(run_id, after=read)
+        if events:
+            data = encoder.encode(events, after)
+            if data:
+                yield data
+            if encoder.closed:
+                return
+            read = events[-1].seq
+            quiet_s = 0.0
+            continue
+        if quiet_s >= REAP_AFTER_S:
+            await app.store.reap_abandoned()
+            quiet_s = 0.0
+        record = await app.store.get_run(run_id)
+        if record is None or record.finished:
+            return
+        await anyio.sleep(STORE_POLL_S)
+        quiet_s += STORE_POLL_S
+
+
+def _response(
+    request: Request, app: Services, run_id: str, stream: AsyncGenerator[bytes, None]
+) -> EventStreamResponse:
+    return EventStreamResponse(
+        stream,
+        encoding=negotiate(request.headers.get("accept-encoding")),
+        ping=app.settings.keepalive_s,
+        send_timeout=SEND_TIMEOUT_S,
+        headers={**UI_STREAM_HEADERS, "x-tide-run-id": run_id},
+    )
+
+
+async def start_ui_stream(request: Request) -> EventStreamResponse:
+    app = services(request)
+    data = await read_json(request, app.settings.max_body_bytes)
+    asked: RunRequest = await read_run_request(app, data)
+    if "messages" in data:
+        text = last_user_text(data["messages"])
+        name = await _message_input(app, asked.source)
+        asked.inputs = {**asked.inputs, name: text}
+    live = await submit(app, asked)
+    return _response(request, app, live.id, _live(live.channel, 0))
+
+
+def _after(request: Request) -> int:
+    text = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
+    if not text.strip().isdigit():
+        raise ApiError(400, "Last-Event-ID and after must be a non-negative event seq")
+    return int(text)
+
+
+async def run_ui_stream(request: Request) -> EventStreamResponse:
+    app = services(request)
+    run_id = request.path_params["run_id"]
+    after = _after(request)
+    live = app.manager.get(run_id)
+    if live is not None:
+        return _response(request, app, run_id, _live(live.channel, after))
+    if await app.store.get_run(run_id) is None:
+        raise ApiError(404, f"no run '{run_id}'")
+    return _response(request, app, run_id, _stored(app, run_id, after))
+
+
+routes = [
+    Route("/api/runs/ui-stream", start_ui_stream, methods=["POST"]),
+    Route("/api/runs/{run_id}/ui-stream", run_ui_stream, methods=["GET"]),
+]
