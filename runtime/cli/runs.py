@@ -55,6 +55,11 @@ def register(sub: Any) -> None:
     stats.add_argument(
         "--include-mock", action="store_true", help="count runs made with --mock too"
     )
+    stats.add_argument(
+        "--every",
+        metavar="WIDTH",
+        help="a time series: p50/p95 first token and cost per key every WIDTH (e.g. 1h, 1d)",
+    )
     _tag_arg(stats)
     stats.set_defaults(handler=handle_stats)
 
@@ -245,6 +250,8 @@ def handle_stats(args: argparse.Namespace) -> int:
         print_error(str(exc))
         return EXIT_USAGE
     tags = _tags(args)
+    if args.every is not None:
+        return _series(args, window, tags)
     store = _open(args.workspace)
     rows: list[StatsRow] = []
     if store is not None:
@@ -293,5 +300,78 @@ def _print_stats(by: str, rows: list[Any]) -> None:
             tokens(row.total_tokens.avg),
             format_cost(row.cost_sum or 0.0),
             f"[yellow]{row.alerts}[/]" if row.alerts else "0",
+        )
+    _console().print(table)
+
+
+def _series(args: argparse.Namespace, window: Any, tags: dict[str, str]) -> int:
+    import json
+
+    import anyio
+
+    from runtime.cli._common import EXIT_OK, EXIT_USAGE, print_error
+    from runtime.store import SeriesPoint, parse_since
+
+    try:
+        every = parse_since(args.every)
+    except ValueError as exc:
+        print_error(f"--every: {exc}")
+        return EXIT_USAGE
+    if every is None:
+        print_error("--every takes a width such as 5m, 1h or 1d")
+        return EXIT_USAGE
+    store = _open(args.workspace)
+    points: list[SeriesPoint] = []
+    if store is not None:
+        try:
+            points = anyio.run(
+                lambda: store.series(
+                    args.by,
+                    every=every,
+                    since=window,
+                    include_mock=args.include_mock,
+                    tags=tags,
+                )
+            )
+        finally:
+            store.close()
+    if args.json:
+        payload = {
+            "by": args.by,
+            "since": args.since,
+            "every": args.every,
+            "series": [p.to_json() for p in points],
+        }
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+    elif store is None:
+        print(_no_store(args.workspace))
+    elif not points:
+        print(f"nothing recorded in the last {args.since}" if window else "nothing recorded")
+    else:
+        _print_series(args.by, points)
+    return EXIT_OK
+
+
+def _print_series(by: str, points: list[Any]) -> None:
+    from rich.table import Table
+
+    from runtime.console import format_cost, format_ms
+
+    def pair(low: float | None, high: float | None, fmt: Any) -> str:
+        return f"{fmt(low)} / {fmt(high)}" if low is not None else "–"
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column(by, overflow="fold")
+    table.add_column("from")
+    for column in ("count", "first token p50/p95", "cost p50/p95", "cost"):
+        table.add_column(column, justify="right")
+    for point in sorted(points, key=lambda p: (p.key, p.start)):
+        table.add_row(
+            point.key,
+            point.start.astimezone().strftime("%Y-%m-%d %H:%M"),
+            str(point.count),
+            pair(point.ttft_ms.p50, point.ttft_ms.p95, format_ms),
+            pair(point.cost_usd.p50, point.cost_usd.p95, format_cost),
+            format_cost(point.cost_sum or 0.0),
         )
     _console().print(table)

@@ -183,6 +183,27 @@ class StatsRow:
         }
 
 
+@dataclass(frozen=True)
+class SeriesPoint:
+    """One key's turns (or runs) in one time bucket starting at ``start``."""
+
+    key: str
+    start: datetime
+    count: int
+    ttft_ms: Stat
+    cost_usd: Stat
+    cost_sum: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "start": iso(self.start),
+            "count": self.count,
+            "ttft_ms": {"p50": self.ttft_ms.p50, "p95": self.ttft_ms.p95},
+            "cost_usd": {"p50": self.cost_usd.p50, "p95": self.cost_usd.p95, "sum": self.cost_sum},
+        }
+
+
 class ExecutionStore(Protocol):
     """Where runs and their events are kept.
 
@@ -228,6 +249,20 @@ class ExecutionStore(Protocol):
         """Per-key aggregates: agent turns for ``model`` and ``agent``, finished runs for
         ``procedure``; mock runs are left out unless ``include_mock``; only runs with all of
         ``tags`` count."""
+        ...
+
+    async def series(
+        self,
+        by: GroupBy,
+        *,
+        every: timedelta,
+        since: timedelta | None = None,
+        include_mock: bool = False,
+        now: datetime | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> list[SeriesPoint]:
+        """Like ``stats``, per time bucket ``every`` wide: count, p50/p95 time to first token
+        and cost (see ``runtime.store.series``)."""
         ...
 
     async def reap_abandoned(self) -> list[str]:

@@ -25,8 +25,9 @@ import anyio.to_thread
 
 from runtime.events import AgentStreamChunkEvent, CostEvent, ErrorInfo, Event, RunTotals
 from runtime.store._owners import INTERRUPTED, INTERRUPTED_MESSAGE, is_gone, this_process
-from runtime.store.base import GroupBy, RunRecord, RunStatus, StatsRow
+from runtime.store.base import GroupBy, RunRecord, RunStatus, SeriesPoint, StatsRow
 from runtime.store.codec import EventRow, decode_events, encode_event, from_micros, to_micros
+from runtime.store.series import query_series
 from runtime.store.stats import query_stats, tag_filter
 from runtime.store.writer import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_EVENTS, Batch, BatchWriter
 
@@ -412,6 +413,21 @@ class SQLiteStore:
         start = None if since is None else to_micros((now or datetime.now(UTC)) - since)
         return await self._read(
             partial(query_stats, by=by, since=start, mock=include_mock, tags=tags)
+        )
+
+    async def series(
+        self,
+        by: GroupBy,
+        *,
+        every: timedelta,
+        since: timedelta | None = None,
+        include_mock: bool = False,
+        now: datetime | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> list[SeriesPoint]:
+        start = None if since is None else to_micros((now or datetime.now(UTC)) - since)
+        return await self._read(
+            partial(query_series, by=by, every=every, since=start, mock=include_mock, tags=tags)
         )
 
     async def __aenter__(self) -> SQLiteStore:

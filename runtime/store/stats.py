@@ -48,7 +48,7 @@ def tag_filter(tags: Mapping[str, str] | None, column: str = "tags") -> tuple[st
     return " AND ".join(parts), params
 
 
-def _tagged_runs(
+def tagged_runs(
     tags: Mapping[str, str] | None, run_id: str = "run_id"
 ) -> tuple[str, dict[str, Any]]:
     """``run_id IN (runs with these tags)`` as SQL with named parameters."""
@@ -62,7 +62,7 @@ def _tagged_runs(
     return f"{run_id} IN (SELECT id FROM runs WHERE {condition})", named
 
 
-def _source(by: GroupBy, tagged: str = "1") -> str:
+def source_sql(by: GroupBy, tagged: str = "1") -> str:
     body = _SOURCES[by].format(metrics=", ".join(METRICS))
     return (
         f"WITH src AS ({body}), "
@@ -78,7 +78,7 @@ def _percentile_sql(by: GroupBy, metric: str, tagged: str = "1") -> str:
         f"MIN(CASE WHEN rn * 100 >= {p} * n THEN val END) AS p{p}" for p in PERCENTILES
     )
     return (
-        f"{_source(by, tagged)}, ranked AS ("
+        f"{source_sql(by, tagged)}, ranked AS ("
         f"SELECT key, {metric} AS val, "
         f"ROW_NUMBER() OVER (PARTITION BY key ORDER BY {metric}) AS rn, "
         f"COUNT(*) OVER (PARTITION BY key) AS n "
@@ -90,13 +90,13 @@ def _percentile_sql(by: GroupBy, metric: str, tagged: str = "1") -> str:
 def _totals_sql(by: GroupBy, tagged: str = "1") -> str:
     averages = ", ".join(f"AVG({m}) AS avg_{m}" for m in METRICS)
     return (
-        f"{_source(by, tagged)} SELECT key, COUNT(*) AS n, {averages}, SUM(cost_usd) AS cost_sum "
+        f"{source_sql(by, tagged)} SELECT key, COUNT(*) AS n, {averages}, SUM(cost_usd) AS cost_sum "
         "FROM sel GROUP BY key"
     )
 
 
 def _alerts_sql(by: GroupBy, tags: Mapping[str, str] | None) -> str:
-    tagged, _ = _tagged_runs(tags, "e.run_id")
+    tagged, _ = tagged_runs(tags, "e.run_id")
     return (
         f"SELECT {_ALERT_KEYS[by]} AS key, COUNT(*) AS n FROM events e "
         "JOIN runs r ON r.id = e.run_id "
@@ -118,7 +118,7 @@ def query_stats(
     only runs carrying every one of ``tags`` count."""
     if by not in _SOURCES:
         raise ValueError(f"cannot group by '{by}'; use one of {', '.join(_SOURCES)}")
-    tagged, tag_params = _tagged_runs(tags)
+    tagged, tag_params = tagged_runs(tags)
     params = {"since": since, "mock": int(mock), **tag_params}
     totals = {row["key"]: row for row in conn.execute(_totals_sql(by, tagged), params)}
     percentiles: dict[str, dict[str, sqlite3.Row]] = {m: {} for m in METRICS}
