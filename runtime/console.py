@@ -16,6 +16,7 @@ from runtime.events import (
     CostEvent,
     Event,
     LogEvent,
+    ModelPredictionEvent,
     OutputValidationEvent,
     RunCancelledEvent,
     RunCompletedEvent,
@@ -106,6 +107,21 @@ class ConsoleHandler:
             )
         else:
             self.console.print(f"    [red]✗ {escape(event.error or 'failed')}[/]")
+
+    def _on_model_prediction(self, event: ModelPredictionEvent) -> None:
+        if event.stage == "started":
+            return
+        self._end_stream()
+        if event.stage == "completed":
+            how = "mocked" if event.mocked else event.backend
+            self.console.print(
+                f"  [green]◆ {escape(event.model)}[/]({escape(_short(event.input, 80))})"
+                f" [dim]→ {escape(_short(event.output))} · {how} · {format_ms(event.duration_ms)}[/]"
+            )
+        else:
+            self.console.print(
+                f"  [red]◆ {escape(event.model)} failed: {escape(event.error or 'failed')}[/]"
+            )
 
     def _on_cost(self, event: CostEvent) -> None:
         self._end_stream()

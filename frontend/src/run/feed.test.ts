@@ -210,6 +210,19 @@ describe('feed reducer', () => {
     expect(first?.kind === 'logs' && first.lines.map((l) => l.message)).toEqual(['a', 'b']);
   });
 
+  it('shows each model prediction once it is answered', () => {
+    const f = new EventFactory();
+    const feed = apply(
+      emptyFeed('run-1'),
+      f.prediction('started'),
+      f.prediction('completed', { output: { label: 'up' } }),
+      f.prediction('failed', { call: 2, error: 'HTTP 500' }),
+    );
+    expect(feed.items.map((i) => i.kind)).toEqual(['prediction', 'prediction']);
+    const first = feed.items[0];
+    expect(first?.kind === 'prediction' && first.event.output).toEqual({ label: 'up' });
+  });
+
   it('ignores events of another run', () => {
     const f = new EventFactory('other');
     const feed = emptyFeed('run-1');

@@ -9,6 +9,7 @@ import type {
   CostEvent,
   ErrorInfo,
   LogEvent,
+  ModelPredictionEvent,
   OutputValidationEvent,
   RunCancelledEvent,
   RunCompletedEvent,
@@ -72,6 +73,7 @@ export type FeedItem =
   | { kind: 'turn'; id: string }
   | { kind: 'tool'; id: string }
   | { kind: 'validation'; id: string; event: OutputValidationEvent }
+  | { kind: 'prediction'; id: string; event: ModelPredictionEvent }
   | { kind: 'logs'; id: string; lines: LogEvent[] }
   | { kind: 'terminal'; id: string; event: TerminalEvent; partialText: string | null }
   | { kind: 'notice'; id: string; tone: 'warn' | 'ok' | 'error'; text: string };
@@ -406,6 +408,10 @@ function applyEvent(d: Draft, e: TideEvent): void {
       return;
     case 'cost':
       applyCost(d, e);
+      return;
+    case 'model_prediction':
+      // A prediction is shown once it has an answer (or has failed).
+      if (e.stage !== 'started') d.items().push({ kind: 'prediction', id: `prediction-${e.seq}`, event: e });
       return;
     case 'output_validation':
       d.items().push({ kind: 'validation', id: `validation-${e.seq}`, event: e });

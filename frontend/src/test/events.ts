@@ -4,6 +4,7 @@ import type {
   AgentTurnEvent,
   CostEvent,
   LogEvent,
+  ModelPredictionEvent,
   OutputValidationEvent,
   RunCancelledEvent,
   RunCompletedEvent,
@@ -67,6 +68,10 @@ export class EventFactory {
 
   validation(ok: boolean, errors: { path: string; message: string }[] = []): OutputValidationEvent {
     return { ...this.base(), type: 'output_validation', target: 'output', ok, errors };
+  }
+
+  prediction(stage: ModelPredictionEvent['stage'], extra: Partial<ModelPredictionEvent> = {}): ModelPredictionEvent {
+    return { ...this.base(), type: 'model_prediction', model: 'sentiment', call: 1, stage, backend: 'http', input: { text: 'hi' }, ...extra };
   }
 
   log(message: string, level: LogEvent['level'] = 'info'): LogEvent {

@@ -4,7 +4,7 @@ import type { FeedItem } from '../../run/feed';
 import { useStickToBottom } from '../../lib/hooks';
 import { TurnCard } from './TurnCard';
 import { ToolCall } from './ToolCall';
-import { LogGroup, Notice, StartedLine, TerminalCard, ValidationItem } from './FeedItems';
+import { LogGroup, Notice, PredictionItem, StartedLine, TerminalCard, ValidationItem } from './FeedItems';
 
 const Item = memo(function Item({ item }: { item: FeedItem }) {
   switch (item.kind) {
@@ -16,6 +16,8 @@ const Item = memo(function Item({ item }: { item: FeedItem }) {
       return <ToolCall callId={item.id} />;
     case 'validation':
       return <ValidationItem event={item.event} />;
+    case 'prediction':
+      return <PredictionItem event={item.event} />;
     case 'logs':
       return <LogGroup lines={item.lines} />;
     case 'terminal':

@@ -1,6 +1,6 @@
 import { memo } from 'react';
 import type { FeedItem } from '../../run/feed';
-import type { LogEvent, OutputValidationEvent, RunTotals } from '../../generated/events';
+import type { LogEvent, ModelPredictionEvent, OutputValidationEvent, RunTotals } from '../../generated/events';
 import { formatCost, formatDuration, formatTime, formatTokens } from '../../lib/format';
 import { JsonTree, jsonPreview } from '../common/JsonTree';
 import { StreamingMarkdown } from '../../markdown/Markdown';
@@ -44,6 +44,24 @@ export const ValidationItem = memo(function ValidationItem({ event }: { event: O
           </ul>
         </>
       )}
+    </div>
+  );
+});
+
+export const PredictionItem = memo(function PredictionItem({ event }: { event: ModelPredictionEvent }) {
+  const failed = event.stage === 'failed';
+  return (
+    <div className="feed-line" data-testid="model-prediction" data-stage={event.stage}>
+      <span className={failed ? 'sev-error' : undefined}>◆ {event.model}</span>
+      <span className="mono faint">{jsonPreview(event.input ?? null, 80)}</span>
+      {failed ? (
+        <span className="sev-error">{event.error ?? 'failed'}</span>
+      ) : (
+        <span className="mono">→ {jsonPreview(event.output ?? null, 140)}</span>
+      )}
+      <span className="faint">
+        {event.mocked ? 'mocked' : event.backend} · {formatDuration(event.duration_ms ?? 0)}
+      </span>
     </div>
   );
 });
