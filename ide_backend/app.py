@@ -73,6 +73,8 @@ def create_app(
         settings = Settings(workspace=Path(workspace), **options)
     elif workspace is not None or options:
         raise TypeError("give create_app either Settings or workspace= and options, not both")
+    if settings.token is not None and not settings.token.strip():
+        raise ValueError("an empty token would let anyone in: give a token, or none on loopback")
     if settings.token is None and not is_loopback(settings.host):
         raise ValueError(f"binding {settings.host} needs a token; without one, bind 127.0.0.1")
     if not settings.workspace.is_dir():
@@ -131,7 +133,13 @@ def create_app(
         ]
     app = TideApp(
         routes=routes,
-        middleware=[Middleware(SecurityMiddleware, token=settings.token)],
+        middleware=[
+            Middleware(
+                SecurityMiddleware,
+                token=settings.token,
+                loopback_only=is_loopback(settings.host),
+            )
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

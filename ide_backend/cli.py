@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from runtime.cli._common import port_number, positive_int
+
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
@@ -16,7 +18,9 @@ def register(sub: Any) -> None:
         "--workspace", default=".", metavar="DIR", help="the folder of procedures (default: .)"
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free)")
+    parser.add_argument(
+        "--port", type=port_number, default=8765, help="port (default 8765; 0: any free)"
+    )
     parser.add_argument("--open", action="store_true", help="open the IDE in a browser")
     parser.add_argument(
         "--token",
@@ -24,7 +28,7 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--max-concurrent",
-        type=int,
+        type=positive_int,
         default=4,
         metavar="N",
         help="runs executing at once; more wait in a queue (default 4)",
@@ -38,6 +42,7 @@ def handle(args: argparse.Namespace) -> int:
     import sys
     import webbrowser
     from pathlib import Path
+    from urllib.parse import quote
 
     from ide_backend.app import create_app
     from ide_backend.server import bind, make_server, url_for
@@ -53,6 +58,12 @@ def handle(args: argparse.Namespace) -> int:
         print_error("--max-concurrent must be at least 1")
         return EXIT_USAGE
     token = args.token
+    if token is not None and not token.strip():
+        print_error(
+            "--token is empty: an empty token would let anyone in",
+            "give a token, or leave --token out to have one generated off loopback",
+        )
+        return EXIT_USAGE
     if token is None and not is_loopback(args.host):
         token = secrets.token_urlsafe(24)
     config = RuntimeConfig.from_env()
@@ -76,7 +87,7 @@ def handle(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     app = create_app(settings)
     url = url_for(args.host, int(listener.getsockname()[1])) + "/"
-    shown = f"{url}?token={token}" if token else url
+    shown = f"{url}?token={quote(token, safe='')}" if token else url
     print(f"Tide IDE for {settings.workspace}\n  {shown}", flush=True)
     if not (settings.frontend_dir / "index.html").is_file():
         print("  (frontend not built: cd frontend && npm install && npm run build)", flush=True)

@@ -2,10 +2,11 @@
 
 Off loopback a token is required on every request: ``Authorization: Bearer <token>``,
 ``X-Tide-Token: <token>``, or the ``tide_token`` cookie that opening ``/?token=<token>`` sets
-(HttpOnly, SameSite=Strict) before redirecting to ``/``. Without a token the server is bound
-to loopback, and then it answers only requests addressed to a loopback name, which a web page
-cannot arrange through DNS rebinding. In both cases a state-changing request that a browser
-marks as coming from another origin is refused; there is no CORS.
+(HttpOnly, SameSite=Strict) before redirecting to ``/``. A server bound to loopback answers
+only requests addressed to a loopback name, which a web page cannot arrange through DNS
+rebinding, with or without a token. An empty token is never accepted. In every case a
+state-changing request that a browser marks as coming from another origin is refused; there is
+no CORS.
 """
 
 from __future__ import annotations
@@ -43,9 +44,14 @@ def _route_path(scope: Scope) -> str:
 
 
 class SecurityMiddleware:
-    def __init__(self, app: ASGIApp, *, token: str | None) -> None:
+    def __init__(self, app: ASGIApp, *, token: str | None, loopback_only: bool = True) -> None:
+        if token is not None and not token.strip():
+            raise ValueError("an empty token would let anyone in")
+        if token is None and not loopback_only:
+            raise ValueError("a server that answers off loopback needs a token")
         self.app = app
         self.token = token
+        self.loopback_only = loopback_only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,7 +74,7 @@ class SecurityMiddleware:
     def _check(self, scope: Scope) -> ASGIApp | None:
         headers = Headers(scope=scope)
         host = headers.get("host", "")
-        if self.token is None and not is_loopback(_host_name(host)):
+        if self.loopback_only and not is_loopback(_host_name(host)):
             return error_response(403, f"this server answers only on loopback, not '{host}'")
         origin = headers.get("origin")
         if scope["method"] not in _SAFE_METHODS and origin and urlsplit(origin).netloc != host:

@@ -4,6 +4,7 @@ replies for ``scripted/`` models) override the defaults."""
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -12,6 +13,20 @@ from pydantic import BaseModel, ConfigDict
 from runtime.alerts import Alerts, parse_alerts
 from runtime.errors import ConfigurationError
 from runtime.sandbox import DEFAULT_HOOK_INTERVAL, DEFAULT_MAX_MEMORY
+
+
+def _seconds(name: str, text: str) -> float:
+    """A duration from the environment: a finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigurationError(
+            f"{name}={text!r} is not a duration",
+            hint=f"set {name} to a number of seconds above 0, e.g. {name}=600",
+        )
+    return value
 
 
 class RuntimeConfig(BaseModel):
@@ -40,7 +55,7 @@ class RuntimeConfig(BaseModel):
         if os.environ.get("TIDE_MODEL"):
             values["model"] = os.environ["TIDE_MODEL"]
         if os.environ.get("TIDE_TIMEOUT"):
-            values["timeout_s"] = float(os.environ["TIDE_TIMEOUT"])
+            values["timeout_s"] = _seconds("TIDE_TIMEOUT", os.environ["TIDE_TIMEOUT"])
         if os.environ.get("TIDE_SCRIPTED_SCRIPT"):
             values["scripted_script"] = os.environ["TIDE_SCRIPTED_SCRIPT"]
         if os.environ.get("TIDE_ALERTS"):

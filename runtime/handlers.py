@@ -37,22 +37,36 @@ class MemoryHandler:
 
 
 class JsonlHandler:
-    """Writes one JSON object per line; the file is flushed after every terminal event."""
+    """Writes one JSON object per line; the file is flushed after every terminal event.
 
-    def __init__(self, path: str | Path) -> None:
+    The file is replaced when first written, or added to with ``append=True``. ``open()``
+    opens it at once, so that a path that cannot be written fails before a run starts rather
+    than losing its events.
+    """
+
+    def __init__(self, path: str | Path, *, append: bool = False) -> None:
         self.path = Path(path)
+        self.append = append
         self._file: IO[str] | None = None
         self._lock = threading.Lock()
 
+    def open(self) -> None:
+        """Create the file (and its folder) now; raises ``OSError`` when it cannot be written."""
+        with self._lock:
+            self._open()
+
+    def _open(self) -> IO[str]:
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a" if self.append else "w", encoding="utf-8")
+        return self._file
+
     def log(self, event: Event) -> None:
         with self._lock:
-            if self._file is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = self.path.open("a", encoding="utf-8")
-            self._file.write(event.model_dump_json())
-            self._file.write("\n")
+            self._open().write(event.model_dump_json())
+            self._open().write("\n")
             if event.type in ("run_completed", "run_failed", "run_cancelled"):
-                self._file.flush()
+                self._open().flush()
 
     def close(self) -> None:
         with self._lock:

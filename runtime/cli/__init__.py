@@ -14,7 +14,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from runtime.cli._common import EXIT_USAGE, report_unexpected
+from runtime.cli._common import EXIT_BROKEN_PIPE, EXIT_USAGE, report_unexpected
 
 BUILTIN_COMMANDS = (
     "runtime.cli.run",
@@ -96,12 +96,30 @@ def run_cli(args_list: list[str]) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return int(handler(args))
+        code = int(handler(args))
+        # Output still buffered is written now, where a reader that went away is handled.
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
         return report_unexpected(exc, debug=args.debug)
+
+
+def _reader_gone() -> int:
+    """The reader of stdout closed it (``tide runs show ID --json | head``): stop quietly, as
+    command-line tools do, with the status a process killed by SIGPIPE would have."""
+    import os
+
+    # What is left in the buffer can go nowhere; without this, Python reports the closed
+    # pipe again when it flushes stdout at exit.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

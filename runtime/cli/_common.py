@@ -2,12 +2,66 @@
 
 from __future__ import annotations
 
+import argparse
+import math
 import sys
 import traceback
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+# 128 + SIGPIPE: what a shell reports for a command whose reader closed the pipe.
+EXIT_BROKEN_PIPE = 141
+
+
+# Every numeric option of every command parses through one of these, so that a value out of
+# range is a usage error naming the option (exit 2), never a traceback or an odd result.
+
+
+def _number(text: str, kind: type[float] | type[int]) -> float:
+    try:
+        value = kind(text.strip())
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """A duration in seconds, more than 0."""
+    value = _number(text, float)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, got {text!r}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    """A finite number more than 0 (a rate, a number of minutes)."""
+    value = _number(text, float)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A count of at least 1."""
+    value = int(_number(text, int))
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """A TCP port: 0 (any free one) to 65535."""
+    value = int(_number(text, int))
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535, got {text!r}")
+    return value
+
+
+NUMERIC_TYPES = (positive_seconds, positive_number, positive_int, port_number)
 
 
 def print_error(message: str, hint: str | None = None) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from runtime.cli._common import port_number, positive_number
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
@@ -15,11 +17,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=8000, help="port to listen on (0: any)")
+    parser.add_argument("--port", type=port_number, default=8000, help="port to listen on (0: any)")
     parser.add_argument("--script", metavar="FILE.json", help="script of replies (JSON)")
     parser.add_argument(
         "--rate",
-        type=float,
+        type=positive_number,
         metavar="TOKENS_PER_SECOND",
         help="pace of streamed tokens (default: as fast as possible)",
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from runtime.cli._common import positive_int, positive_seconds
+
 
 def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
@@ -35,7 +37,14 @@ def register(sub: Any) -> None:
         "--model", help="use this model for every agent (e.g. local/smollm2, scripted/default)"
     )
     parser.add_argument(
-        "--events", metavar="FILE.jsonl", help="also write every event to this file"
+        "--events",
+        metavar="FILE.jsonl",
+        help="also write every event to this file, replacing what it held",
+    )
+    parser.add_argument(
+        "--events-append",
+        action="store_true",
+        help="with --events: add to the file instead of replacing it",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     parser.add_argument(
@@ -46,7 +55,7 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         metavar="SECONDS",
         help="stop the run after this long (default 600)",
     )
@@ -58,7 +67,7 @@ def register(sub: Any) -> None:
     )
     parser.add_argument(
         "--concurrency",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="with --over: at most N runs at once (default 4)",
     )
@@ -101,7 +110,7 @@ def handle(args: argparse.Namespace) -> int:
     from runtime.cli._human import TerminalHuman
     from runtime.config import RuntimeConfig
     from runtime.errors import TideError
-    from runtime.handlers import JsonlHandler, LogHandler
+    from runtime.handlers import LogHandler
     from runtime.run_tags import parse_tag_args
     from runtime.source import ProcedureSource
 
@@ -117,6 +126,7 @@ def handle(args: argparse.Namespace) -> int:
             return handle_batch(args, tags)
         source = ProcedureSource.from_path(args.file)
         params = parse_params(args.param)
+        config = RuntimeConfig.from_env(timeout_s=args.timeout)
     except TideError as exc:
         return report_tide_error(exc, debug=args.debug)
 
@@ -131,15 +141,17 @@ def handle(args: argparse.Namespace) -> int:
                 verbose=args.verbose,
             )
         )
-    jsonl = JsonlHandler(args.events) if args.events else None
-    if jsonl is not None:
+    jsonl = None
+    if args.events:
+        jsonl = _events_file(args.events, source, append=args.events_append)
+        if jsonl is None:
+            return EXIT_USAGE
         handlers.append(jsonl)
     store = None if args.no_store else open_store()
     if store is not None:
         from runtime.store import StoreHandler
 
         handlers.append(StoreHandler(store, model=args.model, mock=args.mock))
-    config = RuntimeConfig.from_env(timeout_s=args.timeout)
     try:
         result = anyio.run(
             lambda: run_procedure(
@@ -173,7 +185,53 @@ def handle(args: argparse.Namespace) -> int:
         print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
     elif args.quiet and result.output is not None:
         print(json.dumps(result.output, ensure_ascii=False, indent=2, default=str))
+    if args.quiet and not result.ok:
+        _print_failure(result)
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _print_failure(result: Any) -> None:
+    """Quiet means no streaming, not silence: why the run did not complete goes to stderr."""
+    from runtime.cli._common import print_error
+
+    if result.error is not None:
+        where = result.error.location()
+        message = f"{where}: {result.error.message}" if where else result.error.message
+        print_error(message, result.error.hint)
+    else:
+        print_error(f"the run was {result.status}")
+    if result.partial_text:
+        print_error(f"partial text kept ({len(result.partial_text)} characters): see --json")
+
+
+def _events_file(path: str, source: Any, *, append: bool) -> Any:
+    """A JsonlHandler whose file is open before the run starts, or None (reported) when the
+    path cannot take events: a folder, the procedure itself, or a file that cannot be written."""
+    import os
+
+    from runtime.cli._common import print_error
+    from runtime.handlers import JsonlHandler
+
+    target = os.path.realpath(path)
+    if source.path is not None and target == os.path.realpath(source.path):
+        print_error(
+            f"--events {path} is the procedure itself: its source would be overwritten",
+            "give another file, e.g. --events events.jsonl",
+        )
+        return None
+    if os.path.isdir(target):
+        print_error(f"--events {path} is a folder", "give a file, e.g. --events events.jsonl")
+        return None
+    handler = JsonlHandler(path, append=append)
+    try:
+        handler.open()
+    except OSError as exc:
+        print_error(
+            f"--events {path} cannot be written: {exc.strerror or exc}",
+            "give a file in a folder you can write to",
+        )
+        return None
+    return handler
 
 
 def open_store() -> Any:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from runtime.cli._common import positive_int
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -29,7 +31,7 @@ def register(sub: Any) -> None:
     _workspace_args(runs)
     runs.add_argument("--procedure", metavar="P", help="only runs of this procedure")
     runs.add_argument("--status", choices=_STATUSES, help="only runs with this status")
-    runs.add_argument("--limit", type=int, default=20, metavar="N", help="at most N runs")
+    runs.add_argument("--limit", type=positive_int, default=20, metavar="N", help="at most N runs")
     _tag_arg(runs)
     actions = runs.add_subparsers(dest="runs_action", metavar="ACTION")
     show = actions.add_parser(
@@ -112,11 +114,8 @@ def handle_runs(args: argparse.Namespace) -> int:
 
     import anyio
 
-    from runtime.cli._common import EXIT_OK, EXIT_USAGE, print_error
+    from runtime.cli._common import EXIT_OK
 
-    if args.limit < 1:
-        print_error("--limit must be at least 1")
-        return EXIT_USAGE
     tags = _tags(args)
     store = _open(args.workspace)
     records: list[RunRecord] = []

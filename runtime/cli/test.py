@@ -5,12 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+from runtime.cli._common import positive_int, positive_seconds
 
 
 def register(sub: Any) -> None:
@@ -35,11 +30,11 @@ def register(sub: Any) -> None:
         "-k", "--scenario", metavar="NAME", help="run scenarios whose name contains NAME"
     )
     parser.add_argument(
-        "--workers", type=_positive, metavar="N", help="scenarios at once (default: CPU count)"
+        "--workers", type=positive_int, metavar="N", help="scenarios at once (default: CPU count)"
     )
     parser.add_argument(
         "--runs",
-        type=_positive,
+        type=positive_int,
         metavar="N",
         help="run each scenario N times and report its pass rate and flakiness "
         "(default: the file's Evaluation { runs = N }, else 1)",
@@ -55,7 +50,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--model", help="with --real: use this model for every agent")
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         metavar="SECONDS",
         help="per scenario (default 30, 300 with --real)",
     )

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from runtime.cli._common import positive_number
+
 # How long ``tide worker start`` waits for the worker to have imported everything.
 READY_TIMEOUT_S = 120.0
 
@@ -24,7 +26,7 @@ def register(sub: Any) -> None:
     start = actions.add_parser("start", help="start a worker (if none is running)")
     start.add_argument(
         "--idle-exit",
-        type=float,
+        type=positive_number,
         default=30.0,
         metavar="MINUTES",
         help="exit after this long without a run (default 30)",

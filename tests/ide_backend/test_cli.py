@@ -74,3 +74,41 @@ def test_a_missing_workspace_is_a_usage_error(tmp_path: Path) -> None:
     from runtime.cli import main
 
     assert main(["ide", "--workspace", str(tmp_path / "nope")]) == 2
+
+
+@pytest.mark.parametrize("token", ["", " "])
+def test_an_empty_token_is_a_usage_error(tmp_path: Path, token: str) -> None:
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "runtime", "ide", "--workspace", str(tmp_path)),
+            *("--host", "0.0.0.0", "--port", "0", "--token", token),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+    )
+    assert done.returncode == 2
+    assert "--token is empty" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--port", "99999"), ("--port", "-1"), ("--port", "http"), ("--max-concurrent", "0")],
+)
+def test_numeric_options_out_of_range_are_usage_errors(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "runtime", "ide", "--workspace", str(tmp_path), option, value],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+    )
+    assert done.returncode == 2
+    assert f"argument {option}" in done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr

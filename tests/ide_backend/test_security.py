@@ -108,3 +108,18 @@ async def test_without_a_built_frontend_the_root_says_how_to_build_it(ide: Ide) 
     page = await ide.client.get("/")
     assert page.status_code == 200
     assert "npm run build" in page.text
+
+
+def test_an_empty_token_is_refused(workspace: Path) -> None:
+    for token in ("", "  "):
+        with pytest.raises(ValueError, match="empty token"):
+            create_app(Settings(workspace=workspace, host="0.0.0.0", token=token))
+        with pytest.raises(ValueError, match="empty token"):
+            create_app(Settings(workspace=workspace, token=token))
+
+
+async def test_on_loopback_the_host_check_stays_on_with_a_token(make_ide: IdeFactory) -> None:
+    async with make_ide(token=TOKEN) as ide:
+        rebound = await ide.client.get("/api/files", headers={"Host": "evil.example:8765"})
+        assert rebound.status_code == 403
+        assert (await ide.client.get("/api/files")).status_code == 200
