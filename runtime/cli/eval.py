@@ -5,12 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+from runtime.cli._common import positive_int, positive_seconds
 
 
 def register(sub: Any) -> None:
@@ -32,13 +27,16 @@ def register(sub: Any) -> None:
         help="agents and models answer from Mocks {}; llm_judge evaluators are not called",
     )
     parser.add_argument(
-        "--runs", type=_positive, metavar="N", help="runs per case (default: the file's runs, or 1)"
+        "--runs",
+        type=positive_int,
+        metavar="N",
+        help="runs per case (default: the file's runs, or 1)",
     )
     parser.add_argument("--model", help="use this model for every agent (and the judges)")
     parser.add_argument(
-        "--workers", type=_positive, metavar="N", help="runs at once (default: CPU count)"
+        "--workers", type=positive_int, metavar="N", help="runs at once (default: CPU count)"
     )
-    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="per run")
+    parser.add_argument("--timeout", type=positive_seconds, metavar="SECONDS", help="per run")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--junit", metavar="FILE", help="also write JUnit XML to FILE")
     parser.set_defaults(handler=handle)
