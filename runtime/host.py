@@ -29,6 +29,7 @@ from runtime.fields import check_output, coerce_inputs, parse_fields
 from runtime.models.mock import NO_MOCK, ToolMock
 from runtime.predictors.classify import ClassifierDecl, classify, llm_model, parse_classifier
 from runtime.predictors.model import ModelDecl, parse_model
+from runtime.predictors.modules import SOURCES as PREDICTOR_MODULES
 from runtime.sandbox import Sandbox
 from runtime.source import ProcedureSource
 from runtime.tools import DONE_MODULES, ToolLedger, done_tool
@@ -402,6 +403,10 @@ class Host:
     def _builtin_module(self, name: str) -> Any:
         if name in DONE_MODULES:
             return self.handle("tool", self.done_tool().id)
+        if name in PREDICTOR_MODULES:
+            chunk = self.sandbox.compile(PREDICTOR_MODULES[name], "=" + name)
+            env = self.sandbox.env
+            return self.sandbox.call(chunk, env["Classify"], env["Model"])
         return None
 
     def _module_source(self, name: str) -> tuple[str, str]:

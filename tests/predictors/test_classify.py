@@ -111,3 +111,23 @@ async def test_misuse_is_a_located_declaration_error(config: str, message: str) 
         inspect_procedure(source(f"\nc = Classify {config}\nreturn {{}}"))
     assert message in caught.value.message
     assert caught.value.line == 2
+
+
+async def test_tactus_classify_modules() -> None:
+    text = """
+    local classify = require("tactus.text.classify")
+    local LLMClassifier = require("tactus.text.classify.llm").LLMClassifier
+    local models = require("tactus.models.llm")
+    Mocks {
+      stdlib_llm = { returns = { value = "No" } },
+      sentiment = { returns = { response = "positive" } },
+    }
+    local llm = LLMClassifier:new { name = "stdlib_llm", classes = {"Yes", "No"}, prompt = "Q?" }
+    local fuzzy = classify.FuzzyMatchClassifier:new { expected = "hello" }
+    local direct = classify.Classify { method = "fuzzy", classes = {"a b"}, input = "a b" }
+    local m = models.LLMModel { name = "sentiment", prompt = "Sentiment?" }
+    return { llm = llm:classify("x").value, fuzzy = fuzzy:classify("helo").value,
+             direct = direct.value, model = m({ text = "great" }).output.response }
+    """
+    result, _ = await run(text)
+    assert result.output == {"llm": "No", "fuzzy": "Yes", "direct": "a b", "model": "positive"}
