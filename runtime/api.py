@@ -11,6 +11,7 @@ starts on demand (the scripted model server, the local model), which stop when i
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from functools import partial
@@ -144,7 +145,9 @@ class Runtime:
         stop it, ``stream.cancel()`` does (and so does closing the runtime). Options as for
         ``run``."""
         extra = [*(handlers or []), *callback_handlers(callbacks)]
+        run_id = run_id or uuid.uuid4().hex[:12]
         return start_stream(
+            run_id,
             lambda stream: self.create_run(
                 procedure,
                 inputs,

@@ -38,7 +38,8 @@ class RunStream:
     before it started (a syntax error, bad inputs, missing credentials), as ``result()`` does.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
         self.events_so_far: list[Event] = []
         self._seqs: list[int] = []
         self._changed = anyio.Event()
@@ -79,14 +80,15 @@ class RunStream:
     # -- the reader side --------------------------------------------------------------------------
 
     @property
-    def run_id(self) -> str:
-        assert self._run is not None
-        return self._run.run_id
-
-    @property
-    def run(self) -> Run:
-        assert self._run is not None
+    def run(self) -> Run | None:
+        """The run, unless it could not even be made (its file could not be read)."""
         return self._run
+
+    def fail(self, error: TideError) -> None:
+        """End the stream with ``error``, for a run that could not be made."""
+        self._error = error
+        self._ended.set()
+        self._wake()
 
     @property
     def finished(self) -> bool:
@@ -123,6 +125,34 @@ class RunStream:
                 return
             await self._changed.wait()
 
+    async def batches(self, after: int = 0) -> AsyncIterator[list[Event]]:
+        """Like ``events``, but whatever has arrived by the time the reader asks, at once: a
+        reader that falls behind catches up in fewer, larger steps."""
+        index = bisect.bisect_right(self._seqs, after)
+        while True:
+            if index < len(self.events_so_far):
+                batch = [e for e in self.events_so_far[index:] if e.seq > after]
+                index = len(self.events_so_far)
+                if batch:
+                    yield batch
+                    if batch[-1].type in TERMINAL_TYPES:
+                        return
+                continue
+            if self._ended.is_set():
+                if isinstance(self._error, TideError):
+                    raise self._error
+                return
+            await self._changed.wait()
+
+    async def started(self) -> None:
+        """Return once the run has started; raise the ``TideError`` that kept it from starting.
+        (An endpoint can answer such a mistake with an error status before it streams.)"""
+        while not self.events_so_far:
+            if self._ended.is_set():
+                await self.result()
+                return
+            await self._changed.wait()
+
     async def result(self) -> RunResult:
         """The run's result, once it has ended. Raises the ``TideError`` that kept it from
         starting, if one did."""
@@ -146,12 +176,18 @@ class RunStream:
 
 
 def start_stream(
-    run_factory: Callable[[RunStream], Run], task_group: TaskGroup | None
+    run_id: str, run_factory: Callable[[RunStream], Run], task_group: TaskGroup | None
 ) -> RunStream:
     """A ``RunStream`` for the run that ``run_factory(handler)`` builds with it as a handler,
-    started in ``task_group`` (the runtime's)."""
+    started in ``task_group`` (the runtime's). A ``TideError`` in building the run (a file that
+    cannot be read) ends the stream with it, as one found when the run starts does."""
     if task_group is None:
         raise RuntimeError("use `async with Runtime() as runtime:` to stream runs")
-    stream = RunStream()
-    stream.start(run_factory(stream), task_group)
+    stream = RunStream(run_id)
+    try:
+        run = run_factory(stream)
+    except TideError as exc:
+        stream.fail(exc)
+    else:
+        stream.start(run, task_group)
     return stream

@@ -121,3 +121,23 @@ async def test_a_mistake_found_before_the_run_starts_is_raised_by_the_loop_and_r
 async def test_streaming_needs_an_open_runtime() -> None:
     with pytest.raises(RuntimeError, match="async with Runtime"):
         Runtime().stream(TOOLS, mock=True)
+
+
+async def test_a_file_that_cannot_be_read_ends_the_stream_with_its_error() -> None:
+    from runtime import ProcedureLoadError
+
+    async with Runtime() as runtime:
+        stream = runtime.stream("procedures/no-such-file.tac", mock=True)
+        assert stream.run is None and stream.run_id
+        with pytest.raises(ProcedureLoadError, match="no such file"):
+            await stream.started()
+        with pytest.raises(ProcedureLoadError):
+            await stream.result()
+
+
+async def test_started_returns_once_the_run_has_started() -> None:
+    async with Runtime() as runtime:
+        stream = runtime.stream(TOOLS, mock=True, run_id="run-given")
+        await stream.started()
+        assert stream.events_so_far[0].type == "run_started"
+        assert stream.run_id == "run-given" == (await stream.result()).run_id
