@@ -60,6 +60,11 @@ def register(sub: Any) -> None:
         help="stop the run after this long (default 600)",
     )
     parser.add_argument(
+        "--smooth",
+        choices=("word", "line"),
+        help="show streamed text a word or a line at a time (held back at most 100 ms)",
+    )
+    parser.add_argument(
         "--over",
         metavar="INPUTS.jsonl",
         help="run once per line of this file (a JSON object of inputs each); "
@@ -112,6 +117,7 @@ def handle(args: argparse.Namespace) -> int:
     from runtime.errors import TideError
     from runtime.handlers import LogHandler
     from runtime.run_tags import parse_tag_args
+    from runtime.smoothing import alongside
     from runtime.source import ProcedureSource
 
     try:
@@ -131,16 +137,20 @@ def handle(args: argparse.Namespace) -> int:
         return report_tide_error(exc, debug=args.debug)
 
     handlers: list[LogHandler] = []
+    smoothed = None
     if not args.quiet:
         from runtime.console import ConsoleHandler
 
-        handlers.append(
-            ConsoleHandler(
-                sys.stderr if args.json else sys.stdout,
-                show_output=not args.json,
-                verbose=args.verbose,
-            )
+        console = ConsoleHandler(
+            sys.stderr if args.json else sys.stdout,
+            show_output=not args.json,
+            verbose=args.verbose,
         )
+        if args.smooth:
+            from runtime.smoothing import SmoothedHandler
+
+            smoothed = SmoothedHandler(console, args.smooth)
+        handlers.append(smoothed or console)
     jsonl = None
     if args.events:
         jsonl = _events_file(args.events, source, append=args.events_append)
@@ -154,16 +164,19 @@ def handle(args: argparse.Namespace) -> int:
         handlers.append(StoreHandler(store, model=args.model, mock=args.mock))
     try:
         result = anyio.run(
-            lambda: run_procedure(
-                source,
-                params,
-                config=config,
-                handlers=handlers,
-                mock=args.mock,
-                model=args.model,
-                inputs_from_strings=True,
-                human=TerminalHuman(mock=args.mock),
-                tags=tags,
+            lambda: alongside(
+                smoothed,
+                lambda: run_procedure(
+                    source,
+                    params,
+                    config=config,
+                    handlers=handlers,
+                    mock=args.mock,
+                    model=args.model,
+                    inputs_from_strings=True,
+                    human=TerminalHuman(mock=args.mock),
+                    tags=tags,
+                ),
             )
         )
     except TideError as exc:
