@@ -176,9 +176,9 @@ def handle_batch(args: argparse.Namespace, tags: dict[str, str]) -> int:
         run_batch,
     )
     from runtime.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_error
-    from runtime.cli.run import open_store
+    from runtime.cli.run import _events_file, open_store
     from runtime.config import RuntimeConfig
-    from runtime.handlers import JsonlHandler, LogHandler
+    from runtime.handlers import LogHandler
     from runtime.human import HumanResponder
     from runtime.inspect import inspect_procedure
     from runtime.source import ProcedureSource
@@ -194,8 +194,12 @@ def handle_batch(args: argparse.Namespace, tags: dict[str, str]) -> int:
     source = ProcedureSource.from_path(args.file)
     info = inspect_procedure(source, timeout_s=config.inspect_timeout_s)
     lines = load_batch(args.over, info, source, model=args.model, mock=args.mock)
+    jsonl = None
+    if args.events:
+        jsonl = _events_file(args.events, source, append=args.events_append)
+        if jsonl is None:
+            return EXIT_USAGE
     store = None if args.no_store else open_store()
-    jsonl = JsonlHandler(args.events) if args.events else None
     display = BatchDisplay(len(lines), sys.stderr, quiet=args.quiet)
     usage = _Usage(display)
     out = OrderedResults(args.out, [line.number for line in lines])
