@@ -174,7 +174,8 @@ class Runtime:
         if override:
             models = [(override, None)]
         else:
-            models = sorted({(a.model, a.api_base) for a in info.agents if a.model}, key=str)
+            askers = [*info.agents, *info.llm_models]
+            models = sorted({(a.model, a.api_base) for a in askers if a.model}, key=str)
         # LiteLLM checks the credentials of every provider but this machine's own servers.
         if any(split_model(model)[0] not in LOCAL_PROVIDERS for model, _ in models):
             await _load_model_libraries()

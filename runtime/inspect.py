@@ -68,6 +68,8 @@ class ProcedureInfo:
     specifications: list[tuple[str, int | None]]
     steps: list[str]
     warnings: list[tuple[str, str | None, int | None]] = field(default_factory=list)
+    # Models and classifiers that ask an LLM: their credentials are checked like agents'.
+    llm_models: list[AgentInfo] = field(default_factory=list)
     evaluation: EvaluationSettings | None = None
     evaluations: EvaluationsConfig | None = None
 
@@ -156,9 +158,26 @@ def summarize(
         specifications=[(s.text, s.line) for s in decls.specifications],
         steps=[s.text for s in decls.steps],
         warnings=list(decls.warnings),
+        llm_models=_llm_models(decls),
         evaluation=decls.evaluation,
         evaluations=decls.evaluations,
     )
+
+
+def _llm_models(decls: Declarations) -> list[AgentInfo]:
+    models = [m for m in decls.models.values() if m.type == "llm"]
+    models += [c.model for c in decls.classifiers.values() if c.model is not None]
+    infos = []
+    for model in models:
+        name = str(model.config.get("model") or "")
+        provider = model.config.get("provider")
+        if provider and "/" not in name:
+            name = f"{provider}/{name}"
+        api_base = model.config.get("api_base")
+        infos.append(
+            AgentInfo(model.name or f"model{model.id}", name or None, model.line, None, api_base)
+        )
+    return infos
 
 
 __all__ = ["ProcedureInfo", "StopInspection", "inspect_procedure"]

@@ -173,11 +173,10 @@ class Run:
             return info, self.model_override
         override = self.model_override
         if override is not None and self.model_client(override) is not None:
-            override = None
-            agents = []
-        else:
-            agents = [a for a in info.agents if self.model_client(a.model) is None]
-        return dataclasses.replace(info, agents=agents), override
+            return dataclasses.replace(info, agents=[], llm_models=[]), None
+        agents = [a for a in info.agents if self.model_client(a.model) is None]
+        llm_models = [a for a in info.llm_models if self.model_client(a.model) is None]
+        return dataclasses.replace(info, agents=agents, llm_models=llm_models), override
 
     @property
     def host(self) -> Host | None:

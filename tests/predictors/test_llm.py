@@ -55,3 +55,18 @@ async def test_classify_llm_retries_through_the_model() -> None:
     assert result.output["explanation"] == "Hmm, it's about money."
     system = model.requests[0].messages[0]["content"]
     assert system.startswith("Which team?") and "Billing, Shipping" in system
+
+
+async def test_missing_credentials_stop_the_run_before_any_prediction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from runtime.errors import TideError
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    text = """
+    c = Classify { classes = {"a", "b"}, prompt = "x", model = "anthropic/claude-3-haiku" }
+    return { v = c("hello").value }
+    """
+    with pytest.raises(TideError) as caught:
+        await run(text, mock=False)
+    assert "ANTHROPIC_API_KEY" in caught.value.message
