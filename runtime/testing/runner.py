@@ -13,6 +13,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -392,9 +393,17 @@ async def _run_all(
                 on_scenario(work[reported][1])
             reported += 1
 
+    # A file whose Evaluation says `parallel = false` runs its scenarios one at a time.
+    serial = {
+        id(suite): anyio.CapacityLimiter(1)
+        for suite, _ in work
+        if suite.info.evaluation is not None and not suite.info.evaluation.parallel
+    }
+
     async def attempt(index: int, run_index: int) -> None:
         suite, report = work[index]
-        async with limiter:
+        own = serial.get(id(suite))
+        async with own if own is not None else nullcontext(), limiter:
             result = await run_scenario(suite, report.scenario, runtime, options)
         attempts[index][run_index] = result
         if all(a is not None for a in attempts[index]):

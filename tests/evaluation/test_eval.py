@@ -169,7 +169,7 @@ def test_evaluation_runs_set_how_often_tide_test_runs_each_scenario(tmp_path: Pa
     path = tmp_path / "repeat.tac"
     path.write_text(
         """
-Evaluation { runs = 3, parallel = true }
+Evaluation { runs = 3, parallel = false }
 Procedure { function() return {} end }
 Specification([[
 Feature: repeat
