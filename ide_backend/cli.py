@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from runtime.cli._common import port_number, positive_int
+from runtime.cli import port_number, positive_int
 
 
 def register(sub: Any) -> None:
@@ -47,7 +47,7 @@ def handle(args: argparse.Namespace) -> int:
     from ide_backend.app import create_app
     from ide_backend.server import bind, make_server, url_for
     from ide_backend.settings import Settings, is_loopback
-    from runtime.cli._common import EXIT_USAGE, print_error
+    from runtime.cli import EXIT_USAGE, print_error
     from runtime.config import RuntimeConfig
 
     workspace = Path(args.workspace)

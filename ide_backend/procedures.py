@@ -12,10 +12,10 @@ from starlette.routing import Route
 
 from ide_backend.bodies import optional, read_json, required
 from ide_backend.services import services
+from runtime.models.providers import example_models
 from runtime.source import ProcedureSource
 from runtime.validate import validate_source
 
-BUILTIN_MODELS = ("local/smollm2", "scripted/default")
 UNSAVED_NAME = "untitled.tac"
 
 
@@ -52,7 +52,7 @@ async def validate(request: Request) -> JSONResponse:
 
 async def models(request: Request) -> JSONResponse:
     app = services(request)
-    names = set(await app.catalog.models()) | set(BUILTIN_MODELS)
+    names = set(await app.catalog.models()) | set(example_models())
     body: dict[str, Any] = {"models": sorted(names), "default": app.settings.runtime.model}
     return JSONResponse(body)
 

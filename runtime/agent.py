@@ -4,18 +4,16 @@ structured output checked once the stream has finished."""
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
-from pydantic import ValidationError
 
-from runtime.bus import EventBus
-from runtime.declarations import AgentDecl, ToolDecl
+from runtime.agent_session import AgentSession, TurnResult, TurnServices
+from runtime.declarations import ToolDecl
 from runtime.errors import AgentError, InternalError, OutputValidationError, TideError
 from runtime.events import (
     AgentStreamChunkEvent,
@@ -25,12 +23,10 @@ from runtime.events import (
     Stage,
     TextBuffer,
     ToolCallEvent,
-    ValidationIssue,
 )
-from runtime.fields import issues_from, json_schema, model_for
+from runtime.fields import json_schema, parse_answer
 from runtime.models.base import (
     Finish,
-    ModelClient,
     ModelError,
     ModelRequest,
     RequestSent,
@@ -40,71 +36,6 @@ from runtime.models.base import (
     Usage,
 )
 from runtime.templates import render
-
-_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n(.*?)\n?```\s*$", re.S)
-
-
-@dataclass(frozen=True)
-class TurnLimits:
-    first_token_timeout: float = 60.0
-    idle_timeout: float = 60.0
-    total_timeout: float | None = None
-    retries: int = 2
-    retry_backoff: float = 0.5
-    max_tool_rounds: int = 16
-    output_retries: int = 1
-
-
-class TurnServices(Protocol):
-    """What a turn needs from its run."""
-
-    bus: EventBus
-
-    async def invoke_tool(self, tool: ToolDecl, arguments: dict[str, Any]) -> Any: ...
-
-    def template_values(self) -> tuple[dict[str, Any], dict[str, Any]]: ...
-
-    def note_usage(self, cost: CostEvent) -> None: ...
-
-    def note_partial(self, text: str) -> None: ...
-
-
-@dataclass
-class AgentSession:
-    """One agent within one run: its model client and its conversation so far."""
-
-    decl: AgentDecl
-    client: ModelClient
-    model: str
-    stream: bool
-    limits: TurnLimits
-    history: list[dict[str, Any]] = field(default_factory=list)
-    turns: int = 0
-
-    @property
-    def name(self) -> str:
-        return self.decl.name or f"agent{self.decl.id}"
-
-
-@dataclass
-class TurnResult:
-    output: Any
-    response: str
-    usage: dict[str, int]
-    cost: float
-    turn: int
-    tool_calls: list[dict[str, Any]]
-
-    def to_lua_value(self) -> dict[str, Any]:
-        return {
-            "output": self.output,
-            "response": self.response,
-            "message": self.response,
-            "usage": self.usage,
-            "cost": self.cost,
-            "turn": self.turn,
-            "tool_calls": self.tool_calls,
-        }
 
 
 @dataclass
@@ -274,7 +205,7 @@ class _Turn:
                     return self.done_reason
                 return text_so_far
             answer = next((t for t in reversed(round_texts) if t.strip()), "")
-            data, issues = parse_structured(answer, output_fields)
+            data, issues = parse_answer(answer, output_fields)
             if not issues:
                 self.bus.emit(OutputValidationEvent, target=f"agent:{self.session.name}", ok=True)
                 return data
@@ -528,29 +459,6 @@ async def run_turn(
 ) -> TurnResult:
     session.turns += 1
     return await _Turn(session, services, tools, message, options).run()
-
-
-def parse_structured(text: str, fields: Any) -> tuple[Any, list[ValidationIssue]]:
-    """Parse a structured answer (JSON, possibly in a code fence) and check it."""
-    body = text.strip()
-    fenced = _FENCE.match(body)
-    if fenced:
-        body = fenced[1].strip()
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as exc:
-        return None, [
-            ValidationIssue(
-                path="(answer)",
-                message=f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            )
-        ]
-    if not isinstance(data, dict):
-        return data, [ValidationIssue(path="(answer)", message="expected a JSON object")]
-    try:
-        return model_for(fields, "Answer").model_validate(data).model_dump(), []
-    except ValidationError as exc:
-        return data, issues_from(exc)
 
 
 def _tool_spec(name: str, tool: ToolDecl) -> ToolSpec:

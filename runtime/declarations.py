@@ -34,7 +34,7 @@ IGNORED_AGENT_KEYS = frozenset(
 )  # fmt: skip
 
 
-class Price(BaseModel):
+class PricePerMillion(BaseModel):
     """USD per million tokens, for models LiteLLM's price map does not know."""
 
     model_config = ConfigDict(extra="forbid")
@@ -66,7 +66,7 @@ class AgentConfig(BaseModel):
     retries: int | None = None
     cache: bool = False
     api_base: str | None = None
-    price: Price | None = None
+    price: PricePerMillion | None = None
     description: str | None = None
     alerts: Alerts | None = None
 

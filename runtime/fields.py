@@ -7,6 +7,7 @@ gives the JSON Schema that models and the IDE see.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -230,3 +231,50 @@ def check_output(fields: Fields, value: Any) -> tuple[Any, list[ValidationIssue]
     except ValidationError as exc:
         return value, issues_from(exc)
     return checked, []
+
+
+def placeholder_data(fields: Fields) -> dict[str, Any]:
+    """A value that satisfies declared output fields, for agents with no mock."""
+    samples = {
+        "string": "mock",
+        "number": 0.0,
+        "integer": 0,
+        "boolean": False,
+        "array": [],
+        "object": {},
+    }
+    return {
+        name: spec.enum[0]
+        if spec.enum
+        else spec.default
+        if spec.default is not None
+        else samples[spec.type]
+        for name, spec in fields.items()
+    }
+
+
+_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n(.*?)\n?```\s*$", re.S)
+
+
+def parse_answer(text: str, fields: Fields) -> tuple[Any, list[ValidationIssue]]:
+    """Parse an agent's structured answer (JSON, possibly in a code fence) and check it
+    against its declared output."""
+    body = text.strip()
+    fenced = _FENCE.match(body)
+    if fenced:
+        body = fenced[1].strip()
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        return None, [
+            ValidationIssue(
+                path="(answer)",
+                message=f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            )
+        ]
+    if not isinstance(data, dict):
+        return data, [ValidationIssue(path="(answer)", message="expected a JSON object")]
+    try:
+        return model_for(fields, "Answer").model_validate(data).model_dump(), []
+    except ValidationError as exc:
+        return data, issues_from(exc)

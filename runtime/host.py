@@ -26,12 +26,12 @@ from runtime.declarations import (
 from runtime.errors import DeclarationError, OutputValidationError, ProcedureLoadError, TideError
 from runtime.evaluation.config import parse_evaluation
 from runtime.fields import check_output, coerce_inputs, parse_fields
-from runtime.models.mock import NO_MOCK, ToolMock
 from runtime.predictors.classify import ClassifierDecl, classify, llm_model, parse_classifier
 from runtime.predictors.model import ModelDecl, parse_model
 from runtime.predictors.modules import SOURCES as PREDICTOR_MODULES
 from runtime.sandbox import Sandbox
 from runtime.source import ProcedureSource
+from runtime.tool_mocks import NO_MOCK, ToolMock
 from runtime.tools import DONE_MODULES, ToolLedger, done_tool
 
 MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")

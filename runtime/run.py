@@ -3,27 +3,27 @@ events, and end with exactly one of ``run_completed``, ``run_failed`` or ``run_c
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import Any, Literal
 
 import anyio
 import anyio.abc
 import anyio.from_thread
 import anyio.to_thread
 
-from runtime.agent import AgentSession, TurnLimits, TurnResult, run_turn
+from runtime.agent import run_turn
+from runtime.agent_session import AgentSession, TurnLimits, TurnResult
 from runtime.alerts import ALERT_SOURCE, alert_message
 from runtime.bridge import LuaThreadBridge
 from runtime.bus import EventBus
+from runtime.config import RuntimeConfig
 from runtime.declarations import AgentDecl, ToolDecl
 from runtime.errors import (
     AgentError,
-    ConfigurationError,
     DeclarationError,
     InternalError,
     OutputValidationError,
@@ -41,26 +41,23 @@ from runtime.events import (
     RunTotals,
     ToolCallEvent,
 )
-from runtime.fields import check_output, coerce_inputs
+from runtime.fields import check_output, coerce_inputs, placeholder_data
 from runtime.handlers import LogHandler
 from runtime.host import Host
 from runtime.human import HumanResponder
 from runtime.inspect import ProcedureInfo, inspect_procedure
 from runtime.models.base import ModelClient
-from runtime.models.mock import AgentMock, MockModelClient
+from runtime.models.pricing import Price
+from runtime.models.router import ModelOverrides, ModelRouter, ModelSettings
 from runtime.predictors.model import ModelDecl
 from runtime.predictors.predict import Predictor
 from runtime.predictors.services import RunPredictionServices
 from runtime.run_tags import check_tags
 from runtime.sandbox import Sandbox
 from runtime.source import ProcedureSource
-
-if TYPE_CHECKING:
-    from runtime.api import Runtime
+from runtime.tools import agent_tools
 
 Status = Literal["completed", "failed", "cancelled"]
-# Clients that answer for given model names instead of the usual ones (see ``Run``).
-ModelOverrides: TypeAlias = Mapping[str, ModelClient] | Callable[[str], ModelClient | None]
 
 
 @dataclass
@@ -88,15 +85,18 @@ class Run:
     to a ``ModelClient``, or a function from the name to a client (``None``: the usual one).
     The name looked up is the one the agent would use (``model``, else the agent's own). An
     overridden model needs no credentials and wins over mocks, so a ``FunctionModel`` can
-    answer an agent in tests, with or without ``mock``.
+    answer an agent in tests, with or without ``mock``. ``router`` turns the names into
+    clients (``runtime.models.router``); ``limiter`` bounds the Lua threads of all runs.
     """
 
     def __init__(
         self,
-        runtime: Runtime,
         source: ProcedureSource,
         inputs: dict[str, Any] | None = None,
         *,
+        router: ModelRouter,
+        config: RuntimeConfig | None = None,
+        limiter: anyio.CapacityLimiter | None = None,
         handlers: list[LogHandler] | None = None,
         mock: bool = False,
         model: str | None = None,
@@ -108,19 +108,19 @@ class Run:
         models: ModelOverrides | None = None,
         tags: Mapping[str, Any] | None = None,
     ) -> None:
-        self.runtime = runtime
-        self.config = runtime.config
+        self.config = config or RuntimeConfig()
+        self.limiter = limiter or anyio.CapacityLimiter(self.config.max_lua_threads)
         self.source = source
         self.raw_inputs = dict(inputs or {})
         self.handlers = list(handlers or [])
         self.mock = mock
-        self.model_override = model or self.config.model
+        self.models = router.for_run(model=model, models=models, mock=mock, mocks=self._mock_entry)
+        self.model_override = self.models.override
         self.timeout_s = timeout_s or self.config.timeout_s
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.inputs_from_strings = inputs_from_strings
         self.human_responder = human or HumanResponder(mock=mock)
         self.extra_mocks = extra_mocks or {}
-        self.models = models
         self.tags = check_tags(tags)
         self.info: ProcedureInfo | None = None
         self.inputs: dict[str, Any] = {}
@@ -149,34 +149,22 @@ class Run:
                     timeout_s=self.config.inspect_timeout_s,
                     max_memory=self.config.max_memory,
                 ),
-                limiter=self.runtime.limiter,
+                limiter=self.limiter,
             )
             self.inputs = coerce_inputs(
                 info.inputs, self.raw_inputs, from_strings=self.inputs_from_strings
             )
-            if not self.mock:
-                await self.runtime.check_models(*self._models_to_check(info))
+            askers = [*info.agents, *info.llm_models]
+            await self.models.check((a.model, a.api_base) for a in askers)
             self.info = info
         return self.info
 
     def model_client(self, model: str | None) -> ModelClient | None:
         """The client ``models`` gives for ``model``, if any."""
-        if self.models is None or model is None:
-            return None
-        if callable(self.models):
-            return self.models(model)
-        return self.models.get(model)
+        return self.models.given(model)
 
-    def _models_to_check(self, info: ProcedureInfo) -> tuple[ProcedureInfo, str | None]:
-        """``info`` and the model override, without the models that ``models`` answers for."""
-        if self.models is None:
-            return info, self.model_override
-        override = self.model_override
-        if override is not None and self.model_client(override) is not None:
-            return dataclasses.replace(info, agents=[], llm_models=[]), None
-        agents = [a for a in info.agents if self.model_client(a.model) is None]
-        llm_models = [a for a in info.llm_models if self.model_client(a.model) is None]
-        return dataclasses.replace(info, agents=agents, llm_models=llm_models), override
+    def _mock_entry(self, agent: str) -> Any:
+        return self._host.mock_for(agent) if self._host is not None else None
 
     @property
     def host(self) -> Host | None:
@@ -227,7 +215,7 @@ class Run:
                 group.start_soon(self._deadline)
                 try:
                     output = await anyio.to_thread.run_sync(
-                        self._lua_main, info, limiter=self.runtime.limiter
+                        self._lua_main, info, limiter=self.limiter
                     )
                 except TideError as exc:
                     error = exc
@@ -425,31 +413,8 @@ class Run:
 
     def _agent_tools(self, agent: AgentDecl, override: Any) -> list[ToolDecl]:
         assert self._host is not None
-        entries = (
-            agent.config.tools
-            if override is None
-            else (override if isinstance(override, list) else [])
-        )
-        tools: list[ToolDecl] = []
-        decls = self._host.declarations
-        for entry in entries:
-            if isinstance(entry, str):
-                tool = decls.tool_named(entry)
-                if tool is None and entry == "done":
-                    tool = self._host.done_tool()
-                if tool is None:
-                    raise DeclarationError(
-                        f"agent '{agent.name}' lists tool '{entry}', which is not declared",
-                        hint=f"declare it: {entry} = Tool {{ ... }}",
-                    )
-                tools.append(tool)
-            elif getattr(entry, "kind", None) == "tool":
-                tools.append(decls.tools[entry.id])
-            else:
-                raise DeclarationError(
-                    f"agent '{agent.name}': tools must be Tool handles or tool names"
-                )
-        return tools
+        entries = agent.config.tools if override is None else override
+        return agent_tools(agent, entries, self._host.declarations, self._host.done_tool)
 
     # -- effects: called in the event loop ----------------------------------------------------------
 
@@ -464,35 +429,18 @@ class Run:
         if session is not None:
             return session
         config = agent.config
-        model = self.model_override or config.model_name
         name = agent.name or f"agent{agent.id}"
-        overridden = self.model_client(model)
-        if model is not None and overridden is not None:
-            client: ModelClient = overridden
-        elif self.mock:
-            assert self._host is not None
-            mock = AgentMock.parse(self._host.mock_for(name))
-            client = MockModelClient(name, mock, model or "mock", config.output)
-            model = model or "mock"
-        else:
-            if model is None:
-                raise ConfigurationError(
-                    f"agent '{name}' has no model",
-                    hint='set model = "provider/model" on the agent, or run with --model (e.g. --model local/smollm2)',
-                )
-            client = await self.runtime.client_for(model, config)
-        streaming = bool(self.handlers) and self.config.streaming and not config.disable_streaming
-        limits = TurnLimits(
-            first_token_timeout=config.first_token_timeout or self.config.first_token_timeout_s,
-            idle_timeout=config.idle_timeout or self.config.idle_timeout_s,
-            total_timeout=config.timeout,
-            retries=self.config.retries if config.retries is None else config.retries,
-            retry_backoff=self.config.retry_backoff_s,
-            max_tool_rounds=config.max_tool_rounds or self.config.max_tool_rounds,
-            output_retries=self.config.output_retries
-            if config.output_retries is None
-            else config.output_retries,
+        price = config.price
+        settings = ModelSettings(
+            api_base=config.api_base,
+            price=None if price is None else Price.per_million(price.input, price.output),
         )
+        placeholder = placeholder_data(config.output) if config.output else None
+        client, model = await self.models.client(
+            name, config.model_name, settings, placeholder=placeholder
+        )
+        streaming = bool(self.handlers) and self.config.streaming and not config.disable_streaming
+        limits = TurnLimits.of(config, self.config)
         session = AgentSession(agent, client, model, streaming, limits)
         self._sessions[agent.id] = session
         return session

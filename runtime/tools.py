@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.declarations import ToolDecl
+from runtime.declarations import AgentDecl, Declarations, ToolDecl
 from runtime.errors import DeclarationError
 from runtime.fields import FieldSpec
 
@@ -61,3 +62,29 @@ def done_tool(ident: int) -> ToolDecl:
         name="done",
         builtin=True,
     )
+
+
+def agent_tools(
+    agent: AgentDecl, entries: Any, declarations: Declarations, done: Callable[[], ToolDecl]
+) -> list[ToolDecl]:
+    """The tools an agent's turn may call: ``entries`` (its ``tools``, or a call's override)
+    are Tool handles or names; ``done`` is the built-in tool, declared on first use."""
+    tools: list[ToolDecl] = []
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, str):
+            tool = declarations.tool_named(entry)
+            if tool is None and entry == "done":
+                tool = done()
+            if tool is None:
+                raise DeclarationError(
+                    f"agent '{agent.name}' lists tool '{entry}', which is not declared",
+                    hint=f"declare it: {entry} = Tool {{ ... }}",
+                )
+            tools.append(tool)
+        elif getattr(entry, "kind", None) == "tool":
+            tools.append(declarations.tools[entry.id])
+        else:
+            raise DeclarationError(
+                f"agent '{agent.name}': tools must be Tool handles or tool names"
+            )
+    return tools

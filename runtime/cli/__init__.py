@@ -14,7 +14,29 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from runtime.cli._common import EXIT_BROKEN_PIPE, EXIT_USAGE, report_unexpected
+from runtime.cli._common import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    port_number,
+    positive_int,
+    print_error,
+    report_unexpected,
+)
+
+# What other packages (``tide ide``) use to speak like every ``tide`` command.
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "build_parser",
+    "main",
+    "port_number",
+    "positive_int",
+    "print_error",
+    "run_cli",
+]
 
 BUILTIN_COMMANDS = (
     "runtime.cli.run",

@@ -1,4 +1,4 @@
-"""What every command shares: exit codes and reporting errors without tracebacks."""
+"""What every command shares: exit codes, reporting errors without tracebacks, the store."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import math
 import sys
 import traceback
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -99,3 +100,47 @@ def report_unexpected(exc: BaseException, *, debug: bool) -> int:
             "run again with --debug for the traceback",
         )
     return EXIT_FAILED
+
+
+def open_store() -> Any:
+    """The workspace's execution store, or None (with a warning) when it cannot be opened."""
+    import sqlite3
+
+    from runtime.store import SQLiteStore
+
+    try:
+        return SQLiteStore.for_workspace(".")
+    except (OSError, sqlite3.Error) as exc:
+        print_error(
+            f"the run is not recorded: cannot open .tide/runs.db ({exc})", "or use --no-store"
+        )
+        return None
+
+
+def events_file(path: str, source: Any, *, append: bool) -> Any:
+    """A JsonlHandler whose file is open before the run starts, or None (reported) when the
+    path cannot take events: a folder, the procedure itself, or a file that cannot be written."""
+    import os
+
+    from runtime.handlers import JsonlHandler
+
+    target = os.path.realpath(path)
+    if source.path is not None and target == os.path.realpath(source.path):
+        print_error(
+            f"--events {path} is the procedure itself: its source would be overwritten",
+            "give another file, e.g. --events events.jsonl",
+        )
+        return None
+    if os.path.isdir(target):
+        print_error(f"--events {path} is a folder", "give a file, e.g. --events events.jsonl")
+        return None
+    handler = JsonlHandler(path, append=append)
+    try:
+        handler.open()
+    except OSError as exc:
+        print_error(
+            f"--events {path} cannot be written: {exc.strerror or exc}",
+            "give a file in a folder you can write to",
+        )
+        return None
+    return handler

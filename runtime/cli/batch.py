@@ -175,8 +175,14 @@ def handle_batch(args: argparse.Namespace, tags: dict[str, str]) -> int:
         load_batch,
         run_batch,
     )
-    from runtime.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_error
-    from runtime.cli.run import _events_file, open_store
+    from runtime.cli._common import (
+        EXIT_FAILED,
+        EXIT_OK,
+        EXIT_USAGE,
+        events_file,
+        open_store,
+        print_error,
+    )
     from runtime.config import RuntimeConfig
     from runtime.handlers import LogHandler
     from runtime.human import HumanResponder
@@ -196,7 +202,7 @@ def handle_batch(args: argparse.Namespace, tags: dict[str, str]) -> int:
     lines = load_batch(args.over, info, source, model=args.model, mock=args.mock)
     jsonl = None
     if args.events:
-        jsonl = _events_file(args.events, source, append=args.events_append)
+        jsonl = events_file(args.events, source, append=args.events_append)
         if jsonl is None:
             return EXIT_USAGE
     store = None if args.no_store else open_store()

@@ -33,8 +33,11 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--mock", action="store_true", help="agents answer from the procedure's Mocks {}"
     )
+    from runtime.models.providers import example_models
+
     parser.add_argument(
-        "--model", help="use this model for every agent (e.g. local/smollm2, scripted/default)"
+        "--model",
+        help=f"use this model for every agent (e.g. {', '.join(example_models())})",
     )
     parser.add_argument(
         "--events",
@@ -111,7 +114,15 @@ def handle(args: argparse.Namespace) -> int:
     import anyio
 
     from runtime.api import run_procedure
-    from runtime.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, print_error, report_tide_error
+    from runtime.cli._common import (
+        EXIT_FAILED,
+        EXIT_OK,
+        EXIT_USAGE,
+        events_file,
+        open_store,
+        print_error,
+        report_tide_error,
+    )
     from runtime.cli._human import TerminalHuman
     from runtime.config import RuntimeConfig
     from runtime.errors import TideError
@@ -153,7 +164,7 @@ def handle(args: argparse.Namespace) -> int:
         handlers.append(smoothed or console)
     jsonl = None
     if args.events:
-        jsonl = _events_file(args.events, source, append=args.events_append)
+        jsonl = events_file(args.events, source, append=args.events_append)
         if jsonl is None:
             return EXIT_USAGE
         handlers.append(jsonl)
@@ -215,49 +226,3 @@ def _print_failure(result: Any) -> None:
         print_error(f"the run was {result.status}")
     if result.partial_text:
         print_error(f"partial text kept ({len(result.partial_text)} characters): see --json")
-
-
-def _events_file(path: str, source: Any, *, append: bool) -> Any:
-    """A JsonlHandler whose file is open before the run starts, or None (reported) when the
-    path cannot take events: a folder, the procedure itself, or a file that cannot be written."""
-    import os
-
-    from runtime.cli._common import print_error
-    from runtime.handlers import JsonlHandler
-
-    target = os.path.realpath(path)
-    if source.path is not None and target == os.path.realpath(source.path):
-        print_error(
-            f"--events {path} is the procedure itself: its source would be overwritten",
-            "give another file, e.g. --events events.jsonl",
-        )
-        return None
-    if os.path.isdir(target):
-        print_error(f"--events {path} is a folder", "give a file, e.g. --events events.jsonl")
-        return None
-    handler = JsonlHandler(path, append=append)
-    try:
-        handler.open()
-    except OSError as exc:
-        print_error(
-            f"--events {path} cannot be written: {exc.strerror or exc}",
-            "give a file in a folder you can write to",
-        )
-        return None
-    return handler
-
-
-def open_store() -> Any:
-    """The workspace's execution store, or None (with a warning) when it cannot be opened."""
-    import sqlite3
-
-    from runtime.cli._common import print_error
-    from runtime.store import SQLiteStore
-
-    try:
-        return SQLiteStore.for_workspace(".")
-    except (OSError, sqlite3.Error) as exc:
-        print_error(
-            f"the run is not recorded: cannot open .tide/runs.db ({exc})", "or use --no-store"
-        )
-        return None

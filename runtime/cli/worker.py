@@ -10,6 +10,8 @@ from runtime.cli._common import positive_number
 
 # How long ``tide worker start`` waits for the worker to have imported everything.
 READY_TIMEOUT_S = 120.0
+# What a run imports besides DSPy and LiteLLM: loaded once in the worker, not in every child.
+RUN_MODULES = ("runtime.api", "runtime.console", "runtime.store", "runtime.model_server.server")
 
 
 def register(sub: Any) -> None:
@@ -56,9 +58,7 @@ def handle_start(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     idle_exit_s = str(args.idle_exit * 60)
     if args.foreground:
-        from runtime.worker._server import main
-
-        return main(["--idle-exit", idle_exit_s])
+        return serve(["--idle-exit", idle_exit_s])
     current = fingerprint()
     path = socket_path(directory, current)
     try:
@@ -71,7 +71,7 @@ def handle_start(args: argparse.Namespace) -> int:
     began = time.monotonic()
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "runtime.worker", "--idle-exit", idle_exit_s],
+            [sys.executable, "-m", "runtime.cli.worker", "--idle-exit", idle_exit_s],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -159,3 +159,29 @@ def _sockets() -> list[Path] | None:
         print_error(f"cannot use the worker directory: {exc}")
         return None
     return sorted(directory.glob("worker-*.sock"))
+
+
+def serve(argv: list[str]) -> int:
+    """The worker process itself: ``tide`` commands, each in a child forked from it."""
+    from runtime.cli import run_cli
+    from runtime.worker import serve as serve_commands
+
+    return serve_commands(argv, setup=_prepare_for_runs, command=run_cli)
+
+
+def _prepare_for_runs() -> None:
+    import importlib
+
+    from runtime.cli import build_parser
+    from runtime.models.router import load_model_libraries
+
+    build_parser("run")
+    load_model_libraries()
+    for name in RUN_MODULES:
+        importlib.import_module(name)
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(serve(sys.argv[1:]))

@@ -6,10 +6,15 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from runtime.models._dspy import import_litellm
+from runtime.models.providers import LOCAL_PROVIDERS
 
-ALTERNATIVES = (
-    "--model local/smollm2 (a small model run on this machine) or --model scripted/default"
-)
+
+def _alternatives() -> str:
+    """The models of this machine's own providers, which need no account."""
+    return " or ".join(
+        f"--model {provider.example} ({provider.description})"
+        for provider in LOCAL_PROVIDERS.values()
+    )
 
 
 def is_local_api_base(api_base: str | None) -> bool:
@@ -56,6 +61,6 @@ def missing_credentials(litellm_model: str, api_base: str | None) -> str | None:
         return None
     return (
         f"The model {litellm_model} needs credentials that are not set: {_describe(missing)} "
-        f"(for example `export {missing[0]}=...`) and run again, or use {ALTERNATIVES} "
+        f"(for example `export {missing[0]}=...`) and run again, or use {_alternatives()} "
         "to run without an account."
     )

@@ -20,7 +20,8 @@ are not caught, so a failing assertion inside it fails the test that uses it.
 
 The function may also be ``async`` and return any of these. A ``Finish`` is added when the
 answer has none, and a ``Usage`` estimated from word counts when it has none, so cost events
-always carry numbers a test can check. Every request is kept in ``requests``.
+always carry numbers a test can check. Every request is kept in ``requests`` (unless
+``keep_requests=False``).
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
-def estimate_prompt_tokens(request: ModelRequest) -> int:
-    """A deterministic stand-in for a tokenizer: the words in every message."""
+def prompt_words(request: ModelRequest) -> int:
+    """The words in every message: a ``FunctionModel``'s deterministic stand-in for prompt
+    tokens (the scripted server estimates tokens from characters instead)."""
     total = 0
     for message in request.messages:
         content = message.get("content")
@@ -72,10 +74,12 @@ class FunctionModel:
         *,
         model: str = "function",
         provider: str = "function",
+        keep_requests: bool = True,
     ) -> None:
         self.function = function
         self._model = model
         self._provider = provider
+        self._keep_requests = keep_requests
         self.requests: list[ModelRequest] = []
 
     @property
@@ -87,7 +91,8 @@ class FunctionModel:
         return self._provider
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelItem]:
-        self.requests.append(request)
+        if self._keep_requests:
+            self.requests.append(request)
         answer = self.function(request)
         if inspect.isawaitable(answer):
             answer = await answer
@@ -104,20 +109,22 @@ class FunctionModel:
                 saw_finish = True
             yield item
         if not saw_usage:
-            yield Usage(
-                prompt_tokens=estimate_prompt_tokens(request), completion_tokens=completion_words
-            )
+            yield Usage(prompt_tokens=prompt_words(request), completion_tokens=completion_words)
         if not saw_finish:
             yield Finish("tool_calls" if saw_call else "stop", streamed=request.stream)
 
 
+def text_deltas(text: str, stream: bool) -> list[TextDelta]:
+    """``text`` as a streamed answer's deltas, a word at a time; one delta when not streaming."""
+    pieces: Iterable[str] = _PIECES.findall(text) if stream else [text]
+    return [TextDelta(piece) for piece in pieces if piece]
+
+
 async def _items(answer: FunctionAnswer, stream: bool) -> AsyncIterator[ModelItem]:
     if isinstance(answer, str):
-        pieces: Iterable[str] = _PIECES.findall(answer) if stream else [answer]
-        for piece in pieces:
-            if piece:
-                await anyio.lowlevel.checkpoint()
-                yield TextDelta(piece)
+        for delta in text_deltas(answer, stream):
+            await anyio.lowlevel.checkpoint()
+            yield delta
         return
     if isinstance(answer, AsyncIterator):
         async for item in answer:

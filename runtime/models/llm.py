@@ -45,29 +45,20 @@ from runtime.models.base import (
     Usage,
 )
 from runtime.models.credentials import is_local_api_base
+from runtime.models.local_server import LOCAL_API_KEY
 from runtime.models.pricing import Price, cost_usd
+from runtime.models.providers import served_here
 
 __all__ = ["LLMClient", "Price"]
 
 # Settings given to ``dspy.LM`` itself (they also select the cached LM), then settings passed
-# per call. Anything else in ``request.settings`` is the agent loop's (retries, timeouts).
+# per call: those an agent declares (``AgentConfig.settings``). Anything else in
+# ``request.settings`` is the agent loop's (retries, timeouts).
 LM_SETTINGS = ("temperature", "max_tokens")
-CALL_OPTIONS = (
-    "top_p",
-    "stop",
-    "seed",
-    "presence_penalty",
-    "frequency_penalty",
-    "tool_choice",
-    "parallel_tool_calls",
-    "reasoning_effort",
-)
+CALL_OPTIONS = ("top_p", "stop", "seed")
 # Chunks DSPy may hand over before the consumer takes them: enough that the transport rarely
 # waits on the consumer, few enough to bound memory if the consumer stalls.
 STREAM_BUFFER = 256
-LOCAL_PROVIDERS = frozenset({"scripted", "local"})
-# The OpenAI client refuses to start without a key; local servers ignore it.
-LOCAL_KEY = "tide-local"
 
 
 class LLMClient:
@@ -101,8 +92,13 @@ class LLMClient:
     def provider(self) -> str:
         return self._provider
 
+    def _served_here(self) -> bool:
+        """Whether a provider of this machine's own serves the model (by name, not address:
+        a LiteLLM proxy on localhost still bills)."""
+        return served_here(self._provider) is not None
+
     def _is_local(self) -> bool:
-        return self._provider in LOCAL_PROVIDERS or is_local_api_base(self.api_base)
+        return self._served_here() or is_local_api_base(self.api_base)
 
     def supports_json_schema(self) -> bool:
         """Whether the model takes ``response_format`` with a JSON schema.
@@ -123,7 +119,7 @@ class LLMClient:
 
     def _lm(self, request: ModelRequest) -> dspy.LM:
         api_base = request.api_base or self.api_base
-        api_key = request.api_key or self.api_key or (LOCAL_KEY if self._is_local() else None)
+        api_key = request.api_key or self.api_key or (LOCAL_API_KEY if self._is_local() else None)
         settings = tuple(request.settings.get(name) for name in LM_SETTINGS)
         key = (api_base, api_key, settings)
         lm = self._lms.get(key)
@@ -162,9 +158,10 @@ class LLMClient:
             # tools only, so the look is skipped; LiteLLM strips this key from the request.
             kwargs["_skip_mcp_handler"] = True
         if request.output_schema is not None:
-            if self._provider == "local":
-                # llama-cpp-python's server takes no "json_schema" type (it answers 500); its
-                # "json_object" with a schema constrains the output by a grammar instead.
+            local = served_here(self._provider)
+            if local is not None and local.json_object_schema:
+                # The server takes no "json_schema" type; its "json_object" with a schema
+                # constrains the output by a grammar instead.
                 kwargs["response_format"] = {"type": "json_object", "schema": request.output_schema}
             elif self.supports_json_schema():
                 kwargs["response_format"] = {
@@ -192,8 +189,7 @@ class LLMClient:
             prompt_tokens,
             completion_tokens,
             price=self.price,
-            # By provider, not by address: a LiteLLM proxy on localhost still bills.
-            use_litellm=self._provider not in LOCAL_PROVIDERS,
+            use_litellm=not self._served_here(),
         )
         return Usage(prompt_tokens, completion_tokens, cost)
 
@@ -220,7 +216,7 @@ class LLMClient:
 
         # Replaced by the engine's own reader once the stream opens.
         chunks = ChunkReader()
-        outcome = _Outcome()
+        outcome = _StreamOutcome()
         send, receive = anyio.create_memory_object_stream[Any](max_buffer_size=STREAM_BUFFER)
         # A plain task rather than a task group: a cancel scope must not stay open across the
         # yields below, or a consumer that puts a timeout around each step, or that closes
@@ -302,7 +298,7 @@ class LLMClient:
         return items
 
 
-class _Outcome:
+class _StreamOutcome:
     __slots__ = ("error", "result")
 
     def __init__(self) -> None:
@@ -311,7 +307,7 @@ class _Outcome:
 
 
 async def _produce(
-    lm: dspy.LM, kwargs: dict[str, Any], send: MemoryObjectSendStream[Any], outcome: _Outcome
+    lm: dspy.LM, kwargs: dict[str, Any], send: MemoryObjectSendStream[Any], outcome: _StreamOutcome
 ) -> None:
     """Run the DSPy call: chunks go to ``send``, the result or failure to ``outcome``."""
     async with send:

@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 TIDE_MODEL = "local/smollm2"
 MODEL_ALIAS = "smollm2"
 LITELLM_MODEL = f"openai/{MODEL_ALIAS}"
-# The server is started without an API key; OpenAI clients still insist on sending one.
+# The servers on this machine (this one, the scripted one) are started without an API key;
+# OpenAI clients still insist on sending one.
 LOCAL_API_KEY = "tide-local"
 DEFAULT_THREADS = 2
 DEFAULT_CONTEXT = 4096

@@ -1,31 +1,19 @@
-"""Answers from ``Mocks {}``: no network, but a real stream of chunks.
+"""Agents' answers from ``Mocks {}``: no network, but a real stream of chunks.
 
 An agent's mock is ``{ message = ..., tool_calls = {{tool = ..., args = {...}}}, data = {...} }``,
 optionally with ``temporal = { {...}, {...} }`` for successive turns (picked by
 ``when_message`` first, else by turn number, the last one repeating).
-
-A tool's mock is ``{ returns = ... }``, ``{ temporal = {r1, r2} }`` (by call number, the last
-repeating), ``{ conditional = {{ when = {arg = value}, returns = ... }} }`` (the first whose
-``when`` matches the arguments: equal values, or ``"contains:x"``, ``"startswith:x"``,
-``"endswith:x"`` for text) or ``{ error = "message" }`` (the call fails).
+(Tools' mocks are the DSL's business: ``runtime.tool_mocks``.)
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-import anyio.lowlevel
-
-from runtime.errors import ProcedureRuntimeError
-from runtime.fields import Fields
-from runtime.models.base import Finish, ModelItem, ModelRequest, TextDelta, ToolCallRequest, Usage
-
-_PIECES = re.compile(r"\S+\s*|\s+")
+from runtime.models.base import Finish, ModelItem, ModelRequest, ToolCallRequest, Usage
+from runtime.models.function import FunctionModel, text_deltas
 
 
 @dataclass(frozen=True)
@@ -96,132 +84,35 @@ class AgentMock:
         return ordered[min(turn, len(ordered)) - 1]
 
 
-# What ``ToolMock.result`` returns when the mock has no answer for a call: the real tool runs.
-NO_MOCK: Any = object()
-_TOOL_MOCK_KEYS = ("returns", "temporal", "conditional", "error")
+def mock_model(agent: str, entry: Any, model: str, placeholder: Any = None) -> FunctionModel:
+    """A ``FunctionModel`` that answers ``agent`` from its ``Mocks {}`` entry (``entry``), else
+    with ``placeholder`` (data matching a declared output), else with a fixed sentence."""
+    mock = AgentMock.parse(entry)
 
-
-@dataclass(frozen=True)
-class ToolMock:
-    """How one tool answers in mock mode."""
-
-    entry: dict[str, Any]
-
-    @classmethod
-    def parse(cls, raw: Any) -> ToolMock | None:
-        if isinstance(raw, dict) and any(k in raw for k in _TOOL_MOCK_KEYS):
-            return cls(raw)
-        return None
-
-    def result(self, args: dict[str, Any], call: int) -> Any:
-        """The mocked result of call number ``call`` (from 1), or ``NO_MOCK``.
-
-        Raises ``ProcedureRuntimeError`` for a mocked failure, as a failing tool function would."""
-        conditional = self.entry.get("conditional")
-        for case in conditional if isinstance(conditional, list) else []:
-            if isinstance(case, dict) and _matches(case.get("when"), args):
-                return _answer(case)
-        temporal = self.entry.get("temporal")
-        if isinstance(temporal, list) and temporal and "error" not in self.entry:
-            return temporal[min(call, len(temporal)) - 1]
-        return _answer(self.entry)
-
-
-def _matches(when: Any, args: dict[str, Any]) -> bool:
-    if not isinstance(when, dict):
-        return when is None
-    return all(k in args and _holds(args[k], v) for k, v in when.items())
-
-
-# ``when = {text = "contains:refund"}``: operators Tactus mocks accept in a condition's value.
-_OPERATORS = {
-    "contains:": lambda actual, wanted: wanted in actual,
-    "startswith:": lambda actual, wanted: actual.startswith(wanted),
-    "endswith:": lambda actual, wanted: actual.endswith(wanted),
-}
-
-
-def _holds(actual: Any, wanted: Any) -> bool:
-    if isinstance(wanted, str):
-        for prefix, test in _OPERATORS.items():
-            if wanted.startswith(prefix):
-                return bool(test(str(actual), wanted[len(prefix) :].strip()))
-    return bool(actual == wanted)
-
-
-def _answer(case: dict[str, Any]) -> Any:
-    if case.get("error") is not None:
-        raise ProcedureRuntimeError(str(case["error"]))
-    return case.get("returns", NO_MOCK)
-
-
-def placeholder_data(fields: Fields) -> dict[str, Any]:
-    """A value that satisfies declared output fields, for agents with no mock."""
-    samples = {
-        "string": "mock",
-        "number": 0.0,
-        "integer": 0,
-        "boolean": False,
-        "array": [],
-        "object": {},
-    }
-    return {
-        name: spec.enum[0]
-        if spec.enum
-        else spec.default
-        if spec.default is not None
-        else samples[spec.type]
-        for name, spec in fields.items()
-    }
-
-
-class MockModelClient:
-    """Streams an agent's mocked replies, a word at a time."""
-
-    def __init__(
-        self, agent: str, mock: AgentMock | None, model: str, output: Fields | None
-    ) -> None:
-        self._agent = agent
-        self._mock = mock
-        self._model = model
-        self._output = output
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def provider(self) -> str:
-        return "mock"
-
-    def _reply(self, request: ModelRequest) -> MockReply:
-        if self._mock is not None and self._mock.replies:
+    def reply_for(request: ModelRequest) -> MockReply:
+        if mock is not None and mock.replies:
             last_user = next(
                 (m.get("content") for m in reversed(request.messages) if m.get("role") == "user"),
                 None,
             )
-            return self._mock.reply_for(request.turn, last_user)
-        if self._output:
-            return MockReply(data=placeholder_data(self._output))
-        return MockReply(message=f"Mocked response from {self._agent}")
+            return mock.reply_for(request.turn, last_user)
+        if placeholder is not None:
+            return MockReply(data=placeholder)
+        return MockReply(message=f"Mocked response from {agent}")
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[ModelItem]:
+    def answer(request: ModelRequest) -> list[ModelItem]:
         # A follow-up round (after tool results or an output retry) adds nothing new: the
-        # mocked turn has said everything in its first round.
+        # mocked turn has said everything in its first round. Mocks cost nothing.
         if request.round > 1:
-            yield Finish("stop", streamed=request.stream)
-            return
-        reply = self._reply(request)
-        text = reply.text()
-        if request.stream:
-            for piece in _PIECES.findall(text):
-                await anyio.lowlevel.checkpoint()
-                yield TextDelta(piece)
-        elif text:
-            yield TextDelta(text)
-        for index, (tool, args) in enumerate(reply.tool_calls):
-            yield ToolCallRequest(
-                id=f"mock_{request.turn}_{index}", name=tool, arguments=dict(args)
-            )
-        yield Usage()
-        yield Finish("tool_calls" if reply.tool_calls else "stop", streamed=request.stream)
+            return [Usage(), Finish("stop", streamed=request.stream)]
+        reply = reply_for(request)
+        items: list[ModelItem] = list(text_deltas(reply.text(), request.stream))
+        items.extend(
+            ToolCallRequest(id=f"mock_{request.turn}_{index}", name=tool, arguments=dict(args))
+            for index, (tool, args) in enumerate(reply.tool_calls)
+        )
+        items.append(Usage())
+        items.append(Finish("tool_calls" if reply.tool_calls else "stop", streamed=request.stream))
+        return items
+
+    return FunctionModel(answer, model=model, provider="mock", keep_requests=False)

@@ -20,6 +20,11 @@ class Price:
     input_per_token: float
     output_per_token: float
 
+    @classmethod
+    def per_million(cls, input_usd: float, output_usd: float) -> Price:
+        """The price as procedures declare it: USD per million tokens."""
+        return cls(input_usd / 1_000_000, output_usd / 1_000_000)
+
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         return prompt_tokens * self.input_per_token + completion_tokens * self.output_per_token
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from runtime.errors import ConfigurationError, ProcedureRuntimeError, TideError
-from runtime.models.mock import NO_MOCK, ToolMock
 from runtime.predictors.model import ModelDecl, check_schema, parse_model
+from runtime.tool_mocks import NO_MOCK, ToolMock
 
 T = TypeVar("T")
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024

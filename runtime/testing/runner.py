@@ -158,7 +158,14 @@ class ScenarioRun(Run):
         message: str | None,
         **options: Any,
     ) -> None:
-        super().__init__(runtime, suite.source, inputs, **options)
+        super().__init__(
+            suite.source,
+            inputs,
+            router=runtime.router,
+            config=runtime.config,
+            limiter=runtime.limiter,
+            **options,
+        )
         self._known_info = suite.info
         self._first_message = message
 

@@ -14,6 +14,7 @@ turns delegation off.
 """
 
 from runtime.worker._paths import WorkerDirError, fingerprint, socket_path, worker_dir
+from runtime.worker._server import main as serve
 from runtime.worker.client import delegate, request
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "delegate",
     "fingerprint",
     "request",
+    "serve",
     "socket_path",
     "worker_dir",
 ]

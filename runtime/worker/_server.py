@@ -2,6 +2,9 @@
 
 The loop is single-threaded on purpose: a process that forks must have no other threads, or a
 child could inherit a lock that some thread held at the instant of the fork.
+
+What a command is, and what to import for it, is the caller's (``tide worker start`` passes
+the ``tide`` command line): the worker knows processes, sockets and signals only.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
-import importlib
 import logging
 import os
 import selectors
@@ -30,8 +32,8 @@ from runtime.worker._wire import receive, send
 
 log = logging.getLogger("tide.worker")
 
-# What a run imports besides DSPy and LiteLLM: loaded here once, not in every child.
-RUN_MODULES = ("runtime.api", "runtime.console", "runtime.store", "runtime.model_server.server")
+# A command, run in a child: the arguments after ``tide``, and the exit status.
+Command = Callable[[list[str]], int]
 # A child whose command went away (its terminal closed, say) gets SIGINT, then this long to
 # end cleanly before SIGKILL.
 ABANDONED_GRACE_S = 10.0
@@ -41,15 +43,10 @@ REQUEST_TIMEOUT_S = 5.0
 _CREDENTIALS = struct.Struct("3i")
 
 
-def prepare() -> None:
-    """Import and set up everything a run needs, then keep it out of garbage collections."""
-    from runtime.cli import build_parser
-    from runtime.models._dspy import ensure_configured
-
-    build_parser("run")
-    ensure_configured()
-    for name in RUN_MODULES:
-        importlib.import_module(name)
+def prepare(setup: Callable[[], None]) -> None:
+    """Import and set up everything a command needs (``setup``), then keep it out of garbage
+    collections."""
+    setup()
     gc.freeze()
 
 
@@ -66,6 +63,7 @@ class Worker:
     inode: int
     fingerprint: str
     idle_exit_s: float
+    command: Command
     started_at: float = field(default_factory=time.time)
     runs: int = 0
     stopping: bool = False
@@ -185,7 +183,7 @@ class Worker:
                 if child.connection is not None:
                     child.connection.close()
             connection.close()
-            code = run_child(message, fds)
+            code = run_child(self.command, message, fds)
         except BaseException:
             traceback.print_exc()
         finally:
@@ -232,7 +230,7 @@ class Worker:
             pass
 
 
-def run_child(message: dict[str, Any], fds: list[int]) -> int:
+def run_child(command: Command, message: dict[str, Any], fds: list[int]) -> int:
     """In the forked child: become the command's process, then run it."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -257,10 +255,8 @@ def run_child(message: dict[str, Any], fds: list[int]) -> int:
     )
     argv = [str(arg) for arg in message["argv"]]
     sys.argv = ["tide", *argv]
-    from runtime.cli import run_cli
-
     try:
-        code = run_cli(argv)
+        code = command(argv)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     finally:
@@ -271,7 +267,7 @@ def run_child(message: dict[str, Any], fds: list[int]) -> int:
     return code
 
 
-def listen(idle_exit_s: float) -> Worker | None:
+def listen(idle_exit_s: float, command: Command) -> Worker | None:
     """Bind this code's socket; None when a worker already serves it."""
     current = fingerprint()
     path = socket_path(worker_dir(create=True), current)
@@ -287,13 +283,14 @@ def listen(idle_exit_s: float) -> Worker | None:
     listener.bind(str(path))
     listener.listen(64)
     listener.setblocking(False)
-    return Worker(listener, path, path.stat().st_ino, current, idle_exit_s)
+    return Worker(listener, path, path.stat().st_ino, current, idle_exit_s, command)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None, *, setup: Callable[[], None], command: Command) -> int:
+    """Serve ``command`` until idle for ``--idle-exit`` seconds, after ``setup``."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m runtime.worker")
+    parser = argparse.ArgumentParser(prog="tide worker serve")
     parser.add_argument("--idle-exit", type=float, default=1800.0, metavar="SECONDS")
     args = parser.parse_args(argv)
     # Its own logger only: the root logger's level would pass on to every run's child.
@@ -303,11 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     log.setLevel(logging.INFO)
     log.propagate = False
     began = time.perf_counter()
-    prepare()
+    prepare(setup)
     if threading.active_count() != 1:
         log.error("threads running after start-up (%s): cannot fork safely", threading.enumerate())
         return 1
-    worker = listen(args.idle_exit)
+    worker = listen(args.idle_exit, command)
     if worker is None:
         log.info("a worker for this code is already running")
         return 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from runtime.errors import ProcedureRuntimeError
-from runtime.models.mock import NO_MOCK, ToolMock
+from runtime.tool_mocks import NO_MOCK, ToolMock
 
 
 def test_returns() -> None:

@@ -5,12 +5,11 @@ import { useWorkspace } from '../../state/workspace';
 import { modKey } from '../../lib/hooks';
 import { InputsForm } from './InputsForm';
 
-const BUILTIN_MODELS = ['local/smollm2', 'scripted/default'];
-
+// `served` comes from GET /api/models, which lists this machine's own providers' models too.
 export function modelChoices(procedureModels: (string | null)[], served: string[]): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
-  for (const m of [...procedureModels, ...served, ...BUILTIN_MODELS]) {
+  for (const m of [...procedureModels, ...served]) {
     if (m && !seen.has(m)) {
       seen.add(m);
       out.push(m);

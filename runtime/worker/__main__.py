@@ -1,3 +1,0 @@
-from runtime.worker._server import main
-
-raise SystemExit(main())
