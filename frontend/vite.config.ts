@@ -6,7 +6,9 @@ const apiTarget = process.env.TIDE_API ?? 'http://127.0.0.1:8765';
 
 export default defineConfig({
   plugins: [react()],
-  base: '/',
+  // Relative: the IDE also works where its server is mounted below the root (create_app under
+  // /tide); routes are in the hash, so the page itself is always at the server's root.
+  base: './',
   server: {
     proxy: {
       // SSE needs the proxy not to buffer; http-proxy streams by default.

@@ -3,6 +3,8 @@ FastAPI, started by the outer app's lifespan, and with ``api_only`` the run API 
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -144,3 +146,40 @@ def test_the_package_exports_each_name_it_lists() -> None:
     assert sorted(ide_backend.__all__) == sorted(ide_backend._HOMES)
     for name in ide_backend.__all__:
         assert getattr(ide_backend, name) is not None
+
+
+DIST = Path(__file__).resolve().parents[2] / "frontend" / "dist"
+MOUNTED_SCRIPT = DIST.parent / "e2e" / "mounted.mjs"
+
+
+async def test_the_ide_works_mounted_below_the_root(workspace: Path) -> None:
+    """The built IDE asks for everything relative to its page, so it works under a prefix."""
+    import re
+    import shutil
+
+    import anyio
+
+    if not (DIST / "index.html").is_file():
+        pytest.skip("the frontend is not built (cd frontend && npm run build)")
+    tide = create_app(workspace=workspace, frontend_dir=DIST)
+    parent = Starlette(routes=[Route("/", home), Mount("/tide", app=tide)], lifespan=tide.lifespan)
+    async with running_server(parent) as url, httpx.AsyncClient(base_url=url) as client:
+        page = await client.get("/tide/")
+        assert page.status_code == 200
+        assets = re.findall(r'(?:src|href)="(\./[^"]+)"', page.text)
+        assert assets, "the page names its assets relative to itself"
+        for asset in assets:
+            answer = await client.get(f"/tide/{asset[2:]}")
+            assert answer.status_code == 200, asset
+            assert b'"/api/' not in answer.content, f"{asset} asks for /api/ at the root"
+        node, chromium = shutil.which("node"), os.environ.get("CHROMIUM", "/usr/bin/chromium")
+        if node is None or not Path(chromium).exists():
+            pytest.skip("needs node and Chromium to open the page")
+        done = await anyio.run_process(
+            [node, str(MOUNTED_SCRIPT), f"{url}/tide/", "essay.tac"], cwd=DIST.parent, check=False
+        )
+    assert done.returncode == 0, done.stderr.decode()
+    report = json.loads(done.stdout)
+    assert report["errors"] == [] and report["status"] == "completed", report
+    api_calls = [p for p in report["requests"] if "/api/" in p]
+    assert api_calls and all(p.startswith("/tide/api/") for p in api_calls), api_calls

@@ -31,6 +31,7 @@ export function encodePath(path: string): string {
   return path.split('/').map(encodeURIComponent).join('/');
 }
 
+// Every URL is relative to the page, so that the IDE works wherever its server is mounted.
 async function request<T>(method: string, url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   const init: RequestInit = {
     method,
@@ -75,24 +76,24 @@ function query(params: Record<string, string | number | undefined | null>): stri
 }
 
 export const api = {
-  health: () => request<Health>('GET', '/api/health'),
-  listFiles: () => request<{ files: FileEntry[] }>('GET', '/api/files'),
-  readFile: (path: string) => request<FileContent>('GET', `/api/files/${encodePath(path)}`),
+  health: () => request<Health>('GET', 'api/health'),
+  listFiles: () => request<{ files: FileEntry[] }>('GET', 'api/files'),
+  readFile: (path: string) => request<FileContent>('GET', `api/files/${encodePath(path)}`),
   saveFile: (path: string, content: string) =>
-    request<Saved>('PUT', `/api/files/${encodePath(path)}`, { content }),
-  createFile: (path: string, content = '') => request<Saved>('POST', '/api/files', { path, content }),
-  renameFile: (from: string, to: string) => request<{ path: string }>('POST', '/api/files/rename', { from, to }),
-  deleteFile: (path: string) => request<void>('DELETE', `/api/files/${encodePath(path)}`),
+    request<Saved>('PUT', `api/files/${encodePath(path)}`, { content }),
+  createFile: (path: string, content = '') => request<Saved>('POST', 'api/files', { path, content }),
+  renameFile: (from: string, to: string) => request<{ path: string }>('POST', 'api/files/rename', { from, to }),
+  deleteFile: (path: string) => request<void>('DELETE', `api/files/${encodePath(path)}`),
   validate: (source: string, path: string | undefined, signal?: AbortSignal) =>
-    request<ValidateResult>('POST', '/api/validate', path ? { source, path } : { source }, signal),
-  models: () => request<Models>('GET', '/api/models'),
-  startRun: (body: StartRunRequest) => request<StartRunResponse>('POST', '/api/runs', body),
+    request<ValidateResult>('POST', 'api/validate', path ? { source, path } : { source }, signal),
+  models: () => request<Models>('GET', 'api/models'),
+  startRun: (body: StartRunRequest) => request<StartRunResponse>('POST', 'api/runs', body),
   listRuns: (filter: { procedure?: string; status?: RunStatus | ''; limit?: number }) =>
-    request<{ runs: RunSummary[] }>('GET', `/api/runs${query(filter)}`),
-  getRun: (id: string) => request<RunDetail>('GET', `/api/runs/${encodeURIComponent(id)}`),
+    request<{ runs: RunSummary[] }>('GET', `api/runs${query(filter)}`),
+  getRun: (id: string) => request<RunDetail>('GET', `api/runs/${encodeURIComponent(id)}`),
   cancelRun: (id: string) =>
-    request<{ run_id: string; status: RunStatus }>('POST', `/api/runs/${encodeURIComponent(id)}/cancel`),
-  stats: (by: StatsBy, since: StatsSince) => request<StatsResult>('GET', `/api/stats${query({ by, since })}`),
+    request<{ run_id: string; status: RunStatus }>('POST', `api/runs/${encodeURIComponent(id)}/cancel`),
+  stats: (by: StatsBy, since: StatsSince) => request<StatsResult>('GET', `api/stats${query({ by, since })}`),
 };
 
 /**
@@ -100,6 +101,6 @@ export const api = {
  * server gathers live chunks for up to that many ms into one message; other events are not held.
  */
 export function eventsUrl(runId: string, after: number, coalesceMs = 0): string {
-  const base = `/api/runs/${encodeURIComponent(runId)}/events`;
+  const base = `api/runs/${encodeURIComponent(runId)}/events`;
   return base + query({ after: after > 0 ? after : undefined, coalesce_ms: coalesceMs > 0 ? coalesceMs : undefined });
 }

@@ -65,7 +65,7 @@ describe('run stream', () => {
       () => streamResponse(sse(events.slice(3))),
     ]);
     await h.stream.run();
-    expect(h.urls).toEqual(['/api/runs/run-1/events?coalesce_ms=50', '/api/runs/run-1/events?after=4&coalesce_ms=50']);
+    expect(h.urls).toEqual(['api/runs/run-1/events?coalesce_ms=50', 'api/runs/run-1/events?after=4&coalesce_ms=50']);
     expect(h.feed().turns['w#1']?.text).toBe('Hello there');
     expect(h.feed().status).toBe('completed');
     expect(h.notes).toEqual(['lost: Connection lost (stream ended early); reconnecting…', 'restored after 4']);
@@ -80,16 +80,16 @@ describe('run stream', () => {
       () => streamResponse(': keep-alive\n\n' + sse(events.slice(2))),
     ]);
     await h.stream.run();
-    expect(h.urls[1]).toBe('/api/runs/run-1/events?after=2&coalesce_ms=50');
+    expect(h.urls[1]).toBe('api/runs/run-1/events?after=2&coalesce_ms=50');
     expect(h.feed().status).toBe('completed');
   });
 
   it('asks the server to gather live text for a few frames', () => {
     expect(COALESCE_MS).toBe(50);
-    expect(eventsUrl('run 1', 0)).toBe('/api/runs/run%201/events');
-    expect(eventsUrl('run 1', 7)).toBe('/api/runs/run%201/events?after=7');
-    expect(eventsUrl('run 1', 0, COALESCE_MS)).toBe('/api/runs/run%201/events?coalesce_ms=50');
-    expect(eventsUrl('run 1', 7, COALESCE_MS)).toBe('/api/runs/run%201/events?after=7&coalesce_ms=50');
+    expect(eventsUrl('run 1', 0)).toBe('api/runs/run%201/events');
+    expect(eventsUrl('run 1', 7)).toBe('api/runs/run%201/events?after=7');
+    expect(eventsUrl('run 1', 0, COALESCE_MS)).toBe('api/runs/run%201/events?coalesce_ms=50');
+    expect(eventsUrl('run 1', 7, COALESCE_MS)).toBe('api/runs/run%201/events?after=7&coalesce_ms=50');
   });
 
   it('stops on a missing run', async () => {

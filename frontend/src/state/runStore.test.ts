@@ -43,7 +43,7 @@ describe('run store', () => {
       },
     });
     await until(() => useRunStore.getState().feed.status === 'completed');
-    expect(urls).toEqual(['/api/runs/run-gap/events?coalesce_ms=50', '/api/runs/run-gap/events?after=3&coalesce_ms=50']);
+    expect(urls).toEqual(['api/runs/run-gap/events?coalesce_ms=50', 'api/runs/run-gap/events?after=3&coalesce_ms=50']);
     expect(useRunStore.getState().feed.turns['w#1']?.text).toBe('one two three');
     stopFollowing();
   });
