@@ -331,11 +331,19 @@ export const scenarios = [
       const models = [...new Set(costs.map((e) => e.model))];
       for (const m of models) assert.ok((await page.locator(`${T('analytics-row')}[data-key="${m}"]`).count()) === 1, `model ${m} has a row`);
       assert.ok((await page.locator(`${T('analytics-chart')} .recharts-surface`).count()) >= 4, 'charts are drawn');
+      const overTime = await (await fetch(`${api}/api/stats?by=model&since=1h&every=5m`)).json();
+      if (overTime.series?.length) {
+        await page.locator(`${T('analytics-series')} .recharts-surface`).first().waitFor({ timeout: 10000 });
+        assert.ok((await page.locator(`${T('analytics-series')} .recharts-surface`).count()) === 2, 'time series are drawn');
+      }
       await shot('07b-analytics-by-model');
       await page.locator(T('by-agent')).click();
       const agents = [...new Set(costs.map((e) => e.agent))];
       for (const a of agents) await page.locator(`${T('analytics-row')}[data-key="${a}"]`).waitFor({ timeout: 5000 });
       await shot('07c-analytics-by-agent');
+      await page.locator(T('smoothing-select')).selectOption('word');
+      assert.equal(await page.evaluate(() => localStorage.getItem('tide.smoothing')), 'word', 'the smoothing setting is kept');
+      await page.locator(T('smoothing-select')).selectOption('off');
       return { listed: ctx.runs.length, models, agents };
     },
   },

@@ -10,6 +10,7 @@ import type {
   StartRunRequest,
   StartRunResponse,
   StatsBy,
+  StatsEvery,
   StatsResult,
   StatsSince,
   ValidateResult,
@@ -66,10 +67,11 @@ async function request<T>(method: string, url: string, body?: unknown, signal?: 
   return data as T;
 }
 
-function query(params: Record<string, string | number | undefined | null>): string {
+function query(params: Record<string, string | number | string[] | undefined | null>): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) {
-    if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+    if (Array.isArray(v)) for (const item of v) q.append(k, item);
+    else if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
   }
   const s = q.toString();
   return s ? `?${s}` : '';
@@ -88,12 +90,14 @@ export const api = {
     request<ValidateResult>('POST', 'api/validate', path ? { source, path } : { source }, signal),
   models: () => request<Models>('GET', 'api/models'),
   startRun: (body: StartRunRequest) => request<StartRunResponse>('POST', 'api/runs', body),
-  listRuns: (filter: { procedure?: string; status?: RunStatus | ''; limit?: number }) =>
+  /** `tag` holds `key=value` filters, all of which must match. */
+  listRuns: (filter: { procedure?: string; status?: RunStatus | ''; limit?: number; tag?: string[] }) =>
     request<{ runs: RunSummary[] }>('GET', `api/runs${query(filter)}`),
   getRun: (id: string) => request<RunDetail>('GET', `api/runs/${encodeURIComponent(id)}`),
   cancelRun: (id: string) =>
     request<{ run_id: string; status: RunStatus }>('POST', `api/runs/${encodeURIComponent(id)}/cancel`),
-  stats: (by: StatsBy, since: StatsSince) => request<StatsResult>('GET', `api/stats${query({ by, since })}`),
+  stats: (by: StatsBy, since: StatsSince, every?: StatsEvery) =>
+    request<StatsResult>('GET', `api/stats${query({ by, since, every })}`),
 };
 
 /**

@@ -86,6 +86,8 @@ export interface RunSummary {
   cost_usd: number | null;
   total_tokens: number | null;
   agent_turns: number | null;
+  /** Labels given when the run started (`--tag k=v`, `tags` in POST /api/runs). */
+  tags?: Record<string, string>;
   error: ErrorInfo | null;
 }
 
@@ -99,6 +101,7 @@ export interface StartRunRequest {
   inputs: Record<string, unknown>;
   model?: string;
   mock?: boolean;
+  tags?: Record<string, string>;
 }
 
 export interface StartRunResponse {
@@ -122,10 +125,26 @@ export interface StatsRow {
   duration_ms: Stat;
   total_tokens: Stat;
   cost_usd: Stat & { sum: number | null };
+  /** Alerts raised (thresholds crossed) in the window. */
+  alerts?: number;
+}
+
+/** Bucket widths the server accepts for `?every=`. */
+export type StatsEvery = '1m' | '5m' | '1h' | '6h' | '1d';
+
+/** One key's turns (or runs) in the time bucket starting at `start`. */
+export interface SeriesPoint {
+  key: string;
+  start: string;
+  count: number;
+  ttft_ms: { p50: number | null; p95: number | null };
+  cost_usd: { p50: number | null; p95: number | null; sum: number | null };
 }
 
 export interface StatsResult {
   by: StatsBy;
   since: StatsSince;
   rows: StatsRow[];
+  every?: StatsEvery;
+  series?: SeriesPoint[];
 }

@@ -1,7 +1,8 @@
 import { useEffect, useMemo, useState } from 'react';
-import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
 import { api } from '../../api/client';
-import type { StatsBy, StatsResult, StatsRow, StatsSince } from '../../api/types';
+import type { SeriesPoint, StatsBy, StatsEvery, StatsResult, StatsRow, StatsSince } from '../../api/types';
+import { column, EVERY_FOR, formatBucket, pivotSeries, SERIES_STATS, type SeriesStat } from './series';
 import { formatCost, formatDuration, formatTokens } from '../../lib/format';
 import { errorText } from '../../state/toasts';
 import { useResolvedTheme } from '../../lib/theme';
@@ -56,6 +57,58 @@ function Chart({ spec, rows, colors }: { spec: ChartSpec; rows: StatsRow[]; colo
   );
 }
 
+interface SeriesSpec {
+  title: string;
+  format: (n: number) => string;
+  pick: (p: SeriesPoint) => Record<SeriesStat, number | null>;
+}
+
+const SERIES_CHARTS: SeriesSpec[] = [
+  { title: 'Time to first token over time', format: formatDuration, pick: (p) => ({ p50: p.ttft_ms.p50, p95: p.ttft_ms.p95 }) },
+  { title: 'Cost per call over time', format: formatCost, pick: (p) => ({ p50: p.cost_usd.p50, p95: p.cost_usd.p95 }) },
+];
+
+const KEY_COLORS = ['c1', 'c2', 'c3', 'c4'] as const;
+
+/** p50 (solid) and p95 (dashed) per key, one line each, over the window's buckets. */
+function SeriesChart({ spec, points, every, colors }: { spec: SeriesSpec; points: SeriesPoint[]; every: StatsEvery; colors: Record<string, string> }) {
+  const { keys, rows } = useMemo(() => pivotSeries(points, spec.pick), [points, spec]);
+  return (
+    <figure className="card chart-card" style={{ margin: 0 }} data-testid="analytics-series" data-points={rows.length}>
+      <h3>{spec.title}</h3>
+      <div className="chart-box" role="img" aria-label={`${spec.title}, p50 and p95 per key every ${every}`}>
+        <ResponsiveContainer width="100%" height="100%">
+          <LineChart data={rows} margin={{ top: 4, right: 8, bottom: 4, left: 4 }}>
+            <CartesianGrid strokeDasharray="3 3" stroke={colors.grid} vertical={false} />
+            <XAxis dataKey="t" type="number" scale="time" domain={['dataMin', 'dataMax']} tick={{ fill: colors.text, fontSize: 11 }} stroke={colors.grid} tickFormatter={(t: number) => formatBucket(t, every)} />
+            <YAxis tick={{ fill: colors.text, fontSize: 11 }} stroke={colors.grid} tickFormatter={(n: number) => spec.format(n)} width={64} />
+            <Tooltip
+              labelFormatter={(t) => (typeof t === 'number' ? new Date(t).toLocaleString() : String(t))}
+              formatter={(v) => (typeof v === 'number' ? spec.format(v) : String(v ?? '—'))}
+              contentStyle={{ background: colors.panel, border: `1px solid ${colors.grid}`, color: colors.fg, fontSize: 12 }}
+            />
+            <Legend wrapperStyle={{ fontSize: 11 }} />
+            {keys.flatMap((key, i) =>
+              SERIES_STATS.map((stat) => (
+                <Line
+                  key={column(key, stat)}
+                  dataKey={column(key, stat)}
+                  name={column(key, stat)}
+                  stroke={colors[KEY_COLORS[i % KEY_COLORS.length] ?? 'c1']}
+                  strokeDasharray={stat === 'p95' ? '5 3' : undefined}
+                  dot={rows.length < 2}
+                  connectNulls={false}
+                  isAnimationActive={false}
+                />
+              )),
+            )}
+          </LineChart>
+        </ResponsiveContainer>
+      </div>
+    </figure>
+  );
+}
+
 function StatsTable({ rows, by }: { rows: StatsRow[]; by: StatsBy }) {
   return (
     <div className="card" style={{ overflow: 'auto' }}>
@@ -70,6 +123,7 @@ function StatsTable({ rows, by }: { rows: StatsRow[]; by: StatsBy }) {
             <th className="num">duration p95</th>
             <th className="num">tokens avg</th>
             <th className="num">cost total</th>
+            <th className="num" title="Thresholds crossed (alerts)">alerts</th>
           </tr>
         </thead>
         <tbody>
@@ -83,6 +137,9 @@ function StatsTable({ rows, by }: { rows: StatsRow[]; by: StatsBy }) {
               <td className="num">{formatDuration(r.duration_ms.p95)}</td>
               <td className="num">{formatTokens(r.total_tokens.avg)}</td>
               <td className="num">{formatCost(r.cost_usd.sum)}</td>
+              <td className={r.alerts ? 'num alert-count' : 'num'} data-testid="analytics-alerts">
+                {r.alerts ?? 0}
+              </td>
             </tr>
           ))}
         </tbody>
@@ -103,7 +160,7 @@ export default function AnalyticsView() {
   useEffect(() => {
     let live = true;
     api
-      .stats(by, since)
+      .stats(by, since, EVERY_FOR[since])
       .then((r) => {
         if (!live) return;
         setResult(r);
@@ -116,6 +173,7 @@ export default function AnalyticsView() {
   }, [by, since]);
 
   const rows = result && result.by === by ? result.rows : [];
+  const series = result && result.by === by && result.every ? result.series ?? [] : [];
   return (
     <div className="analytics-view" data-testid="analytics">
       <div className="analytics-controls">
@@ -143,6 +201,13 @@ export default function AnalyticsView() {
               <Chart key={c.title} spec={c} rows={rows} colors={colors} />
             ))}
           </div>
+          {result?.every && series.length > 0 ? (
+            <div className="charts" data-testid="analytics-over-time">
+              {SERIES_CHARTS.map((c) => (
+                <SeriesChart key={c.title} spec={c} points={series} every={result.every ?? EVERY_FOR[since]} colors={colors} />
+              ))}
+            </div>
+          ) : null}
           <StatsTable rows={rows} by={by} />
         </div>
       ) : null}

@@ -3,6 +3,8 @@ import { api } from '../../api/client';
 import { useThemeChoice, type ThemeChoice } from '../../lib/theme';
 import type { View } from '../../lib/route';
 import { useInterval } from '../../lib/hooks';
+import { useSettings } from '../../state/settings';
+import { SMOOTH_MODES, type SmoothMode } from '../../run/smooth';
 
 const NEXT: Record<ThemeChoice, ThemeChoice> = { system: 'light', light: 'dark', dark: 'system' };
 const ICON: Record<ThemeChoice, string> = { system: '◐', light: '☀', dark: '☾' };
@@ -30,6 +32,8 @@ function ServerStatus() {
 export function Header({ view, onView }: { view: View; onView: (v: View) => void }) {
   const choice = useThemeChoice((s) => s.choice);
   const setTheme = useThemeChoice((s) => s.set);
+  const smoothing = useSettings((s) => s.smoothing);
+  const setSmoothing = useSettings((s) => s.setSmoothing);
   const tabs: { id: View; label: string }[] = [
     { id: 'editor', label: 'Editor' },
     { id: 'history', label: 'History' },
@@ -53,6 +57,20 @@ export function Header({ view, onView }: { view: View; onView: (v: View) => void
       </nav>
       <span className="topbar-spacer" />
       <ServerStatus />
+      <label className="setting" title="Show streamed text a word or a line at a time (held back at most 100 ms)">
+        smoothing
+        <select
+          value={smoothing}
+          onChange={(e) => setSmoothing(SMOOTH_MODES.find((m) => m === e.target.value) ?? 'off')}
+          data-testid="smoothing-select"
+        >
+          {SMOOTH_MODES.map((m: SmoothMode) => (
+            <option key={m} value={m}>
+              {m}
+            </option>
+          ))}
+        </select>
+      </label>
       <button
         type="button"
         className="btn small"

@@ -68,14 +68,20 @@ export const PredictionItem = memo(function PredictionItem({ event }: { event: M
 
 export const LogGroup = memo(function LogGroup({ lines }: { lines: LogEvent[] }) {
   const worst = lines.some((l) => l.level === 'error') ? 'error' : lines.some((l) => l.level === 'warn') ? 'warn' : null;
+  const alerts = lines.filter((l) => l.source === 'alert').length;
   return (
     <details className="logs" data-testid="log-group" open={lines.length <= 3 || worst !== null}>
       <summary>
         {lines.length} log line{lines.length === 1 ? '' : 's'}
         {worst ? <span className={`badge ${worst}`} style={{ marginLeft: 6 }}>{worst}</span> : null}
+        {alerts ? (
+          <span className="badge warn alert-badge" style={{ marginLeft: 6 }} data-testid="alert-badge">
+            ⚠ {alerts} alert{alerts === 1 ? '' : 's'}
+          </span>
+        ) : null}
       </summary>
       {lines.map((l) => (
-        <div className="log-line" key={l.seq}>
+        <div className={l.source === 'alert' ? 'log-line alert' : 'log-line'} key={l.seq} data-testid={l.source === 'alert' ? 'alert-line' : undefined}>
           <span className={`lvl-${l.level}`}>{l.level}</span>
           <span>
             {l.source ? <span className="faint">[{l.source}] </span> : null}

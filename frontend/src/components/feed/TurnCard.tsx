@@ -1,5 +1,7 @@
-import { memo, useRef, useState } from 'react';
+import { memo, useEffect, useRef, useState } from 'react';
 import { useRunStore } from '../../state/runStore';
+import { useSettings } from '../../state/settings';
+import { SmoothedView } from '../../run/smooth';
 import type { TurnCost, TurnState } from '../../run/feed';
 import { StreamingMarkdown } from '../../markdown/Markdown';
 import { formatCost, formatDuration, formatRate, formatTokens, tokensPerSecond } from '../../lib/format';
@@ -61,8 +63,26 @@ function TurnBody({ turn }: { turn: TurnState }) {
   return <>{parts}</>;
 }
 
+/** A live turn's text as the display setting shows it (see run/smooth.ts); a finished turn's
+ * text in full. */
+function useSmoothedText(text: string, live: boolean): string {
+  const mode = useSettings((s) => s.smoothing);
+  const view = useRef<SmoothedView | null>(null);
+  if (view.current === null || view.current.mode !== mode) view.current = new SmoothedView(mode);
+  const [, wake] = useState(0);
+  const length = live ? view.current.shown(text, performance.now()) : text.length;
+  const deadline = live ? view.current.deadline() : null;
+  useEffect(() => {
+    if (deadline === null) return;
+    const timer = setTimeout(() => wake((n) => n + 1), Math.max(0, deadline - performance.now()));
+    return () => clearTimeout(timer);
+  }, [deadline]);
+  return length >= text.length ? text : text.slice(0, length);
+}
+
 export const TurnCard = memo(function TurnCard({ id }: { id: string }) {
   const turn = useRunStore((s) => s.feed.turns[id]);
+  const shownText = useSmoothedText(turn?.text ?? '', turn?.status === 'streaming' || turn?.status === 'waiting');
   const [raw, setRaw] = useState(false);
   const [expanded, setExpanded] = useState(false);
   const body = useRef<HTMLDivElement>(null);
@@ -132,7 +152,7 @@ export const TurnCard = memo(function TurnCard({ id }: { id: string }) {
               {turn.text}
             </pre>
           ) : (
-            <TurnBody turn={turn} />
+            <TurnBody turn={shownText === turn.text ? turn : { ...turn, text: shownText }} />
           )}
         </div>
         {live && !following && !expanded ? (

@@ -10,9 +10,18 @@ import { Feed } from '../feed/Feed';
 
 const STATUSES: RunStatus[] = ['queued', 'running', 'completed', 'failed', 'cancelled'];
 
+/** `team=search env=prod` as the API's `tag` filters; words without `=` are left out. */
+export function parseTagFilter(text: string): string[] {
+  return text
+    .split(/\s+/)
+    .filter((word) => word.indexOf('=') > 0);
+}
+
 export function HistoryView({ selected, onSelect }: { selected: string | null; onSelect: (id: string) => void }) {
   const [procedure, setProcedure] = useState('');
   const [status, setStatus] = useState<RunStatus | ''>('');
+  const [tagText, setTagText] = useState('');
+  const tagKey = parseTagFilter(tagText).join(' ');
   const [runs, setRuns] = useState<RunSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const files = useWorkspace((s) => s.files);
@@ -21,13 +30,14 @@ export function HistoryView({ selected, onSelect }: { selected: string | null; o
 
   const load = useCallback(async () => {
     try {
-      const res = await api.listRuns({ procedure: procedure || undefined, status, limit: 200 });
+      const tag = tagKey ? tagKey.split(' ') : undefined;
+      const res = await api.listRuns({ procedure: procedure || undefined, status, limit: 200, tag });
       setRuns(res.runs);
       setError(null);
     } catch (err) {
       setError(errorText(err));
     }
-  }, [procedure, status]);
+  }, [procedure, status, tagKey]);
 
   useEffect(() => {
     void load();
@@ -80,6 +90,17 @@ export function HistoryView({ selected, onSelect }: { selected: string | null; o
               ))}
             </select>
           </label>
+          <label title="Only runs with these tags: key=value, separated by spaces">
+            tags
+            <input
+              type="search"
+              value={tagText}
+              placeholder="key=value"
+              onChange={(e) => setTagText(e.target.value)}
+              data-testid="history-tags"
+              size={14}
+            />
+          </label>
           <span style={{ flex: 1 }} />
           <button type="button" className="btn small" onClick={() => void load()}>
             Refresh
@@ -97,6 +118,7 @@ export function HistoryView({ selected, onSelect }: { selected: string | null; o
                 <th className="num">cost</th>
                 <th className="num">tokens</th>
                 <th>started</th>
+                <th>tags</th>
               </tr>
             </thead>
             <tbody>
@@ -127,6 +149,22 @@ export function HistoryView({ selected, onSelect }: { selected: string | null; o
                   <td className="num">{formatCost(r.cost_usd)}</td>
                   <td className="num">{formatTokens(r.total_tokens)}</td>
                   <td className="muted">{formatTime(r.started_at)}</td>
+                  <td className="tags" data-testid="history-row-tags">
+                    {Object.entries(r.tags ?? {}).map(([k, v]) => (
+                      <button
+                        type="button"
+                        key={k}
+                        className="badge tag"
+                        title="Show only runs with this tag"
+                        onClick={(e) => {
+                          e.stopPropagation();
+                          setTagText(`${k}=${v}`);
+                        }}
+                      >
+                        {k}={v}
+                      </button>
+                    ))}
+                  </td>
                 </tr>
               ))}
             </tbody>
