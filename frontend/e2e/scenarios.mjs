@@ -334,7 +334,8 @@ export const scenarios = [
       const overTime = await (await fetch(`${api}/api/stats?by=model&since=1h&every=5m`)).json();
       if (overTime.series?.length) {
         await page.locator(`${T('analytics-series')} .recharts-surface`).first().waitFor({ timeout: 10000 });
-        assert.ok((await page.locator(`${T('analytics-series')} .recharts-surface`).count()) === 2, 'time series are drawn');
+        assert.equal(await page.locator(T('analytics-series')).count(), 2, 'time to first token and cost over time are charted');
+        assert.ok(Number(await page.locator(T('analytics-series')).first().getAttribute('data-points')) >= 1, 'the series has points');
       }
       await shot('07b-analytics-by-model');
       await page.locator(T('by-agent')).click();
