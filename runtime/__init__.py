@@ -7,9 +7,14 @@ Names are imported on first use, so that importing a part of the runtime (the ``
 command, a worker's client) does not pay for the whole of it.
 """
 
+# The imports under TYPE_CHECKING are the public names (see _public_names), not unused ones.
+# ruff: noqa: F401
+
 from __future__ import annotations
 
+import ast
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -53,47 +58,22 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-_HOMES = {
-    "AgentError": "runtime.errors",
-    "AgentStreamChunkEvent": "runtime.events",
-    "AgentTurnEvent": "runtime.events",
-    "ConfigurationError": "runtime.errors",
-    "CostEvent": "runtime.events",
-    "DeclarationError": "runtime.errors",
-    "ErrorInfo": "runtime.events",
-    "Event": "runtime.events",
-    "HumanResponder": "runtime.human",
-    "InputValidationError": "runtime.errors",
-    "JsonlHandler": "runtime.handlers",
-    "LogEvent": "runtime.events",
-    "LogHandler": "runtime.handlers",
-    "MemoryHandler": "runtime.handlers",
-    "OutputValidationError": "runtime.errors",
-    "OutputValidationEvent": "runtime.events",
-    "ProcedureInfo": "runtime.inspect",
-    "ProcedureLoadError": "runtime.errors",
-    "ProcedureRuntimeError": "runtime.errors",
-    "ProcedureSource": "runtime.source",
-    "ProcedureSyntaxError": "runtime.errors",
-    "Run": "runtime.run",
-    "RunCancelledEvent": "runtime.events",
-    "RunCompletedEvent": "runtime.events",
-    "RunFailedEvent": "runtime.events",
-    "RunResult": "runtime.run",
-    "RunStartedEvent": "runtime.events",
-    "RunStream": "runtime.streaming",
-    "RunTotals": "runtime.events",
-    "Runtime": "runtime.api",
-    "RuntimeConfig": "runtime.config",
-    "SandboxLimitError": "runtime.errors",
-    "TideError": "runtime.errors",
-    "ToolCallEvent": "runtime.events",
-    "event_json_schema": "runtime.events",
-    "inspect_procedure": "runtime.inspect",
-    "parse_event": "runtime.events",
-    "run_procedure": "runtime.api",
-    "run_procedure_sync": "runtime.api",
-}
+
+def _public_names() -> dict[str, str]:
+    """Each public name and its module, read from the ``TYPE_CHECKING`` imports above: every
+    name is written once, there, where type checkers see it too."""
+    tree = ast.parse(Path(__file__).read_text("utf-8"))
+    homes: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            for statement in node.body:
+                if isinstance(statement, ast.ImportFrom) and statement.module:
+                    for alias in statement.names:
+                        homes[alias.asname or alias.name] = statement.module
+    return homes
+
+
+_HOMES = _public_names()
 
 
 def __getattr__(name: str) -> Any:
@@ -109,45 +89,4 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-__all__ = [
-    "AgentError",
-    "AgentStreamChunkEvent",
-    "AgentTurnEvent",
-    "ConfigurationError",
-    "CostEvent",
-    "DeclarationError",
-    "ErrorInfo",
-    "Event",
-    "HumanResponder",
-    "InputValidationError",
-    "JsonlHandler",
-    "LogEvent",
-    "LogHandler",
-    "MemoryHandler",
-    "OutputValidationError",
-    "OutputValidationEvent",
-    "ProcedureInfo",
-    "ProcedureLoadError",
-    "ProcedureRuntimeError",
-    "ProcedureSource",
-    "ProcedureSyntaxError",
-    "Run",
-    "RunCancelledEvent",
-    "RunCompletedEvent",
-    "RunFailedEvent",
-    "RunResult",
-    "RunStartedEvent",
-    "RunStream",
-    "RunTotals",
-    "Runtime",
-    "RuntimeConfig",
-    "SandboxLimitError",
-    "TideError",
-    "ToolCallEvent",
-    "__version__",
-    "event_json_schema",
-    "inspect_procedure",
-    "parse_event",
-    "run_procedure",
-    "run_procedure_sync",
-]
+__all__ = sorted([*_HOMES, "__version__"])

@@ -14,14 +14,6 @@ from runtime.fields import Fields, parse_fields
 from runtime.predictors.classify import ClassifierDecl
 from runtime.predictors.model import ModelDecl
 
-AGENT_KEYS = frozenset(
-    {
-        "name", "model", "provider", "system_prompt", "temperature", "max_tokens", "top_p",
-        "stop", "seed", "disable_streaming", "tools", "output", "initial_message", "timeout",
-        "first_token_timeout", "idle_timeout", "output_retries", "max_tool_rounds", "retries",
-        "cache", "api_base", "price", "description", "alerts",
-    }
-)  # fmt: skip
 # Tactus spellings of Tide settings.
 AGENT_KEY_ALIASES = {"request_timeout": "timeout", "max_tool_followup_rounds": "max_tool_rounds"}
 # Tactus keys that Tide accepts and does not act on; validation warns about them.
@@ -88,6 +80,10 @@ class AgentConfig(BaseModel):
             "seed": self.seed,
         }
         return {k: v for k, v in values.items() if v is not None}
+
+
+# The keys an ``Agent {}`` takes: AgentConfig's fields.
+AGENT_KEYS = frozenset(AgentConfig.model_fields)
 
 
 def suggest(name: str, known: frozenset[str] | set[str]) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, computed_field, model_validator
 
@@ -253,20 +253,17 @@ Event: TypeAlias = Annotated[
     Field(discriminator="type"),
 ]
 
-EVENT_TYPES: tuple[type[_EventBase], ...] = (
-    RunStartedEvent,
+# Both derived from ``Event``, the one list of event classes.
+EVENT_TYPES: tuple[type[_EventBase], ...] = get_args(get_args(Event)[0])
+EVENT_KINDS: tuple[str, ...] = tuple(cls.model_fields["type"].default for cls in EVENT_TYPES)
+# The events a run ends with, exactly one per run; each is named ``run_<status>`` after the
+# run's final status.
+TERMINAL_EVENTS: tuple[type[_EventBase], ...] = (
     RunCompletedEvent,
     RunFailedEvent,
     RunCancelledEvent,
-    AgentTurnEvent,
-    AgentStreamChunkEvent,
-    ToolCallEvent,
-    CostEvent,
-    ModelPredictionEvent,
-    OutputValidationEvent,
-    LogEvent,
 )
-TERMINAL_TYPES = frozenset({"run_completed", "run_failed", "run_cancelled"})
+TERMINAL_TYPES = frozenset(cls.model_fields["type"].default for cls in TERMINAL_EVENTS)
 
 _adapter: TypeAdapter[Event] = TypeAdapter(Event)
 

@@ -12,7 +12,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import IO, Protocol, runtime_checkable
 
-from runtime.events import Event
+from runtime.events import TERMINAL_TYPES, Event
 
 
 @runtime_checkable
@@ -65,7 +65,7 @@ class JsonlHandler:
         with self._lock:
             self._open().write(event.model_dump_json())
             self._open().write("\n")
-            if event.type in ("run_completed", "run_failed", "run_cancelled"):
+            if event.type in TERMINAL_TYPES:
                 self._open().flush()
 
     def close(self) -> None:

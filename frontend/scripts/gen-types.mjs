@@ -24,18 +24,10 @@ function run(args) {
   });
 }
 
-/** The schema text, from `python -m runtime events --schema` or, until that is wired, the module. */
+/** The schema text, from `python -m runtime events --schema`; null without a Python runtime. */
 export function readSchemaText() {
   if (!process.env.PYTHON && !existsSync(python)) return null;
-  try {
-    return run(['-m', 'runtime', 'events', '--schema']);
-  } catch {
-    try {
-      return run(['-c', 'from runtime.events import event_schema_text; print(event_schema_text())']);
-    } catch {
-      return null;
-    }
-  }
+  return run(['-m', 'runtime', 'events', '--schema']);
 }
 
 /**

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, get_args
 
 from runtime.events import (
+    TERMINAL_TYPES,
     AgentStreamChunkEvent,
     AgentTurnEvent,
     CostEvent,
@@ -23,7 +24,8 @@ from runtime.events import (
 
 RunStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
-TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
+# A run that ended with ``run_<status>`` has that status.
+TERMINAL_STATUSES = frozenset(kind.removeprefix("run_") for kind in TERMINAL_TYPES)
 GroupBy = Literal["model", "agent", "procedure"]
 GROUPS: tuple[str, ...] = get_args(GroupBy)
 

@@ -424,7 +424,15 @@ function applyEvent(d: Draft, e: TideEvent): void {
     case 'run_cancelled':
       applyTerminal(d, e);
       return;
+    default:
+      assertNever(e);
   }
+}
+
+/** A compile-time check that a switch handles every case: a new event kind in
+ * `tide events --schema` (and so in the generated types) fails the type check here. */
+function assertNever(value: never): never {
+  throw new Error(`unhandled event: ${JSON.stringify(value)}`);
 }
 
 function applyEvents(feed: RunFeed, events: TideEvent[]): RunFeed {

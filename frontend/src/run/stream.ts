@@ -6,6 +6,7 @@
 // EventSource reopen a finished stream.
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { eventsUrl } from '../api/client';
+import { TERMINAL_STATUSES } from '../api/types';
 import type { TideEvent } from '../generated/events';
 
 export type ConnectionPhase = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'ended' | 'failed';
@@ -35,7 +36,8 @@ export interface StreamOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-const TERMINAL = new Set(['run_completed', 'run_failed', 'run_cancelled']);
+// A run ends with the event named after its final status (`run_completed`, ...).
+const TERMINAL = new Set<string>(TERMINAL_STATUSES.map((status) => `run_${status}`));
 
 /**
  * How long the server may gather a run's live text before sending it (`?coalesce_ms=`). The
