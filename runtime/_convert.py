@@ -1,18 +1,38 @@
 """Moving values between Lua and Python.
 
 Lua tables become lists (keys 1..n) or dicts; handles (agents, tools, procedures) become
-``HandleRef``; Lua functions stay Lua functions, to be called later in the Lua thread. Python
-values go to Lua as fresh tables, never as live Python objects that Lua could mutate.
+``HandleRef``. Python values go to Lua as fresh tables, never as live Python objects that Lua
+could mutate, and a ``HandleRef`` goes back as the handle itself: Lua never holds a Python
+object.
+
+What Lua hands over is data (state, tool arguments, outputs, log fields), except in
+declarations, where Lua functions are kept to be called later. In data, a function or
+userdata becomes the text ``<function>``/``<userdata>``, a table inside itself ``<cycle>``;
+NaN and infinities are refused (they are not JSON) except in log fields, which show them as
+text. Nesting deeper than ``MAX_DEPTH`` and values of more than ``MAX_ENTRIES`` entries are
+refused with a clear error, and each conversion reports the bytes it made Python hold.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import lupa.lua54 as lupa
 
-MAX_DEPTH = 64
+from runtime.errors import ProcedureRuntimeError
+
+MAX_DEPTH = 100
+MAX_ENTRIES = 1_000_000
+# A log field's text is cut here, with a marker saying how much was left out.
+MAX_FIELD_CHARS = 64 * 1024
+INT64 = (-(2**63), 2**63 - 1)
+# What Python spends on a value beyond its text: an estimate used for memory accounting.
+_ITEM_BYTES = 64
+
+Mode = Literal["declare", "data", "log"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,34 +40,126 @@ class HandleRef:
     kind: str
     id: int
 
+    def __str__(self) -> str:
+        return f"<{self.kind} {self.id}>"
+
 
 def parse_handle(tag: str) -> HandleRef:
     kind, _, ident = tag.partition(":")
     return HandleRef(kind, int(ident))
 
 
-def to_python(value: Any, *, _depth: int = 0) -> Any:
-    kind = lupa.lua_type(value)
-    if kind is None:
+class _Walk:
+    __slots__ = ("bytes", "check", "entries", "identity", "mode", "path")
+
+    def __init__(
+        self,
+        mode: Mode,
+        identity: Callable[[Any], Any] | None,
+        check: Callable[[], None] | None = None,
+    ) -> None:
+        self.mode = mode
+        self.identity = identity
+        self.check = check
+        self.path: set[Any] = set()
+        self.bytes = 0
+        self.entries = 0
+
+
+def to_python(
+    value: Any, *, mode: Mode = "declare", identity: Callable[[Any], Any] | None = None
+) -> Any:
+    """A Python value for a Lua value. ``identity`` gives a table's identity (for cycles)."""
+    return _from_lua(value, _Walk(mode, identity), 0)
+
+
+def measure(
+    value: Any,
+    *,
+    mode: Mode = "data",
+    identity: Callable[[Any], Any] | None = None,
+    check: Callable[[], None] | None = None,
+) -> tuple[Any, int]:
+    """``to_python`` and an estimate of the bytes the result holds; ``check`` is called now
+    and then, to stop a long conversion of a run that has been stopped."""
+    walk = _Walk(mode, identity, check)
+    result = _from_lua(value, walk, 0)
+    return result, walk.bytes
+
+
+def _from_lua(value: Any, walk: _Walk, depth: int) -> Any:
+    walk.entries += 1
+    if walk.entries > MAX_ENTRIES:
+        raise ProcedureRuntimeError(
+            f"a value of more than {MAX_ENTRIES:,} entries (a table counts for 10) cannot leave "
+            "the procedure"
+        )
+    if isinstance(value, str):
+        if walk.mode == "log" and len(value) > MAX_FIELD_CHARS:
+            value = clip(value)
+        walk.bytes += len(value) + _ITEM_BYTES
         return value
-    if kind == "table":
-        if _depth >= MAX_DEPTH:
-            raise ValueError("table nested too deeply (or refers to itself)")
-        tag = _handle_tag(value)
-        if tag is not None:
-            return parse_handle(tag)
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        walk.bytes += _ITEM_BYTES // 2
+        return value
+    if isinstance(value, float):
+        walk.bytes += _ITEM_BYTES // 2
+        if math.isfinite(value) or walk.mode == "declare":
+            return value
+        if walk.mode == "log":
+            return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        raise ProcedureRuntimeError(
+            f"{value} is not a number JSON can hold: NaN and infinities cannot leave the procedure",
+            hint="check for a division by zero",
+        )
+    if isinstance(value, bytes):
+        return _from_lua(value.decode("utf-8", "replace"), walk, depth)
+    kind = lupa.lua_type(value)
+    if kind != "table":
+        if walk.mode == "declare" and kind is not None:
+            return value
+        walk.bytes += _ITEM_BYTES
+        return f"<{kind or type(value).__name__}>"
+    tag = _handle_tag(value)
+    if tag is not None:
+        walk.bytes += _ITEM_BYTES
+        return parse_handle(tag)
+    # A table costs a call into Lua (its identity) besides its entries: it counts for more.
+    walk.entries += 9
+    if walk.check is not None and walk.entries & 0x3FF < 10:
+        walk.check()
+    if depth >= MAX_DEPTH:
+        if walk.mode == "log":
+            return "<nested too deeply>"
+        raise ProcedureRuntimeError(
+            f"a value nested more than {MAX_DEPTH} levels deep cannot leave the procedure"
+        )
+    ident = walk.identity(value) if walk.identity is not None else None
+    if ident is not None:
+        if ident in walk.path:
+            return "<cycle>"
+        walk.path.add(ident)
+    try:
         items = list(value.items())
+        walk.bytes += _ITEM_BYTES * (1 + len(items))
         if not items:
             return {}
         keys = [k for k, _ in items]
-        if all(isinstance(k, int) and not isinstance(k, bool) for k in keys):
-            keys_set = set(keys)
-            if keys_set == set(range(1, len(items) + 1)):
-                ordered = sorted(items)
-                return [to_python(v, _depth=_depth + 1) for _, v in ordered]
-        return {_key(k): to_python(v, _depth=_depth + 1) for k, v in items}
-    # Functions, coroutines and userdata stay as Lua objects.
-    return value
+        if all(isinstance(k, int) and not isinstance(k, bool) for k in keys) and set(keys) == set(
+            range(1, len(items) + 1)
+        ):
+            return [_from_lua(v, walk, depth + 1) for _, v in sorted(items)]
+        return {_key(k): _from_lua(v, walk, depth + 1) for k, v in items}
+    finally:
+        if ident is not None:
+            walk.path.discard(ident)
+
+
+def clip(text: str, limit: int = MAX_FIELD_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, with a visible marker of what was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…[truncated {len(text) - limit:,} characters]"
 
 
 def _handle_tag(table: Any) -> str | None:
@@ -62,20 +174,53 @@ def _handle_tag(table: Any) -> str | None:
 def _key(key: Any) -> str:
     if isinstance(key, float) and key.is_integer():
         return str(int(key))
-    return str(key)
+    if isinstance(key, bytes):
+        return key.decode("utf-8", "replace")
+    if isinstance(key, (str, int, float, bool)):
+        return str(key)
+    kind = lupa.lua_type(key)
+    return f"<{kind or type(key).__name__}>"
 
 
-def to_lua(runtime: lupa.LuaRuntime, value: Any) -> Any:
-    """A Lua value for ``value``: tables are copies, so Lua never holds a Python container."""
+def to_lua(
+    runtime: lupa.LuaRuntime,
+    value: Any,
+    handle: Callable[[HandleRef], Any] | None = None,
+    *,
+    _depth: int = 0,
+) -> Any:
+    """A Lua value for ``value``: tables are copies, so Lua never holds a Python container;
+    a ``HandleRef`` becomes its handle (``handle``), anything else not JSON-like its text."""
+    if isinstance(value, (str, bool, float)) or value is None:
+        return value
+    if isinstance(value, int):
+        if not INT64[0] <= value <= INT64[1]:
+            raise ProcedureRuntimeError(
+                f"the integer {_short(value)} does not fit in Lua's 64-bit integers"
+            )
+        return value
+    if _depth >= MAX_DEPTH:
+        raise ProcedureRuntimeError(
+            f"a value nested more than {MAX_DEPTH} levels deep cannot reach the procedure"
+        )
     if isinstance(value, dict):
         table = runtime.table()
         for k, v in value.items():
             if v is not None:
-                table[k] = to_lua(runtime, v)
+                table[k] = to_lua(runtime, v, handle, _depth=_depth + 1)
         return table
     if isinstance(value, (list, tuple)):
         table = runtime.table()
         for i, v in enumerate(value, start=1):
-            table[i] = to_lua(runtime, v)
+            table[i] = to_lua(runtime, v, handle, _depth=_depth + 1)
         return table
-    return value
+    if isinstance(value, HandleRef):
+        return handle(value) if handle is not None else str(value)
+    if lupa.lua_type(value) is not None:
+        return value
+    return str(value)
+
+
+def _short(number: int) -> str:
+    text = str(number) if number.bit_length() < 4000 else f"of {number.bit_length()} bits"
+    return text if len(text) <= 40 else text[:37] + "..."

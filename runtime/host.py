@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from runtime import _state
-from runtime._convert import parse_handle, to_lua, to_python
+from runtime._convert import HandleRef, Mode, clip, measure, parse_handle, to_lua, to_python
 from runtime.declarations import (
     AgentDecl,
     Declarations,
@@ -26,11 +26,12 @@ from runtime.declarations import (
 from runtime.errors import DeclarationError, OutputValidationError, ProcedureLoadError, TideError
 from runtime.evaluation.config import parse_evaluation
 from runtime.fields import check_output, coerce_inputs, parse_fields
+from runtime.memory import MemoryMeter
 from runtime.predictors.classify import ClassifierDecl, classify, llm_model, parse_classifier
 from runtime.predictors.model import ModelDecl, parse_model
 from runtime.predictors.modules import SOURCES as PREDICTOR_MODULES
 from runtime.sandbox import Sandbox
-from runtime.source import ProcedureSource
+from runtime.source import ProcedureSource, read_module
 from runtime.tool_mocks import NO_MOCK, ToolMock
 from runtime.tools import DONE_MODULES, ToolLedger, done_tool
 
@@ -93,12 +94,18 @@ class Host:
                 "module_source": self._module_source,
             }
         )
+        self.meter = MemoryMeter(self.sandbox.max_memory, self.sandbox.runtime.get_memory_used)
 
     # -- running the file ---------------------------------------------------------------------
 
     def execute_chunk(self) -> Any:
         chunk = self.sandbox.compile(self.source.text, self.source.display_name)
-        return to_python(self.sandbox.call(chunk))
+        returned = self.sandbox.call(chunk)
+        try:
+            return self.data(returned, "the file's result")
+        except TideError as exc:
+            exc.locate(self.source.display_name, self.source.text.count("\n") + 1)
+            raise
 
     def call_procedure(self, procedure: ProcedureDecl, inputs: dict[str, Any]) -> Any:
         """Call a declared procedure's function with already-checked inputs."""
@@ -110,10 +117,29 @@ class Host:
                 hint="add `function(input) ... end` inside Procedure { ... }",
             )
         result = self.sandbox.call(procedure.function, self.to_lua(inputs))
-        return to_python(result)
+        try:
+            return self.data(result, f"procedure '{procedure.name or 'main'}''s output")
+        except TideError as exc:
+            exc.locate(procedure.file, procedure.line)
+            raise
 
     def to_lua(self, value: Any) -> Any:
-        return to_lua(self.sandbox.runtime, value)
+        return to_lua(self.sandbox.runtime, value, self._handle_ref)
+
+    def data(self, value: Any, what: str, *, mode: Mode = "data", keep: bool = False) -> Any:
+        """A Lua value as Python data, counted against the run's memory: ``keep`` when the
+        run holds on to it (events, the tool ledger), else only checked to fit."""
+        result, size = measure(
+            value, mode=mode, identity=self.sandbox.identity, check=self.sandbox.check
+        )
+        if keep:
+            self.meter.charge(size, what)
+        else:
+            self.meter.check(size, what)
+        return result
+
+    def _handle_ref(self, ref: HandleRef) -> Any:
+        return self._handles.get((ref.kind, ref.id), str(ref))
 
     def handle(self, kind: str, ident: int) -> Any:
         return self._handles[(kind, ident)]
@@ -128,7 +154,7 @@ class Host:
         self, kind: str, name: str | None, config: Any, file: str | None, line: int | None
     ) -> Any:
         try:
-            value = to_python(config)
+            value = to_python(config, identity=self.sandbox.identity)
             if isinstance(value, list) and kind in ("tool", "procedure"):
                 # `Procedure { function(input) ... end }` is a table with only positional items.
                 value = {str(i): item for i, item in enumerate(value, start=1)}
@@ -286,21 +312,29 @@ class Host:
         try:
             decl = self._decl(kind, ident)
             if isinstance(decl, AgentDecl):
-                message, options = _agent_arguments([to_python(a) for a in args])
+                message, options = _agent_arguments(
+                    [self.data(a, f"agent '{decl.name}''s message", keep=True) for a in args]
+                )
                 if decl.name is None:
                     decl.name = f"agent{decl.id}"
                 return self.to_lua(self.effects.agent_call(decl, message, options))
             if isinstance(decl, ToolDecl):
-                arguments = to_python(args[0]) if args else {}
+                arguments = self.data(args[0], "tool arguments", keep=True) if args else {}
                 result = self.effects.tool_called(
                     decl, arguments if isinstance(arguments, dict) else {"value": arguments}
                 )
                 return self.to_lua(result)
             if isinstance(decl, ModelDecl):
-                return self.to_lua(self.effects.predict(decl, to_python(args[0]) if args else {}))
+                return self.to_lua(
+                    self.effects.predict(decl, self.data(args[0], "model inputs") if args else {})
+                )
             if isinstance(decl, ClassifierDecl):
-                return self.to_lua(self._classify(decl, to_python(args[0]) if args else None))
-            return self._call_subprocedure(decl, to_python(args[0]) if args else {})
+                return self.to_lua(
+                    self._classify(decl, self.data(args[0], "classifier input") if args else None)
+                )
+            return self._call_subprocedure(
+                decl, self.data(args[0], "procedure inputs") if args else {}
+            )
         except TideError as exc:
             exc.locate(file, line)
             raise
@@ -334,7 +368,11 @@ class Host:
         elif tool.builtin:
             result = tool.function(checked)
         else:
-            result = to_python(self.sandbox.call(tool.function, self.to_lua(checked)))
+            result = self.data(
+                self.sandbox.call(tool.function, self.to_lua(checked)),
+                f"tool '{tool.name}''s result",
+                keep=True,
+            )
         self.ledger.record(tool.id, checked, result)
         return result
 
@@ -364,16 +402,17 @@ class Host:
     def _namespace_call(
         self, namespace: str, function: str, file: str | None, line: int | None, *args: Any
     ) -> Any:
-        values = [to_python(a) for a in args]
         try:
             if namespace == "Log":
-                message = str(values[0]) if values else ""
+                values = [self.data(a, "a log message", mode="log", keep=True) for a in args]
+                message = clip(str(values[0])) if values else ""
                 fields = values[1] if len(values) > 1 and isinstance(values[1], dict) else {}
                 level = "warn" if function == "warning" else function
                 self.effects.log(level, message, fields, _source(file, line))
                 return None
             if namespace == "State":
-                return self.to_lua(self.state.call(function, values))
+                return self.to_lua(self._state_call(function, args))
+            values = [self.data(a, f"{namespace}.{function}'s arguments") for a in args]
             if namespace == "Json":
                 return self.to_lua(_json(function, values))
             return self.to_lua(self.effects.human(function, values))
@@ -381,10 +420,26 @@ class Host:
             exc.locate(file, line)
             raise
 
+    def _state_call(self, function: str, args: tuple[Any, ...]) -> Any:
+        values = [self.data(a, f"State.{function}'s value") for a in args]
+        result = self.state.call(function, values)
+        if function == "clear":
+            self.meter.clear_state()
+        elif function == "append" and values and isinstance(values[0], str):
+            item = values[1] if len(values) > 1 else None
+            key = values[0]
+            self.meter.set_state(key, self.meter.state_size(key) + 64 + _size(item))
+        elif function in ("set", "increment") and values and isinstance(values[0], str):
+            key = values[0]
+            current = self.state.values.get(key)
+            self.meter.set_state(key, 0 if current is None else _size(current))
+        return result
+
     def _print(
         self, level: str, message: str, fields: Any, file: str | None, line: int | None
     ) -> None:
-        self.effects.log(level, message, {}, _source(file, line))
+        self.meter.charge(len(message), "printed text")
+        self.effects.log(level, clip(message), {}, _source(file, line))
 
     # -- modules ------------------------------------------------------------------------------
 
@@ -422,16 +477,14 @@ class Host:
         relative = Path(*name.split("."))
         for suffix in (".tac", ".lua"):
             candidate = (root / relative).with_suffix(suffix)
-            if not candidate.is_file():
+            if not candidate.exists():
                 continue
             resolved = candidate.resolve()
             if not resolved.is_relative_to(root.resolve()):
                 raise ProcedureLoadError(
                     f"cannot require '{name}': it resolves outside the project folder"
                 )
-            if resolved.stat().st_size > MAX_MODULE_BYTES:
-                raise ProcedureLoadError(f"cannot require '{name}': the file is larger than 1 MiB")
-            text = resolved.read_text(encoding="utf-8", errors="replace")
+            text = read_module(resolved, name, MAX_MODULE_BYTES)
             return text, "@" + str(candidate.relative_to(root))
         raise ProcedureLoadError(
             f"module '{name}' not found",
@@ -443,16 +496,35 @@ def _json(function: str, values: list[Any]) -> Any:
     import json
 
     if function == "encode":
-        return json.dumps(values[0] if values else None, ensure_ascii=False)
+        return json.dumps(values[0] if values else None, ensure_ascii=False, default=str)
     text = values[0] if values else ""
     if not isinstance(text, str):
         raise DeclarationError("Json.decode expects a string")
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise DeclarationError(
             f"Json.decode: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise DeclarationError("Json.decode: the JSON is nested too deeply") from None
+    except ValueError as exc:
+        raise DeclarationError(f"Json.decode: {exc}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _size(value: Any) -> int:
+    """An estimate of the bytes a converted value holds (see ``runtime._convert``)."""
+    if isinstance(value, str):
+        return len(value) + 64
+    if isinstance(value, dict):
+        return 64 + sum(len(str(k)) + 64 + _size(v) for k, v in value.items())
+    if isinstance(value, list):
+        return 64 + sum(64 + _size(v) for v in value)
+    return 32
 
 
 def _source(file: str | None, line: int | None) -> str | None:

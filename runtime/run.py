@@ -146,7 +146,7 @@ class Run:
                 partial(
                     inspect_procedure,
                     self.source,
-                    timeout_s=self.config.inspect_timeout_s,
+                    timeout_s=min(self.config.inspect_timeout_s, self.timeout_s),
                     max_memory=self.config.max_memory,
                 ),
                 limiter=self.limiter,

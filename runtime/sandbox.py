@@ -16,14 +16,23 @@ from typing import Any
 
 import lupa.lua54 as lupa
 
+from runtime._lua_text import CODEC
 from runtime.errors import ProcedureRuntimeError, ProcedureSyntaxError, SandboxLimitError, TideError
 
 DEFAULT_MAX_MEMORY = 256 * 1024 * 1024
 # Instructions between hook ticks: frequent enough to stop within microseconds, rare enough that
 # the Python call costs about 1% of run time.
 DEFAULT_HOOK_INTERVAL = 10_000
-# Worst-case steps a single pattern match may take (see the prelude's pattern guard).
-PATTERN_BUDGET = 2e8
+# Worst-case steps a single pattern match may take (see the prelude's pattern guard): about
+# a second of C at worst, for patterns the guard cannot tell from pathological ones.
+PATTERN_BUDGET = 1e9
+# Elements one call of table.move/concat/unpack/sort may cover, and the longest string.pack
+# format: each is work in C that the hook cannot interrupt.
+MAX_ITEMS = 1 << 24
+MAX_FORMAT = 4096
+# Failures a host function reported to Lua, kept so that the one that ends the run keeps its
+# kind and hint; only the most recent matter.
+_RAISED_KEPT = 32
 
 _PRELUDE = files("runtime").joinpath("lua/prelude.lua").read_text(encoding="utf-8")
 _LOCATION = re.compile(r"^(?P<file>[^\n:]+):(?P<line>\d+): (?P<message>.*)$", re.S)
@@ -70,25 +79,75 @@ class Sandbox:
         self._abort_reason: str | None = None
         self._abort_lock = threading.Lock()
         self._deadline = deadline
+        self._pending: BaseException | None = None
+        self._raised: dict[str, TideError] = {}
+        self.max_memory = max_memory
         self.runtime = lupa.LuaRuntime(
             unpack_returned_tuples=True,
             register_eval=False,
             register_builtins=False,
             attribute_filter=_deny_attributes,
             max_memory=max_memory,
+            encoding=CODEC,
         )
-        functions: dict[str, Any] = dict(host)
-        functions.update(
-            check=self.check,
-            aborted=self.aborted,
-            out_of_memory=self._out_of_memory,
-            pattern_budget=PATTERN_BUDGET,
-        )
+        control = {
+            "aborted": self.aborted,
+            "out_of_memory": self._out_of_memory,
+            "limits": self.runtime.table_from(
+                {
+                    "pattern_budget": PATTERN_BUDGET,
+                    "max_bytes": max_memory,
+                    "max_items": MAX_ITEMS,
+                    "max_format": MAX_FORMAT,
+                }
+            ),
+        }
+        calls = {name: self._settled(name, function) for name, function in host.items()}
         setup = self.runtime.execute(_PRELUDE)
-        self.env, self._api = setup(self.runtime.table_from(functions), hook_interval)
+        self.env, self._api = setup(
+            self.runtime.table_from(control), self.runtime.table_from(calls), hook_interval
+        )
+        self.identity: Callable[[Any], str] = self._api.identity
         lua_globals = self.runtime.globals()
         for name in _REMOVED_GLOBALS:
             lua_globals[name] = None
+
+    def _settled(self, name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        """``function`` as Lua calls it: results as ``(True, ...)``, a failure as ``(False,
+        message, located)`` for the prelude to raise as a Lua error (``(False,)``: stopping)."""
+
+        def call(*args: Any) -> tuple[Any, ...]:
+            try:
+                result = function(*args)
+            except TideError as exc:
+                self._keep(exc)
+                return False, str(exc), exc.file is not None
+            except RecursionError:
+                error = ProcedureRuntimeError(f"{name}: the value is nested too deeply")
+                self._keep(error)
+                return False, error.message, False
+            except MemoryError:
+                self.abort("memory")
+                return (False,)
+            except Exception as exc:
+                error = ProcedureRuntimeError(f"{name}: {exc or type(exc).__name__}")
+                self._keep(error)
+                return False, error.message, False
+            except BaseException as exc:
+                # A stop (the run's, or an inspection's): Lua unwinds, ``call`` re-raises it.
+                self._pending = exc
+                return (False,)
+            if isinstance(result, tuple):
+                return (True, *result)
+            return True, result
+
+        return call
+
+    def _keep(self, error: TideError) -> None:
+        self._raised.pop(error.message, None)
+        self._raised[error.message] = error
+        while len(self._raised) > _RAISED_KEPT:
+            del self._raised[next(iter(self._raised))]
 
     # -- stopping -------------------------------------------------------------------------
 
@@ -99,6 +158,8 @@ class Sandbox:
                 self._abort_reason = reason
 
     def aborted(self) -> bool:
+        if self._pending is not None:
+            return True
         deadline = self._deadline
         if self._abort_reason is None and deadline is not None and time.monotonic() > deadline:
             self.abort("timeout")
@@ -133,14 +194,21 @@ class Sandbox:
     def call(self, function: Any, *args: Any) -> Any:
         """Call a Lua function, turning Lua errors into ``TideError``s with file:line."""
         try:
-            return function(*args)
+            return self._api.call(function, *args)
         except lupa.LuaMemoryError:
             self.abort("memory")
             raise self.limit_error() from None
         except lupa.LuaError as exc:
-            if self.aborted():
-                raise self.limit_error() from None
+            pending, self._pending = self._pending, None
+            if pending is not None and not isinstance(pending, SandboxAbort):
+                raise pending from None
+            if self._abort_reason is not None or self.aborted():
+                raise self.limit_error(str(exc)) from None
             where = split_location(str(exc))
+            known = self._raised.get(where.message)
+            if known is not None:
+                known.locate(where.file, where.line)
+                raise known from None
             raise ProcedureRuntimeError(where.message, file=where.file, line=where.line) from None
         except SandboxAbort:
             raise self.limit_error() from None
@@ -149,7 +217,8 @@ class Sandbox:
                 raise self.limit_error() from None
             raise
 
-    def limit_error(self) -> SandboxLimitError:
+    def limit_error(self, where: str | None = None) -> SandboxLimitError:
+        """The error for a stopped run; ``where`` is Lua's traceback, for the file:line."""
         reason = self._abort_reason or "cancelled"
         messages = {
             "timeout": "the procedure ran out of time",
@@ -160,8 +229,15 @@ class Sandbox:
             "timeout": "raise the limit with --timeout SECONDS, or look for a loop that never ends",
             "memory": "the sandbox's memory is capped; look for a table that grows without end",
         }
+        file, line = _innermost_procedure_frame(where or "")
+        if file is None:
+            file, line = self._api.stop_location()
         return SandboxLimitError(
-            reason, messages.get(reason, f"the run was stopped: {reason}"), hint=hints.get(reason)
+            "memory_limit" if reason == "memory" else reason,
+            messages.get(reason, f"the run was stopped: {reason}"),
+            hint=hints.get(reason),
+            file=file,
+            line=line,
         )
 
     # -- DSL support ------------------------------------------------------------------------
@@ -171,6 +247,15 @@ class Sandbox:
 
     def set_inputs(self, values: Any) -> None:
         self._api.set_inputs(values)
+
+
+_FRAME = re.compile(r"^\t(?P<file>[^\[\t][^:\n]*):(?P<line>\d+): in ", re.M)
+
+
+def _innermost_procedure_frame(traceback: str) -> tuple[str | None, int | None]:
+    """The first frame of procedure code in a Lua traceback (the prelude's are ``[string]``)."""
+    match = _FRAME.search(traceback)
+    return (match["file"], int(match["line"])) if match else (None, None)
 
 
 def _deny_attributes(obj: object, name: str, is_setting: bool) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from runtime.errors import ProcedureLoadError
 
-MAX_SOURCE_BYTES = 4 * 1024 * 1024
+MAX_SOURCE_BYTES = 10 * 1024 * 1024
 SUFFIXES = (".tac", ".lua")
 
 
@@ -34,16 +35,7 @@ class ProcedureSource:
             raise ProcedureLoadError(
                 f"{file} is a directory, not a procedure file", hint="give a .tac or .lua file"
             )
-        size = file.stat().st_size
-        if size > MAX_SOURCE_BYTES:
-            raise ProcedureLoadError(f"{file} is larger than 4 MiB; that is not a procedure")
-        data = file.read_bytes()
-        if b"\0" in data or data.startswith(b"\x1bLua"):
-            raise ProcedureLoadError(f"{file} is a binary file, not Lua source")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ProcedureLoadError(f"{file} is not UTF-8 text (byte {exc.start})") from None
+        text = read_text(file, str(file), MAX_SOURCE_BYTES)
         if not text.strip():
             raise ProcedureLoadError(
                 f"{file} is empty", hint="a procedure declares agents and a Procedure { ... }"
@@ -80,3 +72,44 @@ def _display_path(file: Path) -> str:
         return str(file.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(file)
+
+
+def read_text(file: Path, name: str, limit: int) -> str:
+    """A source file's text: a regular file (not a FIFO or a device, which could block or never
+    end), at most ``limit`` bytes, UTF-8 with or without a byte-order mark."""
+    try:
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ProcedureLoadError(f"{name}: cannot read it ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ProcedureLoadError(
+                f"{name} is not a regular file", hint="give a .tac or .lua file"
+            )
+        if info.st_size > limit:
+            raise ProcedureLoadError(
+                f"{name} is larger than {limit // (1024 * 1024)} MiB; that is not a procedure"
+            )
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ProcedureLoadError(
+            f"{name} is larger than {limit // (1024 * 1024)} MiB; that is not a procedure"
+        )
+    if b"\0" in data or data.startswith(b"\x1bLua"):
+        raise ProcedureLoadError(f"{name} is a binary file, not Lua source")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ProcedureLoadError(
+            f"{name} is not UTF-8 text (byte {exc.start}, line {line})",
+            hint="save the file as UTF-8",
+        ) from None
+
+
+def read_module(file: Path, module: str, limit: int) -> str:
+    """A ``require``d module's text (see ``read_text``)."""
+    return read_text(file, f"cannot require '{module}': {file.name}", limit)

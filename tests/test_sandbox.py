@@ -85,9 +85,9 @@ async def test_no_python_attributes_on_functions_and_handles() -> None:
     results.handle = { try(function() return writer.__class__.__bases__ end) }
     results.method = { try(function() return helper.called.__code__ end) }
     helper({})
-    local python_object = helper.last_result()   -- a Python value that reached Lua
-    results.object = { try(function() return python_object.__class__ end) }
-    results.kind = type(python_object)
+    local returned = helper.last_result()   -- a handle that went through Python
+    results.kind = type(returned)
+    results.same = rawequal(returned, writer)
     results.metatable = getmetatable(writer)
     return results
     """
@@ -97,12 +97,13 @@ async def test_no_python_attributes_on_functions_and_handles() -> None:
     )
     result, _ = await run(text)
     output = result.output
-    for key in ("log", "agent", "handle", "method", "object"):
+    for key in ("log", "agent", "handle", "method"):
         ok, message = output[key]
         assert ok is False, key
         assert "attempt to index" in message or "not accessible" in message, (key, message)
-    assert output["kind"] == "userdata"
-    assert output["object"][1].endswith("Python attributes are not accessible from procedures")
+    # Lua never holds a Python object: the handle comes back as itself.
+    assert output["kind"] == "table"
+    assert output["same"] is True
     assert output["metatable"] is False
 
 
@@ -138,7 +139,7 @@ async def test_a_binary_module_is_refused(tmp_path: Path) -> None:
     result, _ = await run(source(text, root=tmp_path))
     assert result.status == "failed"
     assert result.error is not None
-    assert "binary chunk" in result.error.message
+    assert "binary" in result.error.message
 
 
 async def test_finalizers_are_refused() -> None:
@@ -224,7 +225,7 @@ BOMBS = {
 @pytest.mark.timeout(30)
 async def test_memory_bombs_are_stopped(body: str) -> None:
     error = await failure(body, LIMITS.model_copy(update={"timeout_s": 60.0}))
-    assert error.kind == "memory"
+    assert error.kind == "memory_limit"
     assert "ran out of memory" in error.message
 
 
@@ -274,7 +275,7 @@ async def test_pathological_pattern_is_refused_with_a_clear_message() -> None:
     body = '    local s = ("a"):rep(30000)\n    local found = s:find(".-.-.-.-b")\n    return {}'
     error = await failure(body)
     assert error.kind == "runtime"
-    assert "pattern" in error.message and "too many" in error.message
+    assert "pattern" in error.message and "too long" in error.message
     assert "simplify the pattern" in error.message
     assert (error.file, error.line) == ("proc.tac", 4)
 
@@ -293,7 +294,7 @@ def test_replacing_string_functions_does_not_blind_the_guard() -> None:
         "string.find = string.find\n"
         'local s = ("a"):rep(30000) local r = s:find(".-.-.-.-b") return r'
     )
-    with pytest.raises(TideError, match="too many"):
+    with pytest.raises(TideError, match="too long"):
         lua(code, deadline=None)
 
 

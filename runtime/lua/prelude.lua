@@ -13,16 +13,61 @@ local table_pack, table_unpack = table.pack, table.unpack
 -- would otherwise blind it and let an unguarded match run in C, out of the hook's reach).
 local str_sub, str_find, str_format = string.sub, string.find, string.format
 
-return function(host, hook_count)
-  local aborted = host.aborted
+return function(control, calls, hook_count)
+  local aborted = control.aborted
+  local PRELUDE_SOURCE = debug_getinfo(1, "S").source
+  local PRELUDE_PREFIX = debug_getinfo(1, "S").short_src .. ":"
   -- What a stopped run raises. It is raised from Lua, not from Python: raising a Python
   -- exception through Lua while its memory is exhausted deadlocks, and the value exists
   -- already, so raising it allocates nothing. The Python side asks the sandbox why it stopped.
   local STOPPED = raw_setmetatable({}, { __tostring = function() return "the run was stopped" end })
 
+  -- "file:line: " of the innermost procedure code on the stack (not the prelude, not C).
+  local function user_location()
+    local level = 2
+    while true do
+      local info = debug_getinfo(level, "Sl")
+      if not info then return "" end
+      if info.source ~= PRELUDE_SOURCE and info.what ~= "C" and (info.currentline or 0) > 0 then
+        return info.short_src .. ":" .. info.currentline .. ": "
+      end
+      level = level + 1
+    end
+  end
+
+  -- Host functions never raise into Lua: they return `true, results...`, or `false, message,
+  -- located` for a failure (`false` alone: the run is being stopped). The error Lua sees is a
+  -- string naming the procedure's file:line, never a Python object.
+  local function settle(ok, ...)
+    if ok then return ... end
+    local message, located = ...
+    if message == nil then raw_error(STOPPED, 0) end
+    if not located then message = user_location() .. message end
+    raw_error(message, 0)
+  end
+  local host = {}
+  for name, fn in raw_pairs(calls) do
+    host[name] = function(...) return settle(fn(...)) end
+  end
+  host.out_of_memory = control.out_of_memory
+
   -- A count hook asks Python whether the run was cancelled or is out of time, and raises if so.
   -- Once tripped it raises on every call, so a `pcall` that swallows one error cannot keep going.
-  local function hook() if aborted() then raw_error(STOPPED, 0) end end
+  -- Where the procedure was when the run was stopped, for the error to name.
+  local stop_file, stop_line
+  local function note_stop()
+    -- 1 is this function, 2 `pcall`, 3 the hook, 4 the code it interrupted.
+    local info = debug_getinfo(4, "Sl")
+    if info and info.source ~= PRELUDE_SOURCE and (info.currentline or 0) > 0 then
+      stop_file, stop_line = info.short_src, info.currentline
+    end
+  end
+  local function hook()
+    if aborted() then
+      if not stop_file then raw_pcall(note_stop) end
+      raw_error(STOPPED, 0)
+    end
+  end
   debug_sethook(hook, "", hook_count)
 
   -- After any caught error, re-raise if the run has been stopped: user code must not be able to
@@ -30,7 +75,7 @@ return function(host, hook_count)
   local function rethrow_if_stopped(ok, ...)
     if not ok then
       local err = ...
-      if err == "not enough memory" then host.out_of_memory() end
+      if err == "not enough memory" then control.out_of_memory() end
       if aborted() then raw_error(STOPPED, 0) end
     end
     return ok, ...
@@ -86,24 +131,70 @@ return function(host, hook_count)
   end
 
 
-  -- Lua's pattern matcher is C code that a hook cannot interrupt, and some patterns take time
-  -- exponential in their number of repetitions. Refuse a match whose worst case is too large.
-  local PATTERN_BUDGET = host.pattern_budget
+  -- Lua's C library runs each call to its end: the hook cannot interrupt `string.rep`, a
+  -- pattern match or `table.move`. Every such function that can be asked for unbounded work is
+  -- wrapped here, and refuses before the call a request whose worst case is too large.
+  local LIMITS = control.limits
+  local PATTERN_BUDGET, MAX_BYTES, MAX_ITEMS = LIMITS.pattern_budget, LIMITS.max_bytes, LIMITS.max_items
+  local MAX_FORMAT = LIMITS.max_format
+
+  local function refuse(message, ...)
+    raw_error(user_location() .. str_format(message, ...), 0)
+  end
+
+  -- The pattern guard: worst-case steps of a match. A repetition (`*`, `+`, `-`), a balance
+  -- (`%b`) or a back-reference (`%1`) can each take time proportional to the subject; an
+  -- optional item (`?`) doubles the alternatives tried; an unanchored pattern is tried at
+  -- every position; a pattern without repetitions costs its own length at each position.
   local pattern_cost = raw_setmetatable({}, { __mode = "k" })
-  local function repetitions(pattern)
+  -- The literal character a pattern's item at `i` matches, if it is one (skipping captures).
+  local function literal_at(pattern, i)
+    while true do
+      local c = str_sub(pattern, i, i)
+      if c ~= "(" and c ~= ")" then break end
+      i = i + 1
+    end
+    local c = str_sub(pattern, i, i)
+    if c == "%" then
+      local nxt = str_sub(pattern, i + 1, i + 1)
+      if nxt ~= "" and not str_find(nxt, "^%w$") then return nxt end
+      return nil
+    end
+    if c == "" or str_find(c, "^[%^%$%*%+%?%.%[%-]$") then return nil end
+    local q = str_sub(pattern, i + 1, i + 1)
+    if q == "*" or q == "-" or q == "?" then return nil end
+    return c
+  end
+
+  local function pattern_shape(pattern)
     local cached = pattern_cost[pattern]
-    if cached then return cached end
-    local count, i, n, last_quantified = 0, 1, #pattern, nil
+    if cached then return cached[1], cached[2] end
+    local growing, optional, i, n, last_quantified = 0, 0, 1, #pattern, nil
+    -- Repetitions followed by a character they cannot match can end in one place only: all of
+    -- them together scan the subject once, whatever their number.
+    local separated = 0
+    if str_sub(pattern, 1, 1) == "^" then i = 2 end
     while i <= n do
       local c = str_sub(pattern, i, i)
       local item_end = i
       if c == "%" then
         local nxt = str_sub(pattern, i + 1, i + 1)
-        if nxt == "b" then item_end = i + 3
+        if nxt == "b" then
+          item_end = i + 3
+          growing = growing + 1
         elseif nxt == "f" then
-          local close = str_find(pattern, "]", i + 3, true)
-          item_end = close or n
-        else item_end = i + 1 end
+          local j = i + 3
+          if str_sub(pattern, j, j) == "^" then j = j + 1 end
+          if str_sub(pattern, j, j) == "]" then j = j + 1 end
+          while j <= n and str_sub(pattern, j, j) ~= "]" do
+            if str_sub(pattern, j, j) == "%" then j = j + 1 end
+            j = j + 1
+          end
+          item_end = j
+        else
+          if str_find(nxt, "^%d$") then growing = growing + 1 end
+          item_end = i + 1
+        end
       elseif c == "[" then
         local j = i + 1
         if str_sub(pattern, j, j) == "^" then j = j + 1 end
@@ -116,45 +207,119 @@ return function(host, hook_count)
       end
       local q = str_sub(pattern, item_end + 1, item_end + 1)
       if q == "*" or q == "+" or q == "-" then
-        count = count + 1
-        last_quantified = item_end + 1
+        local follower = literal_at(pattern, item_end + 2)
+        if follower and not str_find(follower, "^" .. str_sub(pattern, i, item_end)) then
+          separated = 1
+        else
+          growing = growing + 1
+          last_quantified = item_end + 1
+        end
+        i = item_end + 2
+      elseif q == "?" then
+        optional = optional + 1
         i = item_end + 2
       else
         i = item_end + 1
       end
     end
-    -- A greedy repetition at the very end settles at once: it does not multiply the work.
+    -- A greedy repetition with nothing but closing captures after it settles at once.
     if last_quantified then
       local q = str_sub(pattern, last_quantified, last_quantified)
       local rest = str_sub(pattern, last_quantified + 1)
-      if (q == "*" or q == "+") and (rest == "" or rest == "$") then count = count - 1 end
+      if (q == "*" or q == "+") and str_find(rest, "^%)*%$?$") then growing = growing - 1 end
     end
-    pattern_cost[pattern] = count
-    return count
+    growing = growing + separated
+    pattern_cost[pattern] = { growing, optional }
+    return growing, optional
   end
+
   local function guard(name, fn, anchored_ok)
-    return function(s, pattern, ...)
-      local plain = name == "find" and raw_select(2, ...)
-      if not plain and raw_type(s) == "string" and raw_type(pattern) == "string" then
-        local k = repetitions(pattern)
-        if k > 0 then
-          local size = #s + 1
-          local cost = size ^ k
-          if not (anchored_ok and str_sub(pattern, 1, 1) == "^") then cost = cost * size end
-          if cost > PATTERN_BUDGET then
-            raw_error(str_format("string.%s: pattern %q has %d repetitions, too many for a "
-              .. "%d-character string (it could run for a very long time); simplify the pattern "
-              .. "or split the string", name, pattern, k, #s), 2)
-          end
+    return function(s, pattern, init, plain, ...)
+      if raw_type(s) == "number" then s = raw_tostring(s) end
+      if raw_type(pattern) == "number" then pattern = raw_tostring(pattern) end
+      if raw_type(s) == "string" and raw_type(pattern) == "string"
+        and not (name == "find" and plain) then
+        local growing, optional = pattern_shape(pattern)
+        local size = #s + 1
+        local cost = size ^ growing * 2 ^ optional
+        if growing == 0 then cost = cost * (#pattern + 1) end
+        if not (anchored_ok and str_sub(pattern, 1, 1) == "^") then cost = cost * size end
+        if cost > PATTERN_BUDGET then
+          local shown = #pattern > 60 and (str_sub(pattern, 1, 57) .. "...") or pattern
+          refuse("string.%s: pattern %q could take too long on a %d-byte string (%d "
+            .. "repetitions, %d optional items, %d bytes); simplify the pattern or split the "
+            .. "string", name, shown, #s, growing, optional, #pattern)
         end
       end
-      return fn(s, pattern, ...)
+      return fn(s, pattern, init, plain, ...)
     end
   end
   string.find = guard("find", string.find, true)
   string.match = guard("match", string.match, true)
   string.gmatch = guard("gmatch", string.gmatch, false)
   string.gsub = guard("gsub", string.gsub, true)
+
+  local raw_rep = string.rep
+  string.rep = function(s, n, sep)
+    if raw_type(n) == "number" and (raw_type(s) == "string" or raw_type(s) == "number") then
+      if n ~= n or n < 1 then return "" end
+      local piece = #raw_tostring(s)
+      if sep ~= nil and (raw_type(sep) == "string" or raw_type(sep) == "number") then
+        piece = piece + #raw_tostring(sep)
+      end
+      -- An empty result takes no memory but as many steps as `n`: answer it here.
+      if piece == 0 then return "" end
+      -- Larger than the whole memory limit: it would run out of memory, so it does now.
+      if n * piece > MAX_BYTES then
+        control.out_of_memory()
+        raw_error(STOPPED, 0)
+      end
+    end
+    return raw_rep(s, n, sep)
+  end
+
+  local function span(first, last, what)
+    if raw_type(first) == "number" and raw_type(last) == "number" and last - first >= MAX_ITEMS then
+      refuse("%s: %.0f elements is more than a procedure may handle in one call (%d)",
+        what, last - first + 1, MAX_ITEMS)
+    end
+  end
+  local raw_move, raw_concat, raw_unpack = table.move, table.concat, table.unpack
+  table.move = function(a1, f, e, t, a2)
+    span(f, e, "table.move")
+    return raw_move(a1, f, e, t, a2)
+  end
+  table.concat = function(list, sep, i, j)
+    if raw_type(list) == "table" then span(i or 1, j or #list, "table.concat") end
+    return raw_concat(list, sep, i, j)
+  end
+  table.unpack = function(list, i, j)
+    if raw_type(list) == "table" then span(i or 1, j or #list, "table.unpack") end
+    return raw_unpack(list, i, j)
+  end
+  local raw_sort = table.sort
+  table.sort = function(list, comp)
+    if raw_type(list) == "table" then span(1, #list, "table.sort") end
+    return raw_sort(list, comp)
+  end
+
+  -- `string.pack` formats: the work is one step per format item, and sizes are read from it.
+  for _, name in ipairs({ "pack", "unpack", "packsize" }) do
+    local raw = string[name]
+    string[name] = function(fmt, ...)
+      if raw_type(fmt) == "string" and #fmt > MAX_FORMAT then
+        refuse("string.%s: a %d-byte format is longer than the %d bytes allowed", name, #fmt, MAX_FORMAT)
+      end
+      return raw(fmt, ...)
+    end
+  end
+  local raw_format = string.format
+  string.format = function(fmt, ...)
+    if raw_type(fmt) == "string" and #fmt > MAX_BYTES then
+      refuse("string.format: the format is larger than the run's memory limit")
+    end
+    return raw_format(fmt, ...)
+  end
   string.dump = nil
 
   local env = {}
@@ -333,7 +498,7 @@ return function(host, hook_count)
   env.Specifications = env.Specification
   env.Step = declarer("step")
 
-  local modules = {}
+  local modules, loading, loading_order = {}, {}, {}
   env.require = function(name)
     if raw_type(name) ~= "string" then raw_error("require expects a module name", 2) end
     local cached = modules[name]
@@ -343,16 +508,87 @@ return function(host, hook_count)
       modules[name] = builtin
       return builtin
     end
+    if loading[name] then
+      local chain = {}
+      for i = loading[name], #loading_order do chain[#chain + 1] = loading_order[i] end
+      chain[#chain + 1] = name
+      raw_error("circular require: " .. table.concat(chain, " -> "), 2)
+    end
     local source, chunkname = host.module_source(name)
     local chunk, err = raw_load(source, chunkname, "t", env)
     if not chunk then raw_error(err, 0) end
-    local value = chunk(name)
+    loading_order[#loading_order + 1] = name
+    loading[name] = #loading_order
+    local results = table_pack(raw_pcall(chunk, name))
+    loading[name] = nil
+    loading_order[#loading_order] = nil
+    if not results[1] then raw_error(results[2], 0) end
+    local value = results[2]
     if value == nil then value = true end
     modules[name] = value
     return value
   end
 
+  -- Text for an error value that is not a string: `error({code = 42})`, `error()`, `error(obj)`.
+  local function render(value, depth, seen)
+    local kind = raw_type(value)
+    if kind == "string" then return str_format("%q", #value > 200 and str_sub(value, 1, 200) .. "..." or value) end
+    if kind ~= "table" then return raw_tostring(value) end
+    if handles[value] then return raw_tostring(value) end
+    if seen[value] then return "<cycle>" end
+    if depth > 3 then return "{...}" end
+    seen[value] = true
+    local parts, count = {}, 0
+    for k, v in next, value do
+      count = count + 1
+      if count > 20 then parts[#parts + 1] = "..." break end
+      local key = raw_type(k) == "string" and str_format("%q", k) or "[" .. raw_tostring(k) .. "]"
+      parts[#parts + 1] = key .. ": " .. render(v, depth + 1, seen)
+    end
+    seen[value] = nil
+    return "{" .. table.concat(parts, ", ") .. "}"
+  end
+  local function error_text(err)
+    if err == nil then return "error() was called without a message" end
+    if raw_type(err) == "table" and not handles[err] then
+      local mt = getmetatable(err)
+      if raw_type(mt) == "table" and raw_rawget(mt, "__tostring") ~= nil then
+        local ok, text = raw_pcall(raw_tostring, err)
+        if ok and raw_type(text) == "string" then return text end
+      end
+      return "error raised with a table: " .. render(err, 1, {})
+    end
+    return "error raised with a " .. raw_type(err) .. ": " .. raw_tostring(err)
+  end
+  local function on_error(err)
+    if err == STOPPED then return err end
+    if raw_type(err) == "string" then
+      -- A C function's error raised through one of the wrappers above names the wrapper's
+      -- line: name the procedure's instead.
+      if str_sub(err, 1, #PRELUDE_PREFIX) == PRELUDE_PREFIX then
+        local rest = str_find(err, ": ", #PRELUDE_PREFIX, true)
+        if rest then return user_location() .. str_sub(err, rest + 2) end
+      end
+      return err
+    end
+    if aborted() then return STOPPED end
+    local ok, text = raw_pcall(error_text, err)
+    if not ok then text = "error raised with a " .. raw_type(err) end
+    return user_location() .. text
+  end
+  local function finish(ok, ...)
+    if ok then return ... end
+    local err = ...
+    if err == "not enough memory" then control.out_of_memory() end
+    if err == STOPPED or aborted() then raw_error(STOPPED, 0) end
+    raw_error(err, 0)
+  end
+
   local api = {}
+  -- How Python calls procedure code: every error arrives as text with file:line.
+  function api.call(f, ...)
+    return finish(raw_xpcall(f, on_error, ...))
+  end
   function api.compile(source, chunkname)
     -- Text only: binary chunks could break the VM's invariants.
     return raw_load(source, chunkname, "t", env)
@@ -363,5 +599,7 @@ return function(host, hook_count)
     for k, v in raw_pairs(values) do input_values[k] = v end
   end
   api.is_handle = function(value) return handles[value] == true end
+  api.identity = function(value) return str_format("%p", value) end
+  api.stop_location = function() return stop_file, stop_line end
   return env, api
 end

@@ -1,0 +1,64 @@
+"""What a run makes its host hold, counted against the run's memory limit.
+
+The Lua heap is capped by the Lua state itself. What leaves Lua is not: state values, tool
+arguments and results, log fields, messages to agents, the output. Each is counted here when it
+crosses, and the run fails with kind ``memory_limit`` when the Lua heap and what was copied out
+together pass the limit. State counts at its current size (a key set again replaces its old
+value); everything that events and the tool ledger keep for the run counts for good.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from runtime.errors import SandboxLimitError
+
+
+class MemoryMeter:
+    def __init__(self, limit: int, lua_heap: Callable[[], int]) -> None:
+        self.limit = limit
+        self._lua_heap = lua_heap
+        self.held = 0
+        self._state: dict[str, int] = {}
+
+    def used(self) -> int:
+        return self.held + self._lua_heap()
+
+    def charge(self, size: int, what: str) -> None:
+        """Count ``size`` more bytes held for the run; fail if that passes the limit."""
+        self.held += size
+        self._check(what)
+
+    def check(self, size: int, what: str) -> None:
+        """Fail if holding ``size`` more bytes would pass the limit (nothing is counted)."""
+        if self.used() + size > self.limit:
+            raise self._error(what, size)
+
+    def set_state(self, key: str, size: int) -> None:
+        """The state key ``key`` now holds ``size`` bytes (0: removed)."""
+        old = self._state.pop(key, 0)
+        if size:
+            self._state[key] = size
+        self.held += size - old
+        if size > old:
+            self._check(f"State key '{key}'")
+
+    def state_size(self, key: str) -> int:
+        return self._state.get(key, 0)
+
+    def clear_state(self) -> None:
+        self.held -= sum(self._state.values())
+        self._state.clear()
+
+    def _check(self, what: str) -> None:
+        if self.used() > self.limit:
+            raise self._error(what, 0)
+
+    def _error(self, what: str, size: int) -> SandboxLimitError:
+        mib = self.limit / (1024 * 1024)
+        return SandboxLimitError(
+            "memory_limit",
+            f"{what} would take the run past its memory limit of {mib:.0f} MiB "
+            f"(Lua's heap and what it handed to the host: {(self.used() + size) / 1048576:.0f} MiB)",
+            hint="keep less in State, logs and tool results, or raise the limit (--max-memory)",
+        )

@@ -1,0 +1,238 @@
+"""Values that cross the Lua boundary, errors that carry no text, and the C functions the hook
+cannot interrupt: each ends in a clear error naming file:line, or is shown for what it is."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from runtime import RuntimeConfig
+from tests.helpers import of_type, run
+
+pytestmark = pytest.mark.anyio
+
+LIMITS = RuntimeConfig(timeout_s=2.0, max_memory=32 * 1024 * 1024, inspect_timeout_s=5)
+
+
+def procedure(body: str) -> str:
+    return f"Procedure {{\n  function(input)\n{body}\n  end\n}}\n"
+
+
+async def outcome(body: str, config: RuntimeConfig = LIMITS) -> tuple[Any, list[Any]]:
+    result, events = await run(procedure(body), config=config)
+    for event in events:
+        json.dumps(event.model_dump(mode="json"))  # every event is JSON
+    return result, events
+
+
+async def error_of(body: str, config: RuntimeConfig = LIMITS) -> Any:
+    result, _ = await outcome(body, config)
+    assert result.status == "failed", result
+    return result.error
+
+
+# -- C functions the hook cannot interrupt: refused before they start --------------------------
+
+C_LOOPS = {
+    "rep_empty": ("return { n = #string.rep('', 2^53) }", None),
+    "rep_empty_sep": ("return { n = #string.rep('', 2^40, '') }", None),
+    "move": ("table.move({}, 1, 2^40, 2)", "table.move"),
+    "concat": (
+        "local t = setmetatable({}, {__index = function() return 'x' end})\n"
+        "    return { s = table.concat(t, '', 1, 2^40) }",
+        "table.concat",
+    ),
+    "unpack": ("return { table.unpack({}, 1, 2^40) }", "table.unpack"),
+    "optional_pattern": (
+        "local s = string.rep('a', 40)\n"
+        "    return { m = s:match(string.rep('a?', 40) .. string.rep('a', 40)) }",
+        "optional items",
+    ),
+    "long_pattern": (
+        "local s = string.rep('a', 2^22)\n    return { m = s:find(string.rep('a', 2^20) .. 'b') }",
+        "string.find",
+    ),
+    "gsub_backtracking": (
+        "local s = string.rep('a', 5000)\n    return { n = select(2, s:gsub('.-.-.-b', '')) }",
+        "string.gsub",
+    ),
+    "gmatch_balance": (
+        "local s = string.rep('(', 100000)\n    for x in s:gmatch('%b()%b()') do end",
+        "string.gmatch",
+    ),
+    "backreference": (
+        "local s = string.rep('a', 100000)\n    return { m = s:find('(a*)%1%1b') }",
+        "string.find",
+    ),
+    "pack_format": ("return { s = string.pack(string.rep('x', 100000)) }", "string.pack"),
+    "format_width": ("return { s = string.format('%999999d', 1) }", "invalid conversion"),
+}
+
+
+@pytest.mark.parametrize("case", C_LOOPS.values(), ids=C_LOOPS.keys())
+@pytest.mark.timeout(20)
+async def test_c_functions_refuse_unbounded_work(case: tuple[str, str | None]) -> None:
+    body, expected = case
+    began = time.monotonic()
+    result, _ = await outcome("    " + body)
+    assert time.monotonic() - began < 2.0
+    if expected is None:
+        assert result.status == "completed" and result.output == {"n": 0}
+        return
+    assert result.status == "failed"
+    assert expected in result.error.message
+    assert (result.error.file, result.error.line) == ("proc.tac", 4) or result.error.line == 3
+
+
+async def test_ordinary_patterns_still_work() -> None:
+    body = """
+    local line = string.rep("key=value ", 2000)
+    local pairs_found = 0
+    for k, v in line:gmatch("(%w+)=(%w+)") do pairs_found = pairs_found + 1 end
+    local trimmed = ("  " .. string.rep("x", 20000) .. "  "):match("^%s*(.-)%s*$")
+    return { pairs = pairs_found, trimmed = #trimmed, opt = ("colour"):match("colou?r") }
+    """
+    result, _ = await outcome(body)
+    assert result.output == {"pairs": 2000, "trimmed": 20000, "opt": "colour"}
+
+
+# -- values that cannot cross ----------------------------------------------------------------
+
+
+async def test_functions_and_cycles_in_log_fields_are_shown_not_fatal() -> None:
+    body = """
+    local t = { name = "loop" }
+    t.self = t
+    Log.info("x", { on_done = function() end, co = coroutine.create(function() end), t = t,
+      nan = 0/0, inf = 1/0 })
+    return { ok = true }
+    """
+    result, events = await outcome(body)
+    assert result.status == "completed"
+    (log,) = [e for e in of_type(events, "log") if e.message == "x"]
+    assert log.fields["on_done"] == "<function>"
+    assert log.fields["co"] in ("<thread>", "<function>")
+    assert log.fields["t"] == {"name": "loop", "self": "<cycle>"}
+    assert (log.fields["nan"], log.fields["inf"]) == ("NaN", "Infinity")
+
+
+async def test_nan_and_infinity_are_refused_in_outputs_and_state() -> None:
+    error = await error_of("    return { x = 0/0 }")
+    assert "NaN" in error.message and (error.file, error.line) == ("proc.tac", 1)
+    error = await error_of("    State.set('k', 1/0)")
+    assert "infinities" in error.message and (error.file, error.line) == ("proc.tac", 3)
+
+
+async def test_lone_surrogates_and_invalid_utf8_are_replaced() -> None:
+    result, _ = await outcome(
+        '    return { a = "\\u{D800}x", b = "\\xff", c = Json.decode(\'"\\\\ud800"\') }'
+    )
+    assert result.status == "completed"
+    assert result.output == {"a": "\ufffd\ufffd\ufffdx", "b": "\ufffd", "c": "\ufffd"}
+
+
+async def test_out_of_range_integers_and_deep_json_are_refused_clearly() -> None:
+    error = await error_of("    local n = Json.decode('123456789012345678901234567890')")
+    assert "64-bit" in error.message and (error.file, error.line) == ("proc.tac", 3)
+    error = await error_of(
+        "    local v = Json.decode(string.rep('[', 100000) .. string.rep(']', 100000))"
+    )
+    assert "nested" in error.message and error.line == 3
+    error = await error_of("    local v = Json.decode('[NaN]')")
+    assert "NaN is not JSON" in error.message
+
+
+async def test_deep_nesting_has_a_limit() -> None:
+    body = "    local t = {} local cur = t\n    for i = 1, 500 do cur.x = {} cur = cur.x end\n    State.set('deep', t)"
+    error = await error_of(body)
+    assert "nested more than" in error.message and error.line == 5
+
+
+async def test_a_shared_table_many_times_over_is_bounded() -> None:
+    body = "    local t = {1}\n    for i = 1, 60 do t = {t, t} end\n    State.set('dag', t)"
+    error = await error_of(body)
+    assert "entries" in error.message or "nested" in error.message
+
+
+# -- errors without text ------------------------------------------------------------------------
+
+
+async def test_error_with_a_table_shows_the_table_and_the_line() -> None:
+    error = await error_of("    error({ code = 42 })")
+    assert error.message == 'error raised with a table: {"code": 42}'
+    assert (error.file, error.line) == ("proc.tac", 3)
+
+
+async def test_error_without_a_message_says_so() -> None:
+    error = await error_of("    error()")
+    assert "without a message" in error.message and error.line == 3
+
+
+async def test_error_with_an_object_uses_its_tostring() -> None:
+    error = await error_of(
+        "    error(setmetatable({}, { __tostring = function() return 'custom' end }))"
+    )
+    assert error.message == "custom" and error.line == 3
+
+
+async def test_host_errors_caught_by_pcall_are_text() -> None:
+    body = """
+    local ok, err = pcall(Json.decode, "{")
+    local ok2, err2 = pcall(function() return State.get() end)
+    return { kind = type(err), text = err, kind2 = type(err2) }
+    """
+    result, _ = await outcome(body)
+    assert result.output["kind"] == "string" and result.output["kind2"] == "string"
+    assert result.output["text"].startswith("proc.tac:")
+    assert "invalid JSON" in result.output["text"]
+
+
+async def test_circular_require_names_the_cycle(tmp_path: Any) -> None:
+    from tests.helpers import source
+
+    (tmp_path / "a.lua").write_text("require('b')\nreturn {}\n")
+    (tmp_path / "b.lua").write_text("require('a')\nreturn {}\n")
+    text = procedure("    require('a')\n    return {}")
+    result, _ = await run(source(text, root=tmp_path), config=LIMITS)
+    assert result.status == "failed"
+    assert "circular require: a -> b -> a" in result.error.message
+
+
+# -- memory across the boundary ------------------------------------------------------------------
+
+
+async def test_state_beyond_the_memory_limit_fails_with_memory_limit() -> None:
+    body = """
+    local big = string.rep("x", 1024 * 1024)
+    for i = 1, 1000 do State.set("k" .. i, big .. i) end
+    """
+    error = await error_of(body)
+    assert error.kind == "memory_limit"
+    assert (error.file, error.line) == ("proc.tac", 5)
+
+
+async def test_setting_one_key_again_does_not_add_up() -> None:
+    body = """
+    local big = string.rep("x", 1024 * 1024)
+    for i = 1, 200 do State.set("k", big .. i) end
+    return { n = #State.get("k") }
+    """
+    result, _ = await outcome(body)
+    assert result.status == "completed"
+
+
+async def test_log_fields_are_capped_with_a_marker() -> None:
+    body = '    Log.info(string.rep("m", 100000), { big = string.rep("y", 100000) })'
+    _result, events = await outcome(body)
+    (log,) = of_type(events, "log")
+    assert len(log.message) < 70000 and "truncated" in log.message
+    assert log.fields["big"].endswith("[truncated 34,464 characters]")
+
+
+async def test_a_log_flood_is_bounded() -> None:
+    body = '    local s = string.rep("z", 60000)\n    for i = 1, 100000 do Log.info(s) end'
+    error = await error_of(body)
+    assert error.kind == "memory_limit" and error.line == 4
