@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
-from runtime.events import AgentStreamChunkEvent, CostEvent, ErrorInfo, Event, RunTotals
+from runtime.alerts import ALERT_SOURCE
+from runtime.events import AgentStreamChunkEvent, CostEvent, ErrorInfo, Event, LogEvent, RunTotals
 from runtime.store._owners import INTERRUPTED, INTERRUPTED_MESSAGE, is_gone, this_process
 from runtime.store.base import GroupBy, RunRecord, RunStatus, SeriesPoint, StatsRow
 from runtime.store.codec import EventRow, decode_events, encode_event, from_micros, to_micros
@@ -35,7 +36,7 @@ T = TypeVar("T")
 
 STORE_DIR = ".tide"
 STORE_FILE = "runs.db"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _BUSY_TIMEOUT_MS = 10_000
 
 _SCHEMA = """
@@ -90,6 +91,18 @@ CREATE TABLE IF NOT EXISTS turns (
     PRIMARY KEY (run_id, seq)
 );
 CREATE INDEX IF NOT EXISTS turns_by_ts ON turns (ts);
+CREATE TABLE IF NOT EXISTS alerts (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    procedure TEXT NOT NULL,
+    agent TEXT,
+    model TEXT,
+    metric TEXT,
+    mock INTEGER NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX IF NOT EXISTS alerts_by_ts ON alerts (ts);
 """
 
 _RUN_COLUMNS = (
@@ -103,6 +116,7 @@ _UPSERT_RUN = (
     + ", ".join(f"{c} = excluded.{c}" for c in _RUN_COLUMNS.split(", ")[1:])
 )
 _INSERT_TURN = "INSERT OR IGNORE INTO turns VALUES (" + ", ".join("?" * 15) + ")"
+_INSERT_ALERT = "INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_EVENT = "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)"
 # A batch of chunks arrives as one JSON array of [run_id, seq, ts, agent, turn, offset, text];
 # each becomes a row whose data is [agent, turn, offset, text] (see ``codec``).
@@ -170,6 +184,23 @@ def _migrate(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
     if "tags" not in columns:
         conn.execute("ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '{}'")
+    if conn.execute("PRAGMA user_version").fetchone()[0] < 4:
+        # Alerts recorded before they had a table of their own.
+        conn.execute(
+            "INSERT OR IGNORE INTO alerts SELECT e.run_id, e.seq, e.ts, r.procedure, "
+            "e.data ->> '$.fields.agent', e.data ->> '$.fields.model', "
+            "e.data ->> '$.fields.alert', r.mock FROM events e JOIN runs r ON r.id = e.run_id "
+            "WHERE e.type = 'log' AND e.data ->> '$.source' = ?",
+            (ALERT_SOURCE,),
+        )
+
+
+def _alert_row(record: RunRecord, e: LogEvent) -> tuple[Any, ...]:
+    fields = e.fields
+    return (
+        e.run_id, e.seq, to_micros(e.ts), record.procedure, fields.get("agent"),
+        fields.get("model"), fields.get("alert"), int(record.mock),
+    )  # fmt: skip
 
 
 def _turn_row(record: RunRecord, e: CostEvent) -> tuple[Any, ...]:
@@ -263,10 +294,17 @@ class SQLiteStore:
             if record.finished:
                 del self._live[record.id]
         turn = _turn_row(record, event) if isinstance(event, CostEvent) else None
+        alert = (
+            _alert_row(record, event)
+            if isinstance(event, LogEvent) and event.source == ALERT_SOURCE
+            else None
+        )
         if isinstance(event, AgentStreamChunkEvent):
             self._writer.put(run=run)
         else:
-            self._writer.put(event=encode_event(event), run=run, turn=turn, urgent=record.finished)
+            self._writer.put(
+                event=encode_event(event), run=run, turn=turn, alert=alert, urgent=record.finished
+            )
 
     def flush_sync(self, timeout: float | None = None) -> bool:
         return self._writer.flush(timeout)
@@ -282,6 +320,7 @@ class SQLiteStore:
                 conn.execute(_INSERT_CHUNKS, (json.dumps(batch.chunks, ensure_ascii=False),))
             conn.executemany(_INSERT_EVENT, batch.events)
             conn.executemany(_INSERT_TURN, batch.turns)
+            conn.executemany(_INSERT_ALERT, batch.alerts)
             conn.executemany(_UPSERT_RUN, batch.runs.values())
             conn.execute("COMMIT")
         except BaseException:

@@ -27,12 +27,8 @@ _SOURCES: dict[str, str] = {
         "WHERE status IN ('completed', 'failed', 'cancelled') AND started_at IS NOT NULL"
     ),
 }
-# The key of an alert (a ``log`` event from ``runtime.alerts``) in ``events e JOIN runs r``.
-_ALERT_KEYS = {
-    "model": "e.data ->> '$.fields.model'",
-    "agent": "e.data ->> '$.fields.agent'",
-    "procedure": "r.procedure",
-}
+# The column of the ``alerts`` table (one row per ``runtime.alerts`` warning) for each key.
+_ALERT_KEYS = {"model": "model", "agent": "agent", "procedure": "procedure"}
 
 
 def tag_filter(tags: Mapping[str, str] | None, column: str = "tags") -> tuple[str, list[Any]]:
@@ -95,14 +91,11 @@ def _totals_sql(by: GroupBy, tagged: str = "1") -> str:
     )
 
 
-def _alerts_sql(by: GroupBy, tags: Mapping[str, str] | None) -> str:
-    tagged, _ = tagged_runs(tags, "e.run_id")
+def _alerts_sql(by: GroupBy, tagged: str) -> str:
     return (
-        f"SELECT {_ALERT_KEYS[by]} AS key, COUNT(*) AS n FROM events e "
-        "JOIN runs r ON r.id = e.run_id "
-        "WHERE e.type = 'log' AND e.data ->> '$.source' = 'alert' "
-        "AND (:since IS NULL OR e.ts >= :since) AND (:mock OR r.mock = 0) "
-        f"AND {tagged} GROUP BY key"
+        f"SELECT {_ALERT_KEYS[by]} AS key, COUNT(*) AS n FROM alerts "
+        f"WHERE (:since IS NULL OR ts >= :since) AND (:mock OR mock = 0) AND {tagged} "
+        "GROUP BY key"
     )
 
 
@@ -125,7 +118,7 @@ def query_stats(
     for metric in METRICS:
         for row in conn.execute(_percentile_sql(by, metric, tagged), params):
             percentiles[metric][row["key"]] = row
-    alerts = {row["key"]: int(row["n"]) for row in conn.execute(_alerts_sql(by, tags), params)}
+    alerts = {row["key"]: int(row["n"]) for row in conn.execute(_alerts_sql(by, tagged), params)}
     rows = []
     for key, total in totals.items():
         stats = {m: _stat(total, percentiles[m].get(key), m) for m in METRICS}

@@ -38,6 +38,7 @@ class Batch:
     # (run_id, seq, type, ts, data) for every other event.
     events: list[Row] = field(default_factory=list)
     turns: list[Row] = field(default_factory=list)
+    alerts: list[Row] = field(default_factory=list)
     # The latest row of each run that changed, by id.
     runs: dict[str, Row] = field(default_factory=dict)
 
@@ -87,6 +88,7 @@ class BatchWriter:
         event: Row | None = None,
         run: tuple[str, Row] | None = None,
         turn: Row | None = None,
+        alert: Row | None = None,
         urgent: bool = False,
     ) -> None:
         with self._lock:
@@ -98,6 +100,8 @@ class BatchWriter:
                 pending.runs[run[0]] = run[1]
             if turn is not None:
                 pending.turns.append(turn)
+            if alert is not None:
+                pending.alerts.append(alert)
             self._urgent = self._urgent or urgent
             self._added()
 

@@ -84,20 +84,30 @@ async def test_a_store_without_tags_is_migrated(tmp_path: Path) -> None:
     path = default_store_path(tmp_path)
     async with SQLiteStore(path) as store:
         handler = StoreHandler(store)
-        for event in _tagged("old", {}).events:
+        old = _tagged("old", {})
+        old.events.insert(
+            -1,
+            LogEvent(run_id="old", seq=99, ts=T0, level="warn", message="slow",
+                     source="alert", fields={"alert": "ttft_ms", "agent": "a", "model": "m/one"}),
+        )  # fmt: skip
+        for event in old.events:
             handler.log(event)
-    # The runs table as the previous schema had it: no tags column.
+    # The previous schema: no tags column, no alerts table.
     conn = sqlite3.connect(path)
-    conn.executescript("ALTER TABLE runs DROP COLUMN tags; PRAGMA user_version = 2;")
+    conn.executescript(
+        "ALTER TABLE runs DROP COLUMN tags; DROP TABLE alerts; PRAGMA user_version = 2;"
+    )
     conn.close()
     async with SQLiteStore(path) as store:
         record = await store.get_run("old")
         assert record is not None and record.tags == {}
+        (row,) = await store.stats("model", since=None)
+        assert row.alerts == 1
         handler = StoreHandler(store)
         for event in _tagged("new", {"team": "x"}).events:
             handler.log(event)
         await store.flush()
         assert [r.id for r in await store.list_runs(tags={"team": "x"})] == ["new"]
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] >= 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] >= 4
     conn.close()
