@@ -90,9 +90,13 @@ def parse_model(
         )
     kind = raw.get("type")
     if kind not in MODEL_TYPES:
+        hint = "type = " + " | ".join(f'"{t}"' for t in MODEL_TYPES)
+        if kind is None and name is not None:
+            # `Model("typo")({text = ...})` declares a model rather than finding one.
+            hint += f"; to call a model declared earlier, check that it is named '{name}'"
         raise DeclarationError(
             f"unknown model type {kind!r}" if kind is not None else "a Model needs a type",
-            hint="type = " + " | ".join(f'"{t}"' for t in MODEL_TYPES),
+            hint=hint,
         )
     if kind == "http" and not isinstance(raw.get("endpoint"), str):
         raise DeclarationError('an http model needs endpoint = "http://..."')

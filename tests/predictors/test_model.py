@@ -194,3 +194,9 @@ async def test_registry_model_resolves_a_version_or_tag(tmp_path: Path) -> None:
     output = await output_of(source(text, root=tmp_path), mock=False)
     assert output["score"] == 2 and output["version"] == "v2" and output["latest"] == 2
     assert "cannot resolve model 'nothing' from the registry" in output["err"]
+
+
+async def test_calling_an_undeclared_model_says_so() -> None:
+    with pytest.raises(DeclarationError) as caught:
+        inspect_procedure(source('Model("nope")({text = "x"})\nreturn {}'))
+    assert caught.value.hint is not None and "named 'nope'" in caught.value.hint
