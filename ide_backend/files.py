@@ -40,29 +40,29 @@ async def read_file(request: Request) -> JSONResponse:
 
 
 async def save_file(request: Request) -> JSONResponse:
-    app = services(request)
-    path = app.workspace.check(request.path_params["path"])
-    data = await read_json(request, app.settings.max_body_bytes)
+    ide = services(request)
+    path = ide.workspace.check(request.path_params["path"])
+    data = await read_json(request, ide.settings.max_body_bytes)
     content = required(data, "content", str)
-    rel, mtime = await anyio.to_thread.run_sync(partial(app.workspace.write, path, content))
+    rel, mtime = await anyio.to_thread.run_sync(partial(ide.workspace.write, path, content))
     return JSONResponse({"path": rel, "modified": iso_mtime(mtime)})
 
 
 async def create_file(request: Request) -> JSONResponse:
-    app = services(request)
-    data = await read_json(request, app.settings.max_body_bytes)
+    ide = services(request)
+    data = await read_json(request, ide.settings.max_body_bytes)
     path = required(data, "path", str)
     content = optional(data, "content", str) or ""
-    write = partial(app.workspace.write, path, content, create=True)
+    write = partial(ide.workspace.write, path, content, create=True)
     rel, mtime = await anyio.to_thread.run_sync(write)
     return JSONResponse({"path": rel, "modified": iso_mtime(mtime)}, status_code=201)
 
 
 async def rename_file(request: Request) -> JSONResponse:
-    app = services(request)
-    data = await read_json(request, app.settings.max_body_bytes)
+    ide = services(request)
+    data = await read_json(request, ide.settings.max_body_bytes)
     source, destination = required(data, "from", str), required(data, "to", str)
-    rel = await anyio.to_thread.run_sync(app.workspace.rename, source, destination)
+    rel = await anyio.to_thread.run_sync(ide.workspace.rename, source, destination)
     return JSONResponse({"path": rel})
 
 

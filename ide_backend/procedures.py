@@ -20,8 +20,8 @@ UNSAVED_NAME = "untitled.tac"
 
 
 async def validate(request: Request) -> JSONResponse:
-    app = services(request)
-    data = await read_json(request, app.settings.max_body_bytes)
+    ide = services(request)
+    data = await read_json(request, ide.settings.max_body_bytes)
     text = required(data, "source", str) or ""
     path = optional(data, "path", str)
     if not text.strip():
@@ -41,19 +41,19 @@ async def validate(request: Request) -> JSONResponse:
             }
         )
     if path is not None:
-        source = app.workspace.source(path, text)
+        source = ide.workspace.source(path, text)
     else:
-        source = ProcedureSource(text, UNSAVED_NAME, project_root=app.workspace.root)
-    timeout = app.settings.runtime.inspect_timeout_s
-    async with app.validation_limiter:
+        source = ProcedureSource(text, UNSAVED_NAME, project_root=ide.workspace.root)
+    timeout = ide.settings.runtime.inspect_timeout_s
+    async with ide.validation_limiter:
         report = await anyio.to_thread.run_sync(partial(validate_source, source, timeout_s=timeout))
     return JSONResponse(report.describe())
 
 
 async def models(request: Request) -> JSONResponse:
-    app = services(request)
-    names = set(await app.catalog.models()) | set(example_models())
-    body: dict[str, Any] = {"models": sorted(names), "default": app.settings.runtime.model}
+    ide = services(request)
+    names = set(await ide.catalog.models()) | set(example_models())
+    body: dict[str, Any] = {"models": sorted(names), "default": ide.settings.runtime.model}
     return JSONResponse(body)
 
 

@@ -48,7 +48,8 @@ class Chunk:
     text: str
 
 
-Message = Event | Chunk
+# What a watcher is sent: an event, or consecutive chunks of a turn merged into one.
+Relayed = Event | Chunk
 
 
 def is_terminal(entry: Entry) -> bool:
@@ -67,8 +68,8 @@ def _row(entry: Entry) -> ChunkRow | None:
     return None
 
 
-def coalesce(entries: Iterable[Entry], run_id: str) -> list[Message]:
-    out: list[Message] = []
+def coalesce(entries: Iterable[Entry], run_id: str) -> list[Relayed]:
+    out: list[Relayed] = []
     parts: list[str] = []
     current: Chunk | None = None
     end = 0

@@ -36,7 +36,7 @@ class RunRequest:
     tags: dict[str, Any]
 
 
-async def read_run_request(app: Services, data: dict[str, Any]) -> RunRequest:
+async def read_run_request(ide: Services, data: dict[str, Any]) -> RunRequest:
     path = optional(data, "path", str)
     text = optional(data, "source", str)
     inputs = optional(data, "inputs", dict) or {}
@@ -47,18 +47,18 @@ async def read_run_request(app: Services, data: dict[str, Any]) -> RunRequest:
         raise ApiError(422, "give the procedure's 'path' in the workspace, or its 'source'")
     try:
         if path is not None:
-            source = await anyio.to_thread.run_sync(app.workspace.source, path, text)
+            source = await anyio.to_thread.run_sync(ide.workspace.source, path, text)
         else:
             assert text is not None
-            source = ProcedureSource.from_text(text, UNSAVED_NAME, app.workspace.root)
+            source = ProcedureSource.from_text(text, UNSAVED_NAME, ide.workspace.root)
     except TideError as exc:
         raise from_tide_error(exc) from None
     return RunRequest(source, inputs, model, mock, tags)
 
 
-async def submit(app: Services, asked: RunRequest) -> LiveRun:
+async def submit(ide: Services, asked: RunRequest) -> LiveRun:
     try:
-        return await app.manager.submit(
+        return await ide.manager.submit(
             asked.source, asked.inputs, model=asked.model, mock=asked.mock, tags=asked.tags
         )
     except TideError as exc:
@@ -66,9 +66,9 @@ async def submit(app: Services, asked: RunRequest) -> LiveRun:
 
 
 async def start_run(request: Request) -> JSONResponse:
-    app = services(request)
-    data = await read_json(request, app.settings.max_body_bytes)
-    live = await submit(app, await read_run_request(app, data))
+    ide = services(request)
+    data = await read_json(request, ide.settings.max_body_bytes)
+    live = await submit(ide, await read_run_request(ide, data))
     return JSONResponse({"run_id": live.id, "status": live.record.status}, status_code=201)
 
 
@@ -91,7 +91,7 @@ def query_tags(request: Request) -> dict[str, str]:
 
 
 async def list_runs(request: Request) -> JSONResponse:
-    app = services(request)
+    ide = services(request)
     query = request.query_params
     procedure = query.get("procedure") or None
     status = query.get("status") or None
@@ -102,10 +102,10 @@ async def list_runs(request: Request) -> JSONResponse:
         raise ApiError(400, f"limit must be a number from 1 to {MAX_LIST}")
     limit = int(limit_text)
     tags = query_tags(request)
-    stored = await app.store.list_runs(procedure=procedure, status=status, limit=limit, tags=tags)
+    stored = await ide.store.list_runs(procedure=procedure, status=status, limit=limit, tags=tags)
     records = {r.id: r for r in stored}
     # The store lags behind by up to one batch: runs in memory are the latest word.
-    for live in app.manager.recent():
+    for live in ide.manager.recent():
         if _matches(live.record, procedure, status, tags):
             records[live.id] = live.record
         else:
@@ -114,11 +114,11 @@ async def list_runs(request: Request) -> JSONResponse:
     return JSONResponse({"runs": [r.summary() for r in ordered[:limit]]})
 
 
-async def _record(app: Services, run_id: str) -> RunRecord:
-    live = app.manager.get(run_id)
+async def _record(ide: Services, run_id: str) -> RunRecord:
+    live = ide.manager.get(run_id)
     if live is not None:
         return live.record
-    record = await app.store.get_run(run_id)
+    record = await ide.store.get_run(run_id)
     if record is None:
         raise ApiError(404, f"no run '{run_id}'")
     return record
@@ -130,11 +130,11 @@ async def get_run(request: Request) -> JSONResponse:
 
 
 async def cancel_run(request: Request) -> JSONResponse:
-    app = services(request)
+    ide = services(request)
     run_id = request.path_params["run_id"]
-    live = app.manager.cancel(run_id)
+    live = ide.manager.cancel(run_id)
     if live is None:
-        record = await _record(app, run_id)
+        record = await _record(ide, run_id)
         if not record.finished:
             raise ApiError(409, f"run '{run_id}' is not running in this server", "not_here")
         return _status(record)

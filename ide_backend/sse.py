@@ -41,7 +41,7 @@ from ide_backend.event_stream import EventStreamResponse, negotiate
 from ide_backend.relay import (
     Chunk,
     Entry,
-    Message,
+    Relayed,
     RunChannel,
     coalesce,
     is_chunk,
@@ -60,7 +60,7 @@ SEND_TIMEOUT_S = 30.0
 MAX_COALESCE_MS = 1000
 
 
-def encode(message: Message) -> bytes:
+def encode(message: Relayed) -> bytes:
     if isinstance(message, Chunk):
         run_id = json.dumps(message.run_id)
         agent = json.dumps(message.agent, ensure_ascii=False)
@@ -144,13 +144,13 @@ async def _live(
         channel.unwatch(watcher)
 
 
-async def _stored(app: Services, run_id: str, after: int | None) -> AsyncGenerator[bytes, None]:
+async def _stored(ide: Services, run_id: str, after: int | None) -> AsyncGenerator[bytes, None]:
     """A run this server does not hold: what the store has, then what arrives there (a run
     that ``tide run`` records right now, for instance)."""
     after = after or 0
     quiet_s = 0.0
     while True:
-        events = await app.store.read_events(run_id, after=after)
+        events = await ide.store.read_events(run_id, after=after)
         if events:
             yield encode_all(events, run_id)
             if events[-1].type in TERMINAL_TYPES:
@@ -160,9 +160,9 @@ async def _stored(app: Services, run_id: str, after: int | None) -> AsyncGenerat
             continue
         if quiet_s >= REAP_AFTER_S:
             # The process recording it may have died: then the store ends the run, and so this.
-            await app.store.reap_abandoned()
+            await ide.store.reap_abandoned()
             quiet_s = 0.0
-        record = await app.store.get_run(run_id)
+        record = await ide.store.get_run(run_id)
         if record is None or record.finished:
             return
         await anyio.sleep(STORE_POLL_S)
@@ -170,22 +170,22 @@ async def _stored(app: Services, run_id: str, after: int | None) -> AsyncGenerat
 
 
 async def run_events(request: Request) -> EventStreamResponse:
-    app = services(request)
+    ide = services(request)
     run_id = request.path_params["run_id"]
     after = _after(request)
     window_s = _window_s(request)
-    live = app.manager.get(run_id)
+    live = ide.manager.get(run_id)
     stream: AsyncGenerator[bytes, None]
     if live is not None:
         stream = _live(live.channel, after, window_s)
-    elif await app.store.get_run(run_id) is not None:
-        stream = _stored(app, run_id, after)
+    elif await ide.store.get_run(run_id) is not None:
+        stream = _stored(ide, run_id, after)
     else:
         raise ApiError(404, f"no run '{run_id}'")
     return EventStreamResponse(
         stream,
         encoding=negotiate(request.headers.get("accept-encoding")),
-        ping=app.settings.keepalive_s,
+        ping=ide.settings.keepalive_s,
         send_timeout=SEND_TIMEOUT_S,
         headers={"Cache-Control": "no-store"},
     )

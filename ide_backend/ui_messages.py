@@ -27,7 +27,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from ide_backend.relay import Chunk, Entry, Message, coalesce
+from ide_backend.relay import Chunk, Entry, Relayed, coalesce
 from runtime.events import (
     AgentTurnEvent,
     CostEvent,
@@ -94,7 +94,7 @@ class UIMessageEncoder:
 
     # -- the translation ------------------------------------------------------------------------
 
-    def chunks(self, message: Message) -> list[UIChunk]:
+    def chunks(self, message: Relayed) -> list[UIChunk]:
         if isinstance(message, Chunk):
             return self._text(message.agent, message.turn, message.offset, message.text)
         if isinstance(message, RunStartedEvent):

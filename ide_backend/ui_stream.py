@@ -71,11 +71,11 @@ def first_string_input(source: ProcedureSource, names: list[str]) -> str | None:
     return min(names, key=where) if names else None
 
 
-async def _message_input(app: Services, source: ProcedureSource) -> str:
+async def _message_input(ide: Services, source: ProcedureSource) -> str:
     try:
-        async with app.validation_limiter:
+        async with ide.validation_limiter:
             info = await anyio.to_thread.run_sync(
-                partial(inspect_procedure, source, timeout_s=app.settings.runtime.inspect_timeout_s)
+                partial(inspect_procedure, source, timeout_s=ide.settings.runtime.inspect_timeout_s)
             )
     except TideError as exc:
         raise from_tide_error(exc) from None
@@ -115,13 +115,13 @@ async def _live(channel: RunChannel, after: int) -> AsyncGenerator[bytes, None]:
         channel.unwatch(watcher)
 
 
-async def _stored(app: Services, run_id: str, after: int) -> AsyncGenerator[bytes, None]:
+async def _stored(ide: Services, run_id: str, after: int) -> AsyncGenerator[bytes, None]:
     """A run this server does not hold: what the store has, then what arrives there."""
     encoder = UIMessageEncoder()
     read = 0
     quiet_s = 0.0
     while True:
-        events = await app.store.read_events(run_id, after=read)
+        events = await ide.store.read_events(run_id, after=read)
         if events:
             data = encoder.encode(events, after)
             if data:
@@ -132,9 +132,9 @@ async def _stored(app: Services, run_id: str, after: int) -> AsyncGenerator[byte
             quiet_s = 0.0
             continue
         if quiet_s >= REAP_AFTER_S:
-            await app.store.reap_abandoned()
+            await ide.store.reap_abandoned()
             quiet_s = 0.0
-        record = await app.store.get_run(run_id)
+        record = await ide.store.get_run(run_id)
         if record is None or record.finished:
             return
         await anyio.sleep(STORE_POLL_S)
@@ -142,27 +142,27 @@ async def _stored(app: Services, run_id: str, after: int) -> AsyncGenerator[byte
 
 
 def _response(
-    request: Request, app: Services, run_id: str, stream: AsyncGenerator[bytes, None]
+    request: Request, ide: Services, run_id: str, stream: AsyncGenerator[bytes, None]
 ) -> EventStreamResponse:
     return EventStreamResponse(
         stream,
         encoding=negotiate(request.headers.get("accept-encoding")),
-        ping=app.settings.keepalive_s,
+        ping=ide.settings.keepalive_s,
         send_timeout=SEND_TIMEOUT_S,
         headers={**UI_STREAM_HEADERS, "x-tide-run-id": run_id},
     )
 
 
 async def start_ui_stream(request: Request) -> EventStreamResponse:
-    app = services(request)
-    data = await read_json(request, app.settings.max_body_bytes)
-    asked: RunRequest = await read_run_request(app, data)
+    ide = services(request)
+    data = await read_json(request, ide.settings.max_body_bytes)
+    asked: RunRequest = await read_run_request(ide, data)
     if "messages" in data:
         text = last_user_text(data["messages"])
-        name = await _message_input(app, asked.source)
+        name = await _message_input(ide, asked.source)
         asked.inputs = {**asked.inputs, name: text}
-    live = await submit(app, asked)
-    return _response(request, app, live.id, _live(live.channel, 0))
+    live = await submit(ide, asked)
+    return _response(request, ide, live.id, _live(live.channel, 0))
 
 
 def _after(request: Request) -> int:
@@ -173,15 +173,15 @@ def _after(request: Request) -> int:
 
 
 async def run_ui_stream(request: Request) -> EventStreamResponse:
-    app = services(request)
+    ide = services(request)
     run_id = request.path_params["run_id"]
     after = _after(request)
-    live = app.manager.get(run_id)
+    live = ide.manager.get(run_id)
     if live is not None:
-        return _response(request, app, run_id, _live(live.channel, after))
-    if await app.store.get_run(run_id) is None:
+        return _response(request, ide, run_id, _live(live.channel, after))
+    if await ide.store.get_run(run_id) is None:
         raise ApiError(404, f"no run '{run_id}'")
-    return _response(request, app, run_id, _stored(app, run_id, after))
+    return _response(request, ide, run_id, _stored(ide, run_id, after))
 
 
 routes = [

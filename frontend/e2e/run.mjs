@@ -5,7 +5,6 @@
 //   TIDE_IDE_CMD       server command; {workspace}, {port} and {script} (the scripted model's
 //                      replies, from fixtures/scripted.mjs, also in TIDE_SCRIPTED_SCRIPT) are filled in. Default:
 //                      ../.venv/bin/tide ide --workspace {workspace} --port {port}
-//                      "fake" runs e2e/fake-server.mjs instead.
 //   TIDE_E2E_FIXTURES  folder with workspace/ and manifest.mjs (default e2e/fixtures)
 //   TIDE_E2E_STATIC    "proxy" (default): the harness serves this build of dist/ and sends /api to
 //                      the server; "server": the page is loaded from the server itself.
@@ -31,9 +30,7 @@ const only = process.env.TIDE_E2E_ONLY ?? '';
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-quic'];
 
 function serverCommand() {
-  const cmd = process.env.TIDE_IDE_CMD ?? '../.venv/bin/tide ide --workspace {workspace} --port {port}';
-  if (cmd === 'fake') return `node ${JSON.stringify(join(here, 'fake-server.mjs'))} --workspace {workspace} --port {port} --static ${JSON.stringify(join(root, 'dist'))}`;
-  return cmd;
+  return process.env.TIDE_IDE_CMD ?? '../.venv/bin/tide ide --workspace {workspace} --port {port}';
 }
 
 async function main() {

@@ -158,7 +158,8 @@ def _import_and_set_up() -> None:
 # --- Reading LiteLLM's chunks --------------------------------------------------------
 
 
-PROGRESS = TextDelta("")
+# An empty delta: the stream is alive though nothing shows yet (a tool call arriving).
+STILL_STREAMING = TextDelta("")
 
 
 class ChunkReader:
@@ -204,7 +205,7 @@ class ChunkReader:
         if delta.tool_calls:
             # Tool calls are only yielded once complete, which for long arguments can take
             # longer than a consumer waits between items. An empty delta shows progress.
-            return [PROGRESS]
+            return [STILL_STREAMING]
         return []
 
     def raw_tool_calls(self) -> list[tuple[str | None, str | None, str]]:

@@ -1,4 +1,4 @@
-// Shapes of the IDE server's JSON API (see the API contract). Event payloads come from
+// Shapes of the IDE server's JSON API (ide_backend/). Event payloads come from
 // src/generated/events.ts, generated from the runtime's schema.
 import type { ErrorInfo } from '../generated/events';
 
