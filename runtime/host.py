@@ -7,9 +7,7 @@ a real run, or an inspection that stops at the first effect.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, Protocol
 
 from runtime import _state
@@ -23,20 +21,19 @@ from runtime.declarations import (
     ToolDecl,
     parse_agent_config,
 )
-from runtime.errors import DeclarationError, OutputValidationError, ProcedureLoadError, TideError
+from runtime.errors import DeclarationError, OutputValidationError, TideError
 from runtime.evaluation.config import parse_evaluation
 from runtime.fields import check_output, coerce_inputs, parse_fields
+from runtime.json_namespace import json_call
 from runtime.memory import MemoryMeter
 from runtime.predictors.classify import ClassifierDecl, classify, llm_model, parse_classifier
 from runtime.predictors.model import ModelDecl, parse_model
 from runtime.predictors.modules import SOURCES as PREDICTOR_MODULES
 from runtime.sandbox import Sandbox
-from runtime.source import ProcedureSource, read_module
+from runtime.source import ProcedureSource, find_module
 from runtime.tool_mocks import NO_MOCK, ToolMock
 from runtime.tools import DONE_MODULES, ToolLedger, done_tool
 
-MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
-MAX_MODULE_BYTES = 1024 * 1024
 TOOL_METHODS = ("called", "call_count", "last_call", "last_result", "calls")
 AGENT_METHODS = ("turns", "history")
 PROCEDURE_METHODS = ()
@@ -414,7 +411,7 @@ class Host:
                 return self.to_lua(self._state_call(function, args))
             values = [self.data(a, f"{namespace}.{function}'s arguments") for a in args]
             if namespace == "Json":
-                return self.to_lua(_json(function, values))
+                return self.to_lua(json_call(function, values))
             return self.to_lua(self.effects.human(function, values))
         except TideError as exc:
             exc.locate(file, line)
@@ -465,55 +462,7 @@ class Host:
         return None
 
     def _module_source(self, name: str) -> tuple[str, str]:
-        if not MODULE_NAME.match(name):
-            raise ProcedureLoadError(
-                f"cannot require '{name}': module names are dotted identifiers"
-            )
-        root = self.source.project_root
-        if root is None:
-            raise ProcedureLoadError(
-                f"cannot require '{name}': this procedure has no project folder"
-            )
-        relative = Path(*name.split("."))
-        for suffix in (".tac", ".lua"):
-            candidate = (root / relative).with_suffix(suffix)
-            if not candidate.exists():
-                continue
-            resolved = candidate.resolve()
-            if not resolved.is_relative_to(root.resolve()):
-                raise ProcedureLoadError(
-                    f"cannot require '{name}': it resolves outside the project folder"
-                )
-            text = read_module(resolved, name, MAX_MODULE_BYTES)
-            return text, "@" + str(candidate.relative_to(root))
-        raise ProcedureLoadError(
-            f"module '{name}' not found",
-            hint=f"looked for {relative}.tac and {relative}.lua under {root}",
-        )
-
-
-def _json(function: str, values: list[Any]) -> Any:
-    import json
-
-    if function == "encode":
-        return json.dumps(values[0] if values else None, ensure_ascii=False, default=str)
-    text = values[0] if values else ""
-    if not isinstance(text, str):
-        raise DeclarationError("Json.decode expects a string")
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as exc:
-        raise DeclarationError(
-            f"Json.decode: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from None
-    except RecursionError:
-        raise DeclarationError("Json.decode: the JSON is nested too deeply") from None
-    except ValueError as exc:
-        raise DeclarationError(f"Json.decode: {exc}") from None
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+        return find_module(name, self.source.project_root)
 
 
 def _size(value: Any) -> int:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from runtime.errors import ProcedureLoadError
+
+MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z_][A-Za-z0-9_-]*)*$")
+MAX_MODULE_BYTES = 1024 * 1024
 
 MAX_SOURCE_BYTES = 10 * 1024 * 1024
 SUFFIXES = (".tac", ".lua")
@@ -113,3 +117,28 @@ def read_text(file: Path, name: str, limit: int) -> str:
 def read_module(file: Path, module: str, limit: int) -> str:
     """A ``require``d module's text (see ``read_text``)."""
     return read_text(file, f"cannot require '{module}': {file.name}", limit)
+
+
+def find_module(name: str, root: Path | None) -> tuple[str, str]:
+    """What ``require(name)`` loads from the procedure's folder ``root``: the text of
+    ``name``'s ``.tac`` or ``.lua`` file and its chunk name. Nothing outside ``root``."""
+    if not MODULE_NAME.match(name):
+        raise ProcedureLoadError(f"cannot require '{name}': module names are dotted identifiers")
+    if root is None:
+        raise ProcedureLoadError(f"cannot require '{name}': this procedure has no project folder")
+    relative = Path(*name.split("."))
+    for suffix in (".tac", ".lua"):
+        candidate = (root / relative).with_suffix(suffix)
+        if not candidate.exists():
+            continue
+        resolved = candidate.resolve()
+        if not resolved.is_relative_to(root.resolve()):
+            raise ProcedureLoadError(
+                f"cannot require '{name}': it resolves outside the project folder"
+            )
+        text = read_module(resolved, name, MAX_MODULE_BYTES)
+        return text, "@" + str(candidate.relative_to(root))
+    raise ProcedureLoadError(
+        f"module '{name}' not found",
+        hint=f"looked for {relative}.tac and {relative}.lua under {root}",
+    )
