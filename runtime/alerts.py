@@ -76,10 +76,15 @@ def alerts_from(values: Mapping[str, Any]) -> Alerts:
 
 
 def alert_message(agent: str, metric: str, value: float, threshold: float) -> str:
-    unit = {"ttft_ms": "time to first token", "cost_usd": "cost", "duration_ms": "duration"}
-    shown = (
-        f"${value:.4f} > ${threshold:g}"
-        if metric == "cost_usd"
-        else (f"{value:.0f} ms > {threshold:g} ms")
-    )
-    return f"alert: agent '{agent}' {unit[metric]} {shown}"
+    names = {"ttft_ms": "time to first token", "cost_usd": "cost", "duration_ms": "duration"}
+    if metric == "cost_usd":
+        shown = (
+            f"${value:.6f} > ${threshold:g}" if value < 0.01 else f"${value:.4f} > ${threshold:g}"
+        )
+    else:
+        shown = (
+            f"{value:.0f} ms > {threshold:g} ms"
+            if value >= 100
+            else (f"{value:.2f} ms > {threshold:g} ms")
+        )
+    return f"alert: agent '{agent}' {names[metric]} {shown}"
