@@ -4,7 +4,8 @@ Spans, each timed by its events' timestamps:
 
 - ``invoke_workflow {procedure}``: the run (``gen_ai.workflow.name``, its tags, totals);
 - ``invoke_agent {agent}``: an agent turn, under the run (``gen_ai.agent.name``, the model,
-  tokens, cost, finish reason, time to first chunk, retries, whether it streamed);
+  tokens, cost, finish reason, time to first chunk, retries of a turn without tools, the calls
+  made, whether it streamed);
 - ``chat {model}``: a model call, under its turn. A turn that calls tools makes one call per
   round: a call ends where the tools it asked for start, and the next starts when they end (a
   round that streams no text before asking for more tools is folded into the tools around it);
@@ -70,6 +71,7 @@ class _Turn:
     # (which names the provider and counts the tokens) has been put on them.
     ended: list[tuple[Span, int]] = field(default_factory=list)
     tools_running: int = 0
+    used_tools: bool = False
     # Where the next model call starts: after the last tool of a round.
     next_call_at: int | None = None
 
@@ -238,6 +240,7 @@ class OTelHandler:
             if turn is not None:
                 self._end_call(turn, moment)
                 turn.tools_running += 1
+                turn.used_tools = True
                 parent = turn.span
             run.tools[event.call_id] = self._start(
                 f"execute_tool {event.tool}",
@@ -279,9 +282,12 @@ class OTelHandler:
             gen_ai.GEN_AI_REQUEST_STREAM: event.streamed,
             "tide.cost_usd": event.cost_usd,
             "tide.llm_calls": event.llm_calls,
-            "tide.retries": max(0, event.llm_calls - len(turn.calls)),
             "tide.cached": event.cached,
         }
+        if not turn.used_tools:
+            # One round, so every call past the first was a retry. (With tools, the rounds that
+            # streamed no text cannot be told apart from retries: only ``tide.llm_calls`` is said.)
+            usage["tide.retries"] = max(0, event.llm_calls - 1)
         if event.finish_reason:
             usage[gen_ai.GEN_AI_RESPONSE_FINISH_REASONS] = [event.finish_reason]
         if event.time_to_first_token_ms is not None:

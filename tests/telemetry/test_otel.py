@@ -116,7 +116,7 @@ async def test_a_run_with_a_tool_call_becomes_a_tree_of_spans() -> None:
     assert agent.attributes["gen_ai.request.stream"] is True
     assert agent.attributes["gen_ai.response.finish_reasons"] == ("stop",)
     assert agent.attributes["gen_ai.response.time_to_first_chunk"] >= 0
-    assert agent.attributes["tide.retries"] == 0
+    assert "tide.retries" not in agent.attributes and agent.attributes["tide.llm_calls"] == 2
     assert "tide.cost_usd" in agent.attributes
     assert [e.name for e in agent.events] == ["tide.alert"]
     assert agent.events[0].attributes is not None
@@ -175,3 +175,32 @@ async def test_a_failed_turn_marks_its_call() -> None:
     for name in ("chat openai/gpt-4o-mini", "invoke_agent calculator", "invoke_workflow proc.tac"):
         assert named[name].status.status_code == StatusCode.ERROR, name
         assert named[name].end_time is not None
+
+
+async def test_retries_of_a_turn_without_tools() -> None:
+    from runtime.models.base import ModelError
+
+    attempts = 0
+
+    def flaky(request: ModelRequest) -> Any:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise ModelError("try again", retryable=True)
+        return "Fine now."
+
+    telemetry = Telemetry()
+    result, _ = await run(
+        'writer = Agent { model = "openai/gpt-4o-mini", system_prompt = "x" }\n'
+        'Procedure { function(input) return { t = writer("go").output } end }',
+        mock=False,
+        handlers=[telemetry.handler],
+        models={"openai/gpt-4o-mini": FunctionModel(flaky)},
+        config=RuntimeConfig(retry_backoff_s=0),
+    )
+    assert result.ok
+    named = telemetry.by_name()
+    for name in ("invoke_agent writer", "chat openai/gpt-4o-mini"):
+        attributes = named[name].attributes
+        assert attributes is not None
+        assert (attributes["tide.retries"], attributes["tide.llm_calls"]) == (1, 2), name
