@@ -170,6 +170,7 @@ class _Turn:
         limits = self.session.limits
         output_fields = self.session.decl.config.output
         retries_left = limits.output_retries if output_fields else 0
+        attempt = 0
         round_texts: list[str] = []
         for round_number in range(1, limits.max_tool_rounds + 2):
             if round_number > limits.max_tool_rounds:
@@ -206,11 +207,22 @@ class _Turn:
                 return text_so_far
             answer = next((t for t in reversed(round_texts) if t.strip()), "")
             data, issues = parse_answer(answer, output_fields)
+            attempt += 1
+            target = f"agent:{self.session.name}"
             if not issues:
-                self.bus.emit(OutputValidationEvent, target=f"agent:{self.session.name}", ok=True)
+                self.bus.emit(OutputValidationEvent, target=target, ok=True, attempt=attempt)
                 return data
             if retries_left > 0 and self.done_reason is None:
                 retries_left -= 1
+                self.bus.emit(
+                    OutputValidationEvent,
+                    target=target,
+                    ok=False,
+                    errors=issues,
+                    raw=answer,
+                    attempt=attempt,
+                    retried=True,
+                )
                 detail = "\n".join(f"- {i.path}: {i.message}" for i in issues)
                 messages.append(
                     {
@@ -223,10 +235,11 @@ class _Turn:
                 continue
             self.bus.emit(
                 OutputValidationEvent,
-                target=f"agent:{self.session.name}",
+                target=target,
                 ok=False,
                 errors=issues,
                 raw=answer,
+                attempt=attempt,
             )
             raise OutputValidationError(
                 f"agent '{self.session.name}' answered with output that does not match its declared output: "

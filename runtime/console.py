@@ -144,9 +144,15 @@ class ConsoleHandler:
                 self.console.print(f"  [green]✓ {escape(event.target)} output is valid[/]")
             return
         self._end_stream()
-        self.console.print(
-            f"  [red]✗ {escape(event.target)} output does not match its declaration:[/]"
-        )
+        if event.retried:
+            self.console.print(
+                f"  [yellow]↻ {escape(event.target)} output does not match its declaration"
+                f" (attempt {event.attempt}); asked again:[/]"
+            )
+        else:
+            self.console.print(
+                f"  [red]✗ {escape(event.target)} output does not match its declaration:[/]"
+            )
         for issue in event.errors:
             self.console.print(f"    [red]{escape(issue.path)}[/]: {escape(issue.message)}")
 

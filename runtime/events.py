@@ -228,6 +228,10 @@ class OutputValidationEvent(_EventBase):
     ok: bool
     errors: list[ValidationIssue] = Field(default_factory=list)
     raw: Any = None
+    # An agent's structured answer is checked at every attempt: 1, 2, ...; an attempt that
+    # failed and was asked again is ``retried``.
+    attempt: int = 1
+    retried: bool = False
 
 
 class LogEvent(_EventBase):

@@ -1,7 +1,7 @@
 """``Human.approve/input/review/select/notify/escalate``: questions a procedure asks a person.
 
 In mock mode the answers are the stand-ins Tactus's test mode gives (approve → true, input →
-"test input", review → approved), unless ``Mocks { Human = {...} }`` says otherwise. Otherwise a
+"test input", review → approved, select → its default, else its first option), unless ``Mocks { Human = {...} }`` says otherwise. Otherwise a
 ``HumanResponder`` subclass answers (the CLI asks at the terminal).
 """
 
@@ -15,7 +15,6 @@ _MOCK_ANSWERS: dict[str, Any] = {
     "approve": True,
     "input": "test input",
     "review": {"decision": "Approve"},
-    "select": None,
     "escalate": {"escalated": True},
 }
 
@@ -29,6 +28,28 @@ def _message(args: list[Any]) -> str:
     return str(first)
 
 
+def option_value(option: Any) -> Any:
+    """What choosing an option answers: the option itself, or a table's ``value`` (else its
+    ``label``)."""
+    if isinstance(option, dict):
+        return option.get("value", option.get("label"))
+    return option
+
+
+def _mock_selection(options: dict[str, Any]) -> Any:
+    """A mocked ``Human.select``: its default, else its first option (a list of one when it
+    allows several)."""
+    if options.get("default") is not None:
+        return options["default"]
+    choices = options.get("options")
+    if isinstance(choices, dict):  # a Lua array arrives as a table keyed 1, 2, ...
+        choices = [choices[key] for key in sorted(choices)]
+    if not choices:
+        return None
+    first = option_value(choices[0])
+    return [first] if options.get("mode") == "multiple" else first
+
+
 class HumanResponder:
     def __init__(self, *, mock: bool = False, answers: dict[str, Any] | None = None) -> None:
         self.mock = mock
@@ -40,6 +61,8 @@ class HumanResponder:
         if op in self.answers:
             return self.answers[op]
         if self.mock:
+            if op == "select":
+                return _mock_selection(args[0] if args and isinstance(args[0], dict) else {})
             return _MOCK_ANSWERS.get(op)
         return self.ask(op, _message(args), args[0] if args and isinstance(args[0], dict) else {})
 

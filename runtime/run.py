@@ -126,7 +126,10 @@ class Run:
         self.inputs: dict[str, Any] = {}
         self.bus = EventBus(self.run_id, self.handlers)
         self.totals = RunTotals()
+        # Why the run is stopping: "cancelled" or "timeout"; a cancel's own words go with it.
         self._stop_reason: str | None = None
+        self._cancel_reason = "cancelled"
+        self._preparing: anyio.CancelScope | None = None
         self._sandbox: Sandbox | None = None
         self._host: Host | None = None
         self._bridge: LuaThreadBridge | None = None
@@ -173,18 +176,29 @@ class Run:
         return self._host
 
     def cancel(self, reason: str = "cancelled") -> None:
-        """Stop the run (thread-safe within the event loop); it ends with ``run_cancelled``."""
+        """Stop the run (thread-safe within the event loop); it ends with ``run_cancelled``
+        giving ``reason``, at once, even while it is still being prepared."""
+        self._stop("cancelled", reason)
+
+    def _stop(self, kind: str, reason: str) -> None:
         if self._stop_reason is None:
-            self._stop_reason = reason
+            self._stop_reason = kind
+            self._cancel_reason = reason
         if self._sandbox is not None:
-            self._sandbox.abort(reason)
+            self._sandbox.abort(kind)
         if self._bridge is not None:
             self._bridge.wake()
+        if self._preparing is not None:
+            self._preparing.cancel()
         if self._group is not None:
             self._group.cancel_scope.cancel()
 
     async def execute(self) -> RunResult:
-        info = await self.prepare()
+        info: ProcedureInfo | None = None
+        with anyio.CancelScope() as self._preparing:
+            if self._stop_reason is None:
+                info = await self.prepare()
+        self._preparing = None
         self._started = time.monotonic()
         async with anyio.create_task_group() as handler_group:
             self.bus.start(handler_group)
@@ -195,7 +209,10 @@ class Run:
                     inputs=self.inputs,
                     tags=self.tags,
                 )
-                result = await self._execute(info)
+                if info is None:  # cancelled while being prepared
+                    result = self._finish_cancelled()
+                else:
+                    result = await self._execute(info)
             finally:
                 with anyio.CancelScope(shield=True):
                     await self.bus.close(handler_group)
@@ -207,7 +224,7 @@ class Run:
         output: Any = None
         error: TideError | None = None
         if self._stop_reason is not None:
-            return self._finish_cancelled(self._stop_reason)
+            return self._finish_cancelled()
         try:
             async with anyio.create_task_group() as group:
                 self._group = group
@@ -230,7 +247,7 @@ class Run:
                     self._finish_cancelled("cancelled")
             raise
         if self._stop_reason == "cancelled":
-            return self._finish_cancelled("cancelled")
+            return self._finish_cancelled()
         if error is None and info.outputs:
             checked, issues = check_output(info.outputs, output)
             self.bus.emit(
@@ -261,9 +278,9 @@ class Run:
         except BaseException:
             # The run is over, or being stopped from outside: make sure Lua stops too.
             if self._stop_reason is None and self._sandbox is not None and not self._lua_done:
-                self.cancel("cancelled")
+                self._stop("cancelled", "cancelled")
             raise
-        self.cancel("timeout")
+        self._stop("timeout", "timeout")
 
     def _lua_main(self, info: ProcedureInfo) -> Any:
         """The run's Lua thread."""
@@ -319,14 +336,14 @@ class Run:
         )
         return self._result("failed", output=output, error=info)
 
-    def _finish_cancelled(self, reason: str) -> RunResult:
+    def _finish_cancelled(self, reason: str | None = None) -> RunResult:
         self._close_totals()
+        reason = reason or self._cancel_reason
         self.bus.emit(
             RunCancelledEvent, reason=reason, partial_text=self._partial_text, totals=self.totals
         )
-        return self._result(
-            "cancelled", error=ErrorInfo(kind="cancelled", message="the run was cancelled")
-        )
+        message = "the run was cancelled" + ("" if reason == "cancelled" else f": {reason}")
+        return self._result("cancelled", error=ErrorInfo(kind="cancelled", message=message))
 
     def _result(
         self, status: Status, *, output: Any = None, error: ErrorInfo | None = None

@@ -315,7 +315,12 @@ async def test_structured_output_retry_feeds_errors_back() -> None:
         "role": "assistant",
         "content": '{"year": "long ago"}',
     }
-    assert [v.ok for v in of_type(events, "output_validation")] == [True]
+    # Every attempt is reported: the one asked again, then the one that passed.
+    first, second = of_type(events, "output_validation")
+    assert (first.ok, first.attempt, first.retried) == (False, 1, True)
+    assert {e.path for e in first.errors} == {"title", "year"}
+    assert first.raw == '{"year": "long ago"}'
+    assert (second.ok, second.attempt, second.retried) == (True, 2, False)
     (cost,) = of_type(events, "cost")
     assert cost.llm_calls == 2
 
@@ -326,7 +331,9 @@ async def test_structured_output_failure_keeps_the_raw_answer() -> None:
         lambda r: "no JSON here" if r.round == 1 else '{"year": "old"}',
     )
     assert len(model.requests) == 2
-    (validation,) = of_type(events, "output_validation")
+    retried, validation = of_type(events, "output_validation")
+    assert (retried.ok, retried.retried, retried.raw) == (False, True, "no JSON here")
+    assert (validation.attempt, validation.retried) == (2, False)
     assert validation.target == "agent:agent"
     assert validation.ok is False
     assert {e.path for e in validation.errors} == {"title", "year"}

@@ -218,9 +218,10 @@ async def test_timeout_during_an_agent_turn() -> None:
 async def execute_and_cancel(
     text: str,
     when: Callable[[Event], bool],
+    reason: str = "cancelled",
     **options: Any,
 ) -> tuple[RunResult, list[Event]]:
-    """Run ``text``; call ``run.cancel()`` from outside once an event matches ``when``."""
+    """Run ``text``; call ``run.cancel(reason)`` from outside once an event matches ``when``."""
     memory = MemoryHandler()
     seen = anyio.Event()
 
@@ -242,7 +243,7 @@ async def execute_and_cancel(
             group.start_soon(execute)
             with anyio.move_on_after(20):
                 await seen.wait()
-            procedure.cancel()
+            procedure.cancel(reason)
     check_sequence(memory.events)
     return outcome["result"], memory.events
 
@@ -268,6 +269,60 @@ async def test_cancel_during_a_pure_lua_loop() -> None:
     assert result.status == "cancelled"
     assert result.error is not None and result.error.kind == "cancelled"
     assert types(events) == ["run_started", "log", "run_cancelled"]
+
+
+@pytest.mark.timeout(30)
+async def test_a_cancel_gives_its_reason() -> None:
+    text = 'Procedure { function(input) Log.info("looping") while true do end end }\n'
+    result, events = await execute_and_cancel(text, log_says("looping"), reason="my reason")
+    assert result.status == "cancelled"
+    assert result.error is not None and "my reason" in result.error.message
+    assert types(events) == ["run_started", "log", "run_cancelled"]
+    assert events[-1].reason == "my reason"
+
+
+@pytest.mark.timeout(30)
+async def test_a_cancel_while_the_model_libraries_load_takes_effect_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Loading DSPy and LiteLLM takes seconds on a first call; a cancel does not wait for it."""
+    import threading
+
+    from runtime.models import _dspy
+
+    loading, release = threading.Event(), threading.Event()
+
+    def slow_import() -> None:
+        loading.set()
+        # Long enough that a run waiting for it misses the deadline below.
+        release.wait(8)
+
+    monkeypatch.setattr(_dspy, "configured", lambda: False)
+    monkeypatch.setattr(_dspy, "ensure_configured", slow_import)
+    memory = MemoryHandler()
+    text = 'w = Agent { model = "scripted/default" }\nProcedure { function(input) return { r = w("hi").output } end }\n'
+    try:
+        async with Runtime() as runtime:
+            for model in ("scripted/default", "openai/gpt-4o-mini"):
+                loading.clear()
+                procedure = runtime.create_run(source(text), handlers=[memory], model=model)
+                outcome: dict[str, RunResult] = {}
+
+                async def execute(
+                    run: Run = procedure, into: dict[str, RunResult] = outcome
+                ) -> None:
+                    into["result"] = await run.execute()
+
+                with anyio.fail_after(4):
+                    async with anyio.create_task_group() as group:
+                        group.start_soon(execute)
+                        await anyio.to_thread.run_sync(loading.wait)
+                        procedure.cancel("not now")
+                assert outcome["result"].status == "cancelled", model
+                assert memory.events[-1].type == "run_cancelled"
+                assert memory.events[-1].reason == "not now"
+    finally:
+        release.set()
 
 
 @pytest.mark.timeout(30)

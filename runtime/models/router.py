@@ -108,7 +108,8 @@ class ModelRouter:
         """DSPy and LiteLLM, imported on first need in a worker thread: the import takes
         seconds, during which the event loop (an IDE's other streams and requests) goes on."""
         if not model_libraries_loaded():
-            await anyio.to_thread.run_sync(load_model_libraries)
+            # A cancelled run does not wait for the import: it ends in its thread, for the next.
+            await anyio.to_thread.run_sync(load_model_libraries, abandon_on_cancel=True)
 
     # -- credentials --------------------------------------------------------------------------
 

@@ -167,6 +167,8 @@ export interface OutputValidationEvent {
   ok: boolean;
   errors?: ValidationIssue[];
   raw?: unknown;
+  attempt?: number;
+  retried?: boolean;
 }
 export interface ValidationIssue {
   path: string;

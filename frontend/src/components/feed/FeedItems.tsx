@@ -20,18 +20,26 @@ export const StartedLine = memo(function StartedLine({ item }: { item: Extract<F
 
 export const ValidationItem = memo(function ValidationItem({ event }: { event: OutputValidationEvent }) {
   const errors = event.errors ?? [];
+  const retried = event.retried === true;
   return (
     <div
-      className={`card validation ${event.ok ? 'ok' : 'failed'}`}
+      className={`card validation ${event.ok ? 'ok' : retried ? 'retried' : 'failed'}`}
       data-testid="output-validation"
       data-ok={event.ok}
-      role={event.ok ? undefined : 'alert'}
+      data-retried={retried}
+      role={event.ok || retried ? undefined : 'alert'}
     >
       {event.ok ? (
         <span>✓ {event.target} matches its schema</span>
       ) : (
         <>
-          <span className="sev-error">✗ {event.target} does not match its schema</span>
+          {retried ? (
+            <span className="sev-warning">
+              ↻ {event.target} did not match its schema (attempt {event.attempt ?? 1}); asked again
+            </span>
+          ) : (
+            <span className="sev-error">✗ {event.target} does not match its schema</span>
+          )}
           <ul>
             {errors.map((e, i) => (
               <li key={i}>
