@@ -22,7 +22,7 @@ from runtime.declarations import (
     parse_agent_config,
 )
 from runtime.errors import DeclarationError, OutputValidationError, TideError
-from runtime.evaluation.config import parse_evaluation
+from runtime.evaluation.config import EVALUATOR_TYPES, parse_evaluation
 from runtime.fields import check_output, coerce_inputs, parse_fields
 from runtime.json_namespace import json_call
 from runtime.memory import MemoryMeter
@@ -89,6 +89,7 @@ class Host:
                 "builtin_module": self._builtin_module,
                 "lookup": self._lookup,
                 "module_source": self._module_source,
+                "evaluator_type": lambda name: name in EVALUATOR_TYPES,
             }
         )
         self.meter = MemoryMeter(self.sandbox.max_memory, self.sandbox.runtime.get_memory_used)
@@ -234,7 +235,8 @@ class Host:
         if kind == "classifier":
             return self._declare_classifier(config, file, line)
         if kind in ("evaluation", "evaluations"):
-            settings, evaluations = parse_evaluation(kind, config, file, line)
+            settings, evaluations, problems = parse_evaluation(kind, config, file, line)
+            decls.warnings.extend((f"{kind.capitalize()}: {p}", file, line) for p in problems)
             decls.evaluation = settings or decls.evaluation
             decls.evaluations = evaluations or decls.evaluations
             return None

@@ -63,55 +63,80 @@ class EvaluationsConfig:
     dataset_file: str | None = None
     file: str | None = None
     line: int | None = None
+    # What was left out: evaluators, cases or thresholds that could not be used.
+    problems: list[str] = field(default_factory=list)
 
 
 def parse_evaluation(
     kind: str, raw: Any, file: str | None, line: int | None
-) -> tuple[EvaluationSettings | None, EvaluationsConfig | None]:
-    config = raw if isinstance(raw, dict) else {} if raw in (None, []) else None
-    if config is None:
-        raise DeclarationError(f"{kind.capitalize()} expects a table")
-    runs = _runs(config.get("runs", 1))
+) -> tuple[EvaluationSettings | None, EvaluationsConfig | None, list[str]]:
+    """The settings or the evaluations, and the problems found in them.
+
+    A problem never stops the procedure from loading, running or being tested (Tactus skips
+    what it cannot use, too): ``tide validate`` shows it as a warning and ``tide eval`` leaves
+    out the evaluator, case or threshold concerned, saying so."""
+    problems: list[str] = []
+    config = raw if isinstance(raw, dict) else {}
+    if raw not in (None, []) and not isinstance(raw, dict):
+        problems.append(f"{kind.capitalize()} expects a table")
+    runs = _setting(config, "runs", 1, problems)
     parallel = config.get("parallel", True)
     if not isinstance(parallel, bool):
-        raise DeclarationError("parallel must be true or false")
+        problems.append("parallel must be true or false")
+        parallel = True
     if kind == "evaluation" and not any(k in config for k in EVALUATION_KEYS):
-        return EvaluationSettings(runs, parallel), None
-    dataset = config.get("dataset", [])
-    if dataset == {}:
-        dataset = []
-    if not isinstance(dataset, list):
-        raise DeclarationError("dataset must be a list of cases: {{name = ..., inputs = {...}}}")
-    cases = [parse_case(item, f"dataset case {i}") for i, item in enumerate(dataset, start=1)]
+        return EvaluationSettings(runs, parallel), None, problems
+    cases = []
+    for index, item in enumerate(_listed(config.get("dataset"), "dataset", problems), start=1):
+        try:
+            cases.append(parse_case(item, f"dataset case {index}"))
+        except DeclarationError as exc:
+            problems.append(exc.message)
     dataset_file = config.get("dataset_file")
     if dataset_file is not None and not isinstance(dataset_file, str):
-        raise DeclarationError('dataset_file must be a path, e.g. "cases.jsonl"')
-    evaluators_raw = config.get("evaluators", [])
-    if isinstance(evaluators_raw, dict):
-        evaluators_raw = list(evaluators_raw.values()) if evaluators_raw else []
-    if not isinstance(evaluators_raw, list):
-        raise DeclarationError("evaluators must be a list: {field.equals_expected{}, ...}")
-    evaluators = [parse_evaluator(item) for item in evaluators_raw]
-    thresholds = config.get("thresholds") or {}
-    if not isinstance(thresholds, dict):
-        raise DeclarationError("thresholds must be a table")
-    for key, value in thresholds.items():
+        problems.append('dataset_file must be a path, e.g. "cases.jsonl"')
+        dataset_file = None
+    evaluators = []
+    for item in _listed(config.get("evaluators"), "evaluators", problems):
+        try:
+            evaluators.append(parse_evaluator(item))
+        except DeclarationError as exc:
+            problems.append(exc.message + (f" ({exc.hint})" if exc.hint else ""))
+    thresholds: dict[str, float] = {}
+    raw_thresholds = config.get("thresholds") or {}
+    if not isinstance(raw_thresholds, dict):
+        problems.append("thresholds must be a table")
+        raw_thresholds = {}
+    for key, value in raw_thresholds.items():
         if key not in THRESHOLD_KEYS:
-            raise DeclarationError(
-                f"unknown threshold '{key}'", hint="use: " + ", ".join(THRESHOLD_KEYS)
-            )
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise DeclarationError(f"threshold {key} must be a number")
-    return None, EvaluationsConfig(
-        cases,
-        evaluators,
-        {str(k): float(v) for k, v in thresholds.items()},
-        runs,
-        parallel,
-        dataset_file,
-        file,
-        line,
+            problems.append(f"unknown threshold '{key}' (use: {', '.join(THRESHOLD_KEYS)})")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            problems.append(f"threshold {key} must be a number")
+        else:
+            thresholds[str(key)] = float(value)
+    evaluations = EvaluationsConfig(
+        cases, evaluators, thresholds, runs, parallel, dataset_file, file, line, problems
     )
+    return None, evaluations, problems
+
+
+def _listed(value: Any, what: str, problems: list[str]) -> list[Any]:
+    if value is None or value == {}:
+        return []
+    if isinstance(value, dict):
+        return list(value.values())
+    if not isinstance(value, list):
+        problems.append(f"{what} must be a list")
+        return []
+    return value
+
+
+def _setting(config: dict[str, Any], key: str, default: int, problems: list[str]) -> int:
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
+        problems.append(f"{key} must be a number of at least 1")
+        return default
+    return int(value)
 
 
 def parse_case(raw: Any, where: str) -> EvalCase:
@@ -206,9 +231,3 @@ def _csv_cases(text: str, path: str) -> list[EvalCase]:
             item["metadata"] = json.loads(row["metadata"])
         cases.append(parse_case(item, f"{path} row {number}"))
     return cases
-
-
-def _runs(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
-        raise DeclarationError("runs must be a number of at least 1")
-    return int(value)

@@ -26,6 +26,8 @@ def print_report(report: EvalReport, file: IO[str]) -> None:
     console.print(
         f"[bold]{escape(report.procedure)}[/]: {len(report.cases)} cases × {runs} runs{mode}"
     )
+    for problem in report.problems:
+        console.print(f"[yellow]left out:[/] {escape(problem)}")
     for case in report.cases:
         mark = "[green]✓[/]" if case.passed_runs == len(case.runs) else "[red]✗[/]"
         console.print(
@@ -86,6 +88,7 @@ def report_json(report: EvalReport) -> dict[str, Any]:
         "cost_usd": sum(r.cost_usd for r in report.all_runs),
         "tokens": sum(r.tokens for r in report.all_runs),
         "evaluators": report.evaluators,
+        "problems": report.problems,
         "thresholds": [
             {"name": key, "met": met, "detail": detail}
             for key, met, detail in report.threshold_checks()

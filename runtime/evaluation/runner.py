@@ -68,6 +68,8 @@ class EvalReport:
     thresholds: dict[str, float]
     mock: bool
     duration_s: float = 0.0
+    # Evaluators, cases or thresholds the declaration had that could not be used.
+    problems: list[str] = field(default_factory=list)
 
     @property
     def all_runs(self) -> list[RunScore]:
@@ -143,6 +145,7 @@ async def run_evaluation(path: str, options: EvalOptions) -> EvalReport:
             [CaseReport(case, [None] * runs) for case in config.cases],  # type: ignore[list-item]
             config.thresholds,
             options.mock,
+            problems=list(config.problems),
         )
 
         async def one(case_report: CaseReport, index: int) -> None:

@@ -421,18 +421,19 @@ return function(control, calls, hook_count)
       return spec
     end
   end
-  -- Evaluator settings for Evaluations { evaluators = {...} }, written like fields.
-  for _, kind in ipairs({ "equals_expected", "min_length", "contains" }) do
-    field[kind] = function(options)
-      local spec = { type = kind }
-      if raw_type(options) == "table" then
-        for k, v in raw_pairs(options) do spec[k] = v end
-      end
-      return spec
-    end
-  end
   raw_setmetatable(field, {
     __index = function(_, key)
+      -- Evaluators for Evaluations { evaluators = {...} } are written like fields:
+      -- field.contains{field = "answer", value = "yes"} is {type = "contains", ...}.
+      if host.evaluator_type(key) then
+        return function(options)
+          local spec = { type = key }
+          if raw_type(options) == "table" then
+            for k, v in raw_pairs(options) do spec[k] = v end
+          end
+          return spec
+        end
+      end
       raw_error("unknown field type 'field." .. raw_tostring(key)
         .. "'; use one of: string, number, integer, boolean, array, object", 2)
     end,

@@ -134,8 +134,17 @@ class ScenarioContext:
         folded = {name.lower(): name for name in known}
         if written.lower() in folded:
             return folded[written.lower()]
-        # A script's inspection stops at its first effect, so it may not know every name.
-        if self.info.mode == "procedure" and self.step is not None and self.step.kind == "given":
+        # A script's inspection stops at its first effect, so it may not know every name; and
+        # a name the source spells out (`Classify { name = "triage" }` inside the procedure's
+        # function, whose model answers as an agent) is declared when the procedure runs.
+        text = self.info.source.text
+        spelled = f'"{written}"' in text or f"'{written}'" in text
+        if (
+            self.info.mode == "procedure"
+            and self.step is not None
+            and self.step.kind == "given"
+            and not spelled
+        ):
             listed = ", ".join(known) or "none"
             raise StepFailure(
                 f"the procedure declares no {what} named '{written}' ({what}s: {listed})"

@@ -10,9 +10,11 @@ from xml.etree import ElementTree as ET
 import anyio
 import pytest
 
+from runtime import inspect_procedure
 from runtime.cli import main
-from runtime.errors import DeclarationError
+from runtime.evaluation.config import EVALUATOR_TYPES, THRESHOLD_KEYS
 from runtime.evaluation.runner import EvalOptions, EvalReport, run_evaluation
+from runtime.source import ProcedureSource
 
 GREETER = """
 greeter = Agent { model = "openai/gpt-4o-mini", system_prompt = "Greet {input.name}." }
@@ -146,11 +148,25 @@ def test_a_file_without_evaluations_is_a_usage_error(
     assert "declares no evaluations" in capsys.readouterr().err
 
 
-def test_misdeclared_evaluations_are_located(tmp_path: Path) -> None:
-    with pytest.raises(DeclarationError) as caught:
-        evaluate(tmp_path, 'evaluators = { { type = "bleu" } },')
-    assert "unknown evaluator type 'bleu'" in caught.value.message
-    assert caught.value.line is not None
+def test_unusable_evaluators_are_left_out_and_said_so(tmp_path: Path) -> None:
+    body = """
+    dataset = { { name = "ada", inputs = { name = "Ada" } }, { inputs = {} } },
+    evaluators = { { type = "bleu" }, field.contains{}, field.llm_judge{}, field.contains{ field = "greeting", value = "Ada" } },
+    thresholds = { min_sucess_rate = 0.5 },
+    """
+    report = evaluate(tmp_path, body)
+    assert report.evaluators == ["contains(greeting)"]
+    assert [c.case.name for c in report.cases] == ["ada"]
+    assert report.problems == [
+        "dataset case 2 needs a name",
+        "unknown evaluator type 'bleu' (use one of: " + ", ".join(EVALUATOR_TYPES) + ")",
+        "the contains evaluator needs value = ...",
+        'the llm_judge evaluator needs rubric = "..."',
+        "unknown threshold 'min_sucess_rate' (use: " + ", ".join(THRESHOLD_KEYS) + ")",
+    ]
+    info = inspect_procedure(ProcedureSource.load(tmp_path / "greeter.tac"))
+    warnings = [(message, line) for message, _, line in info.warnings]
+    assert ("Evaluations: the contains evaluator needs value = ...", 15) in warnings
 
 
 def test_evaluation_settings_and_evaluations_still_run(tmp_path: Path) -> None:
