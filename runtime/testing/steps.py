@@ -138,6 +138,8 @@ class ScenarioContext:
         # a name the source spells out (`Classify { name = "triage" }` inside the procedure's
         # function, whose model answers as an agent) is declared when the procedure runs.
         text = self.info.source.text
+        for spec, _ in self.info.specifications:
+            text = text.replace(spec, "")
         spelled = f'"{written}"' in text or f"'{written}'" in text
         if (
             self.info.mode == "procedure"
