@@ -45,7 +45,7 @@ class RunStream:
         self._changed = anyio.Event()
         self._ended = anyio.Event()
         self._result: RunResult | None = None
-        self._error: BaseException | None = None
+        self._error: Exception | None = None
         self._run: Run | None = None
 
     # -- the handler side -------------------------------------------------------------------------
@@ -67,12 +67,10 @@ class RunStream:
     async def _drive(self, run: Run) -> None:
         try:
             self._result = await run.execute()
-        except TideError as exc:
+        except Exception as exc:
+            # A mistake found before the run started, or a bug: ``result()`` raises it, and the
+            # runtime's other work goes on. (Cancellation, the runtime closing, goes through.)
             self._error = exc
-        except BaseException as exc:
-            # The runtime closing (cancellation) or a bug: the readers must still end.
-            self._error = exc
-            raise
         finally:
             self._ended.set()
             self._wake()
@@ -120,7 +118,7 @@ class RunStream:
             if self._ended.is_set():
                 # The run is over; every event it sent is in the list (the bus drains its
                 # handlers before ``execute`` returns).
-                if isinstance(self._error, TideError):
+                if self._error is not None:
                     raise self._error
                 return
             await self._changed.wait()
@@ -139,7 +137,7 @@ class RunStream:
                         return
                 continue
             if self._ended.is_set():
-                if isinstance(self._error, TideError):
+                if self._error is not None:
                     raise self._error
                 return
             await self._changed.wait()
@@ -159,7 +157,7 @@ class RunStream:
         await self._ended.wait()
         if self._result is not None:
             return self._result
-        if isinstance(self._error, TideError):
+        if self._error is not None:
             raise self._error
         raise RuntimeError("the run did not end: its runtime was closed while it ran")
 

@@ -141,3 +141,16 @@ async def test_started_returns_once_the_run_has_started() -> None:
         await stream.started()
         assert stream.events_so_far[0].type == "run_started"
         assert stream.run_id == "run-given" == (await stream.result()).run_id
+
+
+async def test_the_stream_takes_callbacks_as_run_does() -> None:
+    texts: list[str] = []
+
+    async def on_chunk(event: AgentStreamChunkEvent) -> None:
+        texts.append(event.chunk_text)
+
+    async with Runtime() as runtime:
+        stream = runtime.stream(TOOLS, mock=True, on_chunk=on_chunk)
+        chunks = [e.chunk_text async for e in stream if isinstance(e, AgentStreamChunkEvent)]
+        await stream.result()
+    assert texts == chunks and "".join(texts) == "Let me work that out."
