@@ -13,6 +13,12 @@ from typing import Any
 from runtime.errors import DeclarationError
 
 MODEL_TYPES = ("mock", "http", "llm", "registry")
+# Tactus backends Tide does not run: such a model is declared (with a warning) and answers
+# from its mocks; a prediction that reaches the backend is an error.
+FOREIGN_TYPES = (
+    "pytorch", "sklearn", "hf_sequence_classifier", "naive_bayes", "ensemble", "ab_test",
+    "traffic_split", "bert", "onnx",
+)  # fmt: skip
 # Keys each backend understands, besides the common ones.
 COMMON_KEYS = frozenset({"name", "type", "input", "output", "training", "description"})
 TYPE_KEYS: dict[str, frozenset[str]] = {
@@ -89,6 +95,20 @@ def parse_model(
             "Model expects a table of settings", hint='e.g. Model "m" { type = "mock", value = 1 }'
         )
     kind = raw.get("type")
+    if kind in FOREIGN_TYPES:
+        return ModelDecl(
+            ident,
+            str(kind),
+            dict(raw),
+            parse_schema(raw.get("input"), "input"),
+            parse_schema(raw.get("output"), "output"),
+            file,
+            line,
+            name or (raw["name"] if isinstance(raw.get("name"), str) else None),
+            warnings=[
+                f"model type '{kind}' is not run by Tide: the model answers only from its mocks"
+            ],
+        )
     if kind not in MODEL_TYPES:
         hint = "type = " + " | ".join(f'"{t}"' for t in MODEL_TYPES)
         if kind is None and name is not None:

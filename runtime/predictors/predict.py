@@ -138,7 +138,11 @@ class Predictor:
             resolved, version = resolve_registry(config, self.services.project_root)
             output, usage, cost, _ = self._backend(model, name, resolved, payload)
             return output, usage, cost, version
-        raise ConfigurationError(f"unknown model type {kind!r}")
+        raise ConfigurationError(
+            f"model type {kind!r} is not run by Tide",
+            hint=f"mock it (Mocks {{ {name} = {{ returns = ... }} }}) and run with --mock, "
+            'or serve it and use type = "http"',
+        )
 
 
 def _payload(model: ModelDecl, raw: Any) -> Any:
@@ -238,6 +242,8 @@ def _resolve_version(folder: Path, wanted: str | None) -> str:
     versions = folder / "versions"
     if not versions.is_dir():
         raise ConfigurationError(f"no versions registered at {versions}")
+    if wanted == "latest" and not (folder / "tags" / "latest.json").is_file():
+        wanted = None
     if wanted is not None:
         if "/" in wanted or "\\" in wanted or wanted.startswith("."):
             raise ConfigurationError(f"invalid version {wanted!r}")

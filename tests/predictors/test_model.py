@@ -62,9 +62,25 @@ async def test_a_bare_value_fills_the_only_input_field() -> None:
 
 async def test_unknown_type_is_a_declaration_error() -> None:
     with pytest.raises(DeclarationError) as caught:
-        inspect_procedure(source('m = Model { type = "pytorch" }\nreturn {}'))
-    assert "unknown model type 'pytorch'" in caught.value.message
+        inspect_procedure(source('m = Model { type = "quantum" }\nreturn {}'))
+    assert "unknown model type 'quantum'" in caught.value.message
     assert caught.value.line == 1
+
+
+async def test_backends_tide_does_not_run_answer_from_mocks() -> None:
+    text = """
+    m = Model { type = "pytorch", path = "m.pt", input = { text = "string" } }
+    Mocks { m = { returns = { label = "spam" } } }
+    local ok, err = pcall(function() return Model { type = "sklearn", path = "x" }({}) end)
+    return { label = m({ text = "buy now" }).label, err = tostring(err) }
+    """
+    output = await output_of(text)
+    assert output["label"] == "spam"
+    assert "model type 'sklearn' is not run by Tide" in output["err"]
+    info = inspect_procedure(source(text))
+    assert info.warnings[0][0] == (
+        "model type 'pytorch' is not run by Tide: the model answers only from its mocks"
+    )
 
 
 async def test_training_is_accepted_and_unknown_schema_types_are_refused() -> None:
@@ -185,7 +201,7 @@ async def test_registry_model_resolves_a_version_or_tag(tmp_path: Path) -> None:
     (tags / "champion.json").write_text(json.dumps({"version": "v2"}))
     text = """
     m = Model { type = "registry", name = "scorer", version = "champion" }
-    latest = Model { type = "registry", name = "scorer" }
+    latest = Model { type = "registry", name = "scorer", version = "latest" }
     local r = m({})
     local missing = Model { type = "registry", name = "nothing" }
     local ok, err = pcall(function() return missing({}) end)
