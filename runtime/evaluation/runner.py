@@ -136,6 +136,9 @@ async def run_evaluation(path: str, options: EvalOptions) -> EvalReport:
         config = await anyio.to_thread.run_sync(
             partial(load_evaluations, source, runtime_config.inspect_timeout_s)
         )
+        if not options.mock:
+            # Imported once up front, so that the first runs' durations are the runs' own.
+            await runtime.router.warm_up()
         runs = options.runs or config.runs
         parallel = (options.workers or os.cpu_count() or 4) if config.parallel else 1
         limiter = anyio.CapacityLimiter(parallel)
