@@ -5,9 +5,11 @@
 transport's own ``body`` fields beside them): the text of the last user message becomes the
 procedure's first string input. It starts the run and answers with the run as a UI message
 stream (see ``ui_messages``); the run id is the message's id and the ``X-Tide-Run-Id`` header.
+A client that goes away before the end (``useChat``'s stop) cancels the run, unless the body
+says ``"detach": true``: then the run goes on for a later ``GET``.
 ``GET /api/runs/{id}/ui-stream`` streams an existing run the same way, from the start or after
-``Last-Event-ID`` (or ``?after=``). The run does not depend on the connection: a client that
-goes away can come back, and ``POST /api/runs/{id}/cancel`` stops it.
+``Last-Event-ID`` (or ``?after=``); its readers come and go without affecting the run, which
+``POST /api/runs/{id}/cancel`` stops.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ide_backend.bodies import read_json
+from ide_backend.bodies import optional, read_json
 from ide_backend.errors import ApiError, from_tide_error
 from ide_backend.event_stream import EventStreamResponse, negotiate
 from ide_backend.relay import RunChannel
+from ide_backend.runs import LiveRun
 from ide_backend.runs_api import RunRequest, read_run_request, submit
 from ide_backend.services import Services, services
 from ide_backend.sse import REAP_AFTER_S, SEND_TIMEOUT_S, STORE_POLL_S
@@ -161,8 +164,23 @@ async def start_ui_stream(request: Request) -> EventStreamResponse:
         text = last_user_text(data["messages"])
         name = await _message_input(ide, asked.source)
         asked.inputs = {**asked.inputs, name: text}
+    detach = bool(optional(data, "detach", bool))
     live = await submit(ide, asked)
-    return _response(request, ide, live.id, _live(live.channel, 0))
+    stream = _live(live.channel, 0)
+    return _response(request, ide, live.id, stream if detach else _owned(ide, live, stream))
+
+
+async def _owned(
+    ide: Services, live: LiveRun, stream: AsyncGenerator[bytes, None]
+) -> AsyncGenerator[bytes, None]:
+    """``stream``, and the run cancelled if its client goes away before the end (as a model
+    call in an AI SDK server ends when ``useChat``'s stop button aborts the request)."""
+    try:
+        async for data in stream:
+            yield data
+    finally:
+        if not live.record.finished:
+            ide.manager.cancel(live.id)
 
 
 def _after(request: Request) -> int:

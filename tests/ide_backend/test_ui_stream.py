@@ -250,3 +250,37 @@ async def test_a_run_from_inputs_streams_and_a_finished_one_replays_from_the_sto
         f"/api/runs/{run_id}/ui-stream", headers={"Last-Event-ID": str(after)}
     )
     assert merged(frames(resumed.content)) == merged(live[4:])
+
+
+ENDLESS = "Procedure { function(input) while true do end end }"
+
+
+async def _status_after_leaving(ide: Ide, body: dict[str, Any]) -> tuple[str, str]:
+    import anyio
+
+    async with ide.client.stream("POST", "/api/runs/ui-stream", json=body) as answer:
+        run_id = answer.headers["x-tide-run-id"]
+        async for part in answer.aiter_bytes():
+            assert b'"type":"start"' in part
+            break
+    # Closed before the end: the run's fate is decided by the body.
+    with anyio.fail_after(30):
+        while True:
+            status = (await ide.client.get(f"/api/runs/{run_id}")).json()["status"]
+            if status != "running" or body.get("detach"):
+                return run_id, status
+            await anyio.sleep(0.05)
+
+
+async def test_a_client_that_leaves_cancels_its_run_unless_it_detached(ide: Ide) -> None:
+    _, status = await _status_after_leaving(ide, {"source": ENDLESS})
+    assert status == "cancelled"
+    run_id, status = await _status_after_leaving(ide, {"source": ENDLESS, "detach": True})
+    assert status == "running"
+    # Still running: a reader comes and goes, then the run is stopped on purpose.
+    async with ide.client.stream("GET", f"/api/runs/{run_id}/ui-stream") as answer:
+        async for _ in answer.aiter_bytes():
+            break
+    assert (await ide.client.get(f"/api/runs/{run_id}")).json()["status"] == "running"
+    stopped = await ide.client.post(f"/api/runs/{run_id}/cancel")
+    assert stopped.json()["status"] == "cancelled"
