@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from runtime.errors import TideError
 from runtime.source import ProcedureSource
 
 if TYPE_CHECKING:
@@ -61,9 +62,12 @@ async def judge(
     if expected is not None:
         payload["expected"] = expected
     source = ProcedureSource.from_text(_JUDGE, "<judge>")
-    result = await runtime.run(
-        source, {"payload": json.dumps(payload, ensure_ascii=False, default=str)}, model=model
-    )
+    try:
+        result = await runtime.run(
+            source, {"payload": json.dumps(payload, ensure_ascii=False, default=str)}, model=model
+        )
+    except TideError as exc:  # e.g. the judge's model has no credentials here
+        return Verdict(False, f"the judge could not run: {exc.message}")
     cost, tokens = result.totals.cost_usd, result.totals.total_tokens
     if not result.ok or not isinstance(result.output, dict):
         reason = result.error.message if result.error else "the judge gave no verdict"

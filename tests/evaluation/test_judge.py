@@ -75,3 +75,14 @@ Feature: judged
     failure = by_name(report)["polite"].first_failure
     assert failure is not None and failure.failure is not None
     assert failure.failure.message == "output 'reply' does not satisfy \"greets Ada\": no greeting"
+
+
+async def test_a_judge_that_cannot_run_is_a_failed_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    async with Runtime() as runtime:
+        verdict = await judge(runtime, "anthropic/claude-3-haiku", "is polite", "Hello")
+    assert not verdict.ok
+    assert (
+        verdict.reason.startswith("the judge could not run:")
+        and "ANTHROPIC_API_KEY" in verdict.reason
+    )
