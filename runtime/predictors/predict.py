@@ -203,9 +203,15 @@ def resolve_registry(config: dict[str, Any], root: Path | None) -> tuple[dict[st
     wanted = config.get("version")
     fallback = config.get("fallback")
     try:
-        folder = _registry_folder(config, root) / name
+        registry = _registry_folder(config, root)
+        folder = (registry / name).resolve()
+        if not folder.is_relative_to(registry) or folder == registry:
+            raise ConfigurationError(f"invalid model name {name!r}")
         version = _resolve_version(folder, None if wanted is None else str(wanted))
-        record = json.loads((folder / "versions" / f"{version}.json").read_text("utf-8"))
+        record_file = (folder / "versions" / f"{version}.json").resolve()
+        if not record_file.is_relative_to(registry):
+            raise ConfigurationError(f"version {version!r} is outside the registry")
+        record = json.loads(record_file.read_text("utf-8"))
         backend_type = record.get("backend_type")
         settings = record.get("backend_config") or {}
         if not isinstance(settings, dict):

@@ -216,3 +216,16 @@ async def test_calling_an_undeclared_model_says_so() -> None:
     with pytest.raises(DeclarationError) as caught:
         inspect_procedure(source('Model("nope")({text = "x"})\nreturn {}'))
     assert caught.value.hint is not None and "named 'nope'" in caught.value.hint
+
+
+async def test_registry_names_cannot_leave_the_registry(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    secret = tmp_path.parent / "outside" / "versions"
+    secret.mkdir(parents=True, exist_ok=True)
+    (secret / "v1.json").write_text(json.dumps({"backend_type": "mock", "backend_config": {}}))
+    text = """
+    local ok, err = pcall(function() return Model { type = "registry", name = "../../outside" }({}) end)
+    return { err = tostring(err) }
+    """
+    output = await output_of(source(text, root=tmp_path), mock=False)
+    assert "invalid model name '../../outside'" in output["err"]
