@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from runtime.cli._common import port_number, positive_number
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from runtime.cli._common import port_number, positive_number
+
     parser = subparsers.add_parser(
         "model-server",
         help="run the scripted OpenAI-compatible model server",
