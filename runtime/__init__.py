@@ -38,6 +38,8 @@ if TYPE_CHECKING:
         CostEvent,
         ErrorInfo,
         Event,
+        HumanRequestEvent,
+        HumanResponseEvent,
         LogEvent,
         OutputValidationEvent,
         RunCancelledEvent,

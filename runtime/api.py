@@ -22,6 +22,7 @@ from anyio.abc import TaskGroup
 
 from runtime.callbacks import CallbackOptions, callback_handlers
 from runtime.config import RuntimeConfig
+from runtime.errors import ConfigurationError
 from runtime.handlers import LogHandler
 from runtime.human import HumanResponder
 from runtime.inspect import ProcedureInfo
@@ -29,16 +30,24 @@ from runtime.models.providers import ServerOptions
 from runtime.models.router import ModelOverrides, ModelRouter
 from runtime.run import Run, RunResult
 from runtime.source import ProcedureSource
+from runtime.store.handler import StoreHandler
 from runtime.streaming import RunStream, start_stream
 from runtime.telemetry import telemetry_handler
 
 if TYPE_CHECKING:
     from runtime.model_server import ScriptedModelServer
+    from runtime.store.base import ExecutionStore
 
 
 class Runtime:
-    def __init__(self, config: RuntimeConfig | None = None) -> None:
+    """What runs share. With a ``store`` (an ``ExecutionStore``), every run is recorded there
+    and is durable: ``resume`` takes up an interrupted one and ``answer`` a waiting one."""
+
+    def __init__(
+        self, config: RuntimeConfig | None = None, *, store: ExecutionStore | None = None
+    ) -> None:
         self.config = config or RuntimeConfig.from_env()
+        self.store = store
         self.limiter = anyio.CapacityLimiter(self.config.max_lua_threads)
         self.router = ModelRouter(
             default_model=self.config.model,
@@ -75,6 +84,10 @@ class Runtime:
         )
         if self.telemetry is not None:
             options["handlers"] = [*(options.get("handlers") or []), self.telemetry]
+        if self.store is not None and "store" not in options:
+            handlers = list(options.get("handlers") or [])
+            if not any(isinstance(h, StoreHandler) for h in handlers):
+                options["handlers"] = [*handlers, StoreHandler(self.store)]
         return Run(
             source, inputs, router=self.router, config=self.config, limiter=self.limiter, **options
         )
@@ -162,6 +175,38 @@ class Runtime:
             ),
             self._services,
         )
+
+    # -- durable runs ---------------------------------------------------------------------------
+
+    async def resume(self, run_id: str, **options: Any) -> RunResult:
+        """Resume an interrupted run from the journal in ``store`` (the runtime's by default).
+        Options: ``handlers``, ``human``, ``models`` as for ``run``."""
+        from runtime.resume import open_resumed_run
+
+        run = await open_resumed_run(self, self._store(options), run_id, **options)
+        return await run.execute()
+
+    async def answer(
+        self, run_id: str, request_id: str | None, value: Any, **options: Any
+    ) -> RunResult:
+        """Answer a waiting run's request (``request_id`` None: its only one), then resume it.
+        Raises ``RequestMismatch`` when the run does not wait for that request."""
+        from runtime.resume import answer_and_resume
+
+        store = self._store(options)
+        result: RunResult = await answer_and_resume(
+            self, store, run_id, request_id, value, **options
+        )
+        return result
+
+    def _store(self, options: dict[str, Any]) -> ExecutionStore:
+        store = options.pop("store", None) or self.store
+        if store is None:
+            raise ConfigurationError(
+                "this runtime keeps no store: there is no run to resume",
+                hint="Runtime(store=SQLiteStore.for_workspace('.'))",
+            )
+        return store
 
     # -- models ---------------------------------------------------------------------------------
 

@@ -33,6 +33,11 @@ class EventBus:
         self._running = 0
         self._closed = False
         self._drained = anyio.Event()
+        # A resumed run replays what is already stored: events up to this seq are not sent again.
+        self._stored_through = 0
+        # Per handler, events sent to it and not yet handled; set when someone waits on it.
+        self._backlog: list[int] = []
+        self._progress: anyio.Event | None = None
 
     @property
     def last_seq(self) -> int:
@@ -42,8 +47,22 @@ class EventBus:
         for index, handler in enumerate(self._handlers):
             send, receive = anyio.create_memory_object_stream[Event](math.inf)
             self._streams.append(send)
+            self._backlog.append(0)
             self._running += 1
             task_group.start_soon(self._feed, index, handler, receive)
+
+    def replaying(self, stored_through: int) -> None:
+        """Events numbered up to ``stored_through`` are already recorded (a resumed run):
+        numbering goes on as usual, but those are not dispatched again."""
+        self._stored_through = stored_through
+
+    def set_seq(self, seq: int) -> None:
+        """Continue numbering after ``seq`` (a replayed effect: its events are stored)."""
+        self._seq = seq
+
+    def go_live(self) -> None:
+        """From here on every event is new: number after everything already stored."""
+        self._seq = max(self._seq, self._stored_through)
 
     def next_seq(self) -> int:
         """Reserve the next sequence number, for an event built by the caller."""
@@ -59,10 +78,22 @@ class EventBus:
 
     def dispatch(self, event: Event) -> None:
         self.counts[event.type] += 1
-        if self._closed:
+        if self._closed or event.seq <= self._stored_through:
             return
-        for stream in self._streams:
+        backlog = self._backlog
+        for index, stream in enumerate(self._streams):
+            backlog[index] += 1
             stream.send_nowait(event)
+
+    async def delivered(self, handler: LogHandler) -> None:
+        """Wait until ``handler`` has handled every event dispatched so far (the journal waits
+        for the store to have an effect's events before it records the effect)."""
+        index = next((i for i, h in enumerate(self._handlers) if h is handler), None)
+        if index is None or index >= len(self._backlog):
+            return
+        while self._backlog[index] > 0 and index not in self._failed and not self._closed:
+            self._progress = progress = anyio.Event()
+            await progress.wait()
 
     async def close(self, task_group: TaskGroup) -> None:
         """Stop accepting events; wait (bounded) for handlers to finish their backlog."""
@@ -93,9 +124,15 @@ class EventBus:
                                 await result
                         except Exception as exc:
                             self._report_failure(index, handler, exc)
+                        self._backlog[index] -= 1
+                        if self._progress is not None:
+                            self._progress.set()
+                            self._progress = None
             finally:
                 self._running -= 1
                 self._drained.set()
+                if self._progress is not None:
+                    self._progress.set()
 
     def _report_failure(self, index: int, handler: LogHandler, exc: Exception) -> None:
         if index in self._failed:
@@ -117,3 +154,4 @@ class EventBus:
             if other != index:
                 with contextlib.suppress(anyio.ClosedResourceError):
                     stream.send_nowait(notice)
+                    self._backlog[other] += 1

@@ -234,6 +234,31 @@ class OutputValidationEvent(_EventBase):
     retried: bool = False
 
 
+HumanKind = Literal["approve", "input", "select", "review"]
+AnsweredBy = Literal["person", "default", "mock"]
+
+
+class HumanRequestEvent(_EventBase):
+    """The procedure asks a person (``Human.approve/input/select/review``)."""
+
+    type: Literal["human_request"] = "human_request"
+    request_id: str
+    kind: HumanKind
+    message: str = ""
+    options: list[Any] = Field(default_factory=list)
+    default: Any = None
+    timeout_s: float | None = None
+
+
+class HumanResponseEvent(_EventBase):
+    """The answer to a ``human_request``: from a person, the request's default, or a mock."""
+
+    type: Literal["human_response"] = "human_response"
+    request_id: str
+    value: Any = None
+    answered_by: AnsweredBy = "person"
+
+
 class LogEvent(_EventBase):
     type: Literal["log"] = "log"
     level: LogLevel
@@ -253,6 +278,8 @@ Event: TypeAlias = Annotated[
     | CostEvent
     | ModelPredictionEvent
     | OutputValidationEvent
+    | HumanRequestEvent
+    | HumanResponseEvent
     | LogEvent,
     Field(discriminator="type"),
 ]

@@ -8,6 +8,7 @@ a real run, or an inspection that stops at the first effect.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Protocol
 
 from runtime import _state
@@ -24,6 +25,7 @@ from runtime.declarations import (
 from runtime.errors import DeclarationError, OutputValidationError, TideError
 from runtime.evaluation.config import EVALUATOR_TYPES, parse_evaluation
 from runtime.fields import check_output, coerce_inputs, parse_fields
+from runtime.journal import journaled
 from runtime.json_namespace import json_call
 from runtime.memory import MemoryMeter
 from runtime.predictors.classify import ClassifierDecl, classify, llm_model, parse_classifier
@@ -345,7 +347,13 @@ class Host:
                 hint=f"{procedure.name}({{ ... }})",
             )
         inputs = coerce_inputs(procedure.input, arguments)
-        output = self.call_procedure(procedure, inputs)
+        output = journaled(
+            self.effects,
+            "procedure",
+            procedure.name or f"procedure{procedure.id}",
+            inputs,
+            partial(self.call_procedure, procedure, inputs),
+        )
         if procedure.output:
             checked, issues = check_output(procedure.output, output)
             if issues:

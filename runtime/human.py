@@ -19,7 +19,7 @@ _MOCK_ANSWERS: dict[str, Any] = {
 }
 
 
-def _message(args: list[Any]) -> str:
+def request_message(args: list[Any]) -> str:
     if not args:
         return ""
     first = args[0]
@@ -51,9 +51,16 @@ def _mock_selection(options: dict[str, Any]) -> Any:
 
 
 class HumanResponder:
+    """Answers ``Human.*``. ``interactive``: a person can be asked now (``ask`` blocks until
+    they answer); otherwise a durable run waits for its answer from outside."""
+
     def __init__(self, *, mock: bool = False, answers: dict[str, Any] | None = None) -> None:
         self.mock = mock
         self.answers = dict(answers or {})
+
+    @property
+    def interactive(self) -> bool:
+        return False
 
     def respond(self, op: str, args: list[Any]) -> Any:
         if op == "notify":
@@ -64,13 +71,17 @@ class HumanResponder:
             if op == "select":
                 return _mock_selection(args[0] if args and isinstance(args[0], dict) else {})
             return _MOCK_ANSWERS.get(op)
-        return self.ask(op, _message(args), args[0] if args and isinstance(args[0], dict) else {})
+        return self.ask(
+            op, request_message(args), args[0] if args and isinstance(args[0], dict) else {}
+        )
 
     def ask(self, op: str, message: str, options: dict[str, Any]) -> Any:
         default = options.get("default")
         if default is not None:
             return default
         raise ConfigurationError(
-            f"Human.{op} needs a person to answer: {message!r}",
-            hint="run interactively in a terminal, give the answer a default, or use --mock",
+            f"Human.{op} needs a person to answer {message!r}, and this run can neither ask "
+            "at a terminal nor wait for an answer: it keeps no store to wait in",
+            hint="run it with a store (tide run and the IDE keep one; Runtime(store=...) when "
+            "embedding), at an interactive terminal, with a default, or with --mock",
         )

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.abc
@@ -45,19 +45,26 @@ from runtime.fields import check_output, coerce_inputs, placeholder_data
 from runtime.handlers import LogHandler
 from runtime.host import Host
 from runtime.human import HumanResponder
+from runtime.human_requests import ask_person
 from runtime.inspect import ProcedureInfo, inspect_procedure
+from runtime.journal import Journal
 from runtime.models.base import ModelClient
 from runtime.models.pricing import Price
 from runtime.models.router import ModelOverrides, ModelRouter, ModelSettings
 from runtime.predictors.model import ModelDecl
 from runtime.predictors.predict import Predictor
 from runtime.predictors.services import RunPredictionServices
+from runtime.run_journal import invoke_tool_journaled, start_journal
 from runtime.run_tags import check_tags
 from runtime.sandbox import Sandbox
 from runtime.source import ProcedureSource
+from runtime.store.handler import StoreHandler
 from runtime.tools import agent_tools
 
-Status = Literal["completed", "failed", "cancelled"]
+if TYPE_CHECKING:
+    from runtime.store.base import ExecutionStore
+
+Status = Literal["completed", "failed", "cancelled", "waiting"]
 
 
 @dataclass
@@ -72,6 +79,8 @@ class RunResult:
     state: dict[str, Any] = field(default_factory=dict)
     tool_calls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     agent_turns: dict[str, int] = field(default_factory=dict)
+    # What a ``waiting`` run waits for: one question to a person per item.
+    pending: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -107,6 +116,8 @@ class Run:
         extra_mocks: dict[str, Any] | None = None,
         models: ModelOverrides | None = None,
         tags: Mapping[str, Any] | None = None,
+        store: ExecutionStore | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.config = config or RuntimeConfig()
         self.limiter = limiter or anyio.CapacityLimiter(self.config.max_lua_threads)
@@ -125,6 +136,11 @@ class Run:
         self.info: ProcedureInfo | None = None
         self.inputs: dict[str, Any] = {}
         self.bus = EventBus(self.run_id, self.handlers)
+        # A run recorded in a store is durable: it keeps a journal of its effects there.
+        self.store_handler = next((h for h in self.handlers if isinstance(h, StoreHandler)), None)
+        store = store or getattr(self.store_handler, "store", None)
+        self.journal = journal or (Journal(self.run_id, store) if store is not None else None)
+        self.pending: list[dict[str, Any]] = []
         self.totals = RunTotals()
         # Why the run is stopping: "cancelled" or "timeout"; a cancel's own words go with it.
         self._stop_reason: str | None = None
@@ -212,6 +228,8 @@ class Run:
                 if info is None:  # cancelled while being prepared
                     result = self._finish_cancelled()
                 else:
+                    if self.journal is not None:
+                        await start_journal(self, self.journal)
                     result = await self._execute(info)
             finally:
                 with anyio.CancelScope(shield=True):
@@ -246,6 +264,9 @@ class Run:
                 with anyio.CancelScope(shield=True):
                     self._finish_cancelled("cancelled")
             raise
+        if self.pending and self._stop_reason == "waiting":
+            return self._result("waiting")
+        self.bus.go_live()
         if self._stop_reason == "cancelled":
             return self._finish_cancelled()
         if error is None and info.outputs:
@@ -367,6 +388,7 @@ class Run:
             state=dict(host.state.values) if host else {},
             tool_calls=tool_calls,
             agent_turns={s.name: s.turns for s in self._sessions.values()},
+            pending=list(self.pending),
         )
 
     # -- effects: called on the Lua thread --------------------------------------------------------
@@ -376,6 +398,9 @@ class Run:
         tools = self._agent_tools(agent, options.pop("tools", None))
         result: TurnResult = self._bridge.wait_for(self._agent_turn, agent, tools, message, options)
         return result.to_lua_value()
+
+    def sessions(self) -> list[AgentSession]:
+        return list(self._sessions.values())
 
     def agent_method(self, agent: AgentDecl, method: str) -> Any:
         session = self._sessions.get(agent.id)
@@ -413,7 +438,7 @@ class Run:
         emit("started")
         started = time.monotonic()
         try:
-            result = self._host.invoke_tool(tool, args)
+            result = self._invoke_tool_journaled(tool, args)
         except TideError as exc:
             emit("failed", error=exc.message, duration_ms=(time.monotonic() - started) * 1000)
             raise
@@ -421,7 +446,18 @@ class Run:
         return result
 
     def human(self, op: str, args: list[Any]) -> Any:
-        return self.human_responder.respond(op, args)
+        return ask_person(self, op, args)
+
+    def park(self) -> None:
+        """Stop the Lua thread: the run waits for a person (see ``human_requests``)."""
+        if self._stop_reason is None:
+            self._stop_reason = "waiting"
+        if self._sandbox is not None:
+            self._sandbox.abort("waiting")
+
+    def _invoke_tool_journaled(self, tool: ToolDecl, args: dict[str, Any]) -> Any:
+        assert self._host is not None
+        return invoke_tool_journaled(self, self._host, tool, args)
 
     def predict(self, model: ModelDecl, payload: Any) -> Any:
         if self._predictor is None:
@@ -456,6 +492,8 @@ class Run:
         client, model = await self.models.client(
             name, config.model_name, settings, placeholder=placeholder
         )
+        if self.journal is not None:
+            client = self.journal.wrap(client)
         streaming = bool(self.handlers) and self.config.streaming and not config.disable_streaming
         limits = TurnLimits.of(config, self.config)
         session = AgentSession(agent, client, model, streaming, limits)
@@ -467,7 +505,7 @@ class Run:
     async def invoke_tool(self, tool: ToolDecl, arguments: dict[str, Any]) -> Any:
         assert self._bridge is not None and self._host is not None
         self.totals.tool_calls += 1
-        return await self._bridge.run_in_lua_thread(self._host.invoke_tool, tool, arguments)
+        return await self._bridge.run_in_lua_thread(self._invoke_tool_journaled, tool, arguments)
 
     def template_values(self) -> tuple[dict[str, Any], dict[str, Any]]:
         state = self._host.state.values if self._host else {}

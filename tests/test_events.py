@@ -16,6 +16,8 @@ from runtime.events import (
     AgentTurnEvent,
     CostEvent,
     ErrorInfo,
+    HumanRequestEvent,
+    HumanResponseEvent,
     LogEvent,
     ModelPredictionEvent,
     OutputValidationEvent,
@@ -121,6 +123,17 @@ def samples() -> list[Any]:
         ),
         RunCompletedEvent(seq=10, output={"story": "…"}, totals=TOTALS, **common),
         RunCancelledEvent(seq=11, reason="cancelled", partial_text="x", totals=TOTALS, **common),
+        HumanRequestEvent(
+            seq=12,
+            request_id="r-h3",
+            kind="select",
+            message="Which one?",
+            options=["a", "b"],
+            default="a",
+            timeout_s=60.0,
+            **common,
+        ),
+        HumanResponseEvent(seq=13, request_id="r-h3", value="b", answered_by="person", **common),
     ]
 
 

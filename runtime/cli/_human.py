@@ -9,6 +9,10 @@ from runtime.human import HumanResponder
 
 
 class TerminalHuman(HumanResponder):
+    @property
+    def interactive(self) -> bool:
+        return sys.stdin.isatty()
+
     def ask(self, op: str, message: str, options: dict[str, Any]) -> Any:
         if not sys.stdin.isatty():
             return super().ask(op, message, options)

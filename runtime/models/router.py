@@ -140,12 +140,13 @@ class ModelRouter:
 
         local = served_here(provider)
         if local is not None:
-            served = await self._serve(local)
+            # An agent's api_base names another such server (`tide model-server` elsewhere).
+            api_base = settings.api_base or (await self._serve(local)).api_base
             return LLMClient(
                 model,
                 litellm_model=f"openai/{name}",
                 provider=provider,
-                api_base=served.api_base,
+                api_base=api_base,
                 api_key=LOCAL_API_KEY,
             )
         return LLMClient(

@@ -15,14 +15,17 @@ from runtime.events import (
     CostEvent,
     ErrorInfo,
     Event,
+    HumanRequestEvent,
+    HumanResponseEvent,
     RunCancelledEvent,
     RunCompletedEvent,
     RunFailedEvent,
     RunStartedEvent,
     RunTotals,
 )
+from runtime.store.journal import JournalEntry
 
-RunStatus = Literal["queued", "running", "completed", "failed", "cancelled"]
+RunStatus = Literal["queued", "running", "waiting", "completed", "failed", "cancelled"]
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 # A run that ended with ``run_<status>`` has that status.
 TERMINAL_STATUSES = frozenset(kind.removeprefix("run_") for kind in TERMINAL_TYPES)
@@ -67,12 +70,19 @@ class RunRecord:
     totals: RunTotals = field(default_factory=RunTotals)
     ttft_ms: float | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    # The questions to a person the run waits for (``human_request`` events without an answer).
+    pending: list[dict[str, Any]] = field(default_factory=list)
     # Models named by agent turns, for a run recorded without one (``tide run`` without --model).
     _turn_models: list[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def finished(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def parked(self) -> bool:
+        """Finished or waiting: no process holds the run."""
+        return self.finished or self.status == "waiting"
 
     def apply(self, event: Event) -> None:
         if isinstance(event, AgentStreamChunkEvent):
@@ -99,7 +109,21 @@ class RunRecord:
             if self._turn_models is not None and event.model not in self._turn_models:
                 self._turn_models.append(event.model)
                 self.model = ", ".join(self._turn_models)
+        elif isinstance(event, HumanRequestEvent):
+            request = event.model_dump(
+                mode="json",
+                include={"request_id", "kind", "message", "options", "default", "timeout_s"},
+            )
+            request["created_at"] = event.ts.isoformat()
+            self.pending = [p for p in self.pending if p["request_id"] != event.request_id]
+            self.pending.append(request)
+            self.status = "waiting"
+        elif isinstance(event, HumanResponseEvent):
+            self.pending = [p for p in self.pending if p["request_id"] != event.request_id]
+            if not self.pending:
+                self.status = "running"
         elif isinstance(event, RunCompletedEvent | RunFailedEvent | RunCancelledEvent):
+            self.pending = []
             self._finish(event)
 
     def _finish(self, event: RunCompletedEvent | RunFailedEvent | RunCancelledEvent) -> None:
@@ -138,6 +162,7 @@ class RunRecord:
             "agent_turns": totals.agent_turns,
             "tags": self.tags,
             "error": self.error.model_dump() if self.error else None,
+            "pending": list(self.pending),
         }
 
     def detail(self) -> dict[str, Any]:
@@ -270,6 +295,37 @@ class ExecutionStore(Protocol):
     async def reap_abandoned(self) -> list[str]:
         """End (as failed, ``interrupted``) the unfinished runs whose recording process is gone;
         return their ids."""
+        ...
+
+    # -- the journal (durable runs; see ``runtime.store.journal``) ------------------------------
+
+    def record_journal(self, run_id: str, entry: JournalEntry) -> None:
+        """Queue a journal entry, written at once with the events queued before it; ``flush``
+        waits until it is durable."""
+
+    async def read_journal(self, run_id: str) -> list[JournalEntry]:
+        """The run's journal entries by position."""
+        ...
+
+    async def last_seq(self, run_id: str) -> int:
+        """The highest event sequence number stored for the run (0: none)."""
+        ...
+
+    def resume_record(self, record: RunRecord) -> None:
+        """Take a stored run up again in this process: its row says ``running`` (owned by this
+        process) and the events that follow are folded into it."""
+
+    async def answer_request(
+        self, run_id: str, request_id: str, value: Any, answered_by: str
+    ) -> RunRecord:
+        """Answer a waiting run's pending request at once and durably: the answer in the
+        journal, a ``human_response`` event, the run ``running`` in this process when nothing
+        else is pending. Raises ``RequestMismatch`` (with what is pending) otherwise."""
+        ...
+
+    async def expire_requests(self) -> list[str]:
+        """Answer with their defaults the pending requests whose timeout has passed, leaving
+        those runs ``failed`` (``interrupted``) to be resumed; return their ids."""
         ...
 
     async def aclose(self) -> None: ...

@@ -29,6 +29,7 @@ from runtime.store._owners import INTERRUPTED, INTERRUPTED_MESSAGE, is_gone, thi
 from runtime.store.base import GroupBy, RunRecord, RunStatus, SeriesPoint, StatsRow
 from runtime.store.codec import EventRow, decode_events, encode_event, from_micros, to_micros
 from runtime.store.series import query_series
+from runtime.store.sqlite_durable import INSERT_JOURNAL, JOURNAL_SCHEMA, DurableSQLite
 from runtime.store.stats import query_stats, tag_filter
 from runtime.store.writer import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_EVENTS, Batch, BatchWriter
 
@@ -60,7 +61,8 @@ CREATE TABLE IF NOT EXISTS runs (
     agent_turns INTEGER,
     ttft_ms REAL,
     owner TEXT,
-    tags TEXT NOT NULL DEFAULT '{}'
+    tags TEXT NOT NULL DEFAULT '{}',
+    pending TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at DESC);
 CREATE INDEX IF NOT EXISTS runs_by_procedure ON runs (procedure, created_at DESC);
@@ -108,7 +110,7 @@ CREATE INDEX IF NOT EXISTS alerts_by_ts ON alerts (ts);
 _RUN_COLUMNS = (
     "id, procedure, status, inputs, model, mock, created_at, started_at, finished_at, output, "
     "error, partial_text, totals, duration_ms, total_tokens, cost_usd, agent_turns, ttft_ms, "
-    "owner, tags"
+    "owner, tags, pending"
 )
 _UPSERT_RUN = (
     f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * len(_RUN_COLUMNS.split(', ')))}) "
@@ -152,7 +154,8 @@ def _run_row(r: RunRecord, owner: str) -> tuple[Any, ...]:
         to_micros(r.created_at), _micros(r.started_at), _micros(r.finished_at),
         None if r.output is None else _dumps(r.output), error, r.partial_text,
         t.model_dump_json(), t.duration_ms if r.finished else None, t.total_tokens, t.cost_usd,
-        t.agent_turns, r.ttft_ms, None if r.finished else owner, _dumps(r.tags),
+        t.agent_turns, r.ttft_ms, None if r.parked else owner, _dumps(r.tags),
+        _dumps(r.pending) if r.pending else None,
     )  # fmt: skip
 
 
@@ -174,6 +177,7 @@ def _record(row: sqlite3.Row) -> RunRecord:
         totals=RunTotals.model_validate_json(row["totals"]),
         ttft_ms=row["ttft_ms"],
         tags=json.loads(row["tags"] or "{}"),
+        pending=json.loads(row["pending"]) if row["pending"] else [],
     )
 
 
@@ -184,6 +188,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE runs ADD COLUMN owner TEXT")
     if "tags" not in columns:
         conn.execute("ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '{}'")
+    if "pending" not in columns:
+        conn.execute("ALTER TABLE runs ADD COLUMN pending TEXT")
+    conn.executescript(JOURNAL_SCHEMA)
     if conn.execute("PRAGMA user_version").fetchone()[0] < 4:
         # Alerts recorded before they had a table of their own.
         conn.execute(
@@ -211,7 +218,7 @@ def _turn_row(record: RunRecord, e: CostEvent) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-class SQLiteStore:
+class SQLiteStore(DurableSQLite):
     """``ExecutionStore`` in a SQLite file. Open it, use it, ``aclose()`` (or ``close()``) it."""
 
     def __init__(
@@ -230,6 +237,7 @@ class SQLiteStore:
             _migrate(self._conn)
             self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self.reap_abandoned_sync()
+        self.expire_requests_sync()
         # Runs whose events are still arriving, by id: their rows follow from their events.
         self._live: dict[str, RunRecord] = {}
         self._records_lock = threading.Lock()
@@ -291,7 +299,7 @@ class SQLiteStore:
                 )
             record.apply(event)
             run = (record.id, _run_row(record, self._owner))
-            if record.finished:
+            if record.parked:
                 del self._live[record.id]
         turn = _turn_row(record, event) if isinstance(event, CostEvent) else None
         alert = (
@@ -303,7 +311,7 @@ class SQLiteStore:
             self._writer.put(run=run)
         else:
             self._writer.put(
-                event=encode_event(event), run=run, turn=turn, alert=alert, urgent=record.finished
+                event=encode_event(event), run=run, turn=turn, alert=alert, urgent=record.parked
             )
 
     def flush_sync(self, timeout: float | None = None) -> bool:
@@ -322,6 +330,7 @@ class SQLiteStore:
             conn.executemany(_INSERT_TURN, batch.turns)
             conn.executemany(_INSERT_ALERT, batch.alerts)
             conn.executemany(_UPSERT_RUN, batch.runs.values())
+            conn.executemany(INSERT_JOURNAL, batch.journal)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -41,13 +41,15 @@ class Batch:
     alerts: list[Row] = field(default_factory=list)
     # The latest row of each run that changed, by id.
     runs: dict[str, Row] = field(default_factory=dict)
+    # Journal entries: written in the same transaction as the events put before them.
+    journal: list[Row] = field(default_factory=list)
 
     @property
     def size(self) -> int:
         return len(self.chunks) + len(self.events)
 
     def __bool__(self) -> bool:
-        return bool(self.chunks or self.events or self.runs)
+        return bool(self.chunks or self.events or self.runs or self.journal)
 
 
 class BatchWriter:
@@ -89,6 +91,7 @@ class BatchWriter:
         run: tuple[str, Row] | None = None,
         turn: Row | None = None,
         alert: Row | None = None,
+        journal: Row | None = None,
         urgent: bool = False,
     ) -> None:
         with self._lock:
@@ -102,6 +105,8 @@ class BatchWriter:
                 pending.turns.append(turn)
             if alert is not None:
                 pending.alerts.append(alert)
+            if journal is not None:
+                pending.journal.append(journal)
             self._urgent = self._urgent or urgent
             self._added()
 

@@ -12,6 +12,8 @@ export type TideEvent =
   | CostEvent
   | ModelPredictionEvent
   | OutputValidationEvent
+  | HumanRequestEvent
+  | HumanResponseEvent
   | LogEvent;
 
 export interface RunStartedEvent {
@@ -173,6 +175,33 @@ export interface OutputValidationEvent {
 export interface ValidationIssue {
   path: string;
   message: string;
+}
+/**
+ * The procedure asks a person (``Human.approve/input/select/review``).
+ */
+export interface HumanRequestEvent {
+  run_id: string;
+  seq: number;
+  ts?: string;
+  type: 'human_request';
+  request_id: string;
+  kind: 'approve' | 'input' | 'select' | 'review';
+  message?: string;
+  options?: unknown[];
+  default?: unknown;
+  timeout_s?: number | null;
+}
+/**
+ * The answer to a ``human_request``: from a person, the request's default, or a mock.
+ */
+export interface HumanResponseEvent {
+  run_id: string;
+  seq: number;
+  ts?: string;
+  type: 'human_response';
+  request_id: string;
+  value?: unknown;
+  answered_by?: 'person' | 'default' | 'mock';
 }
 export interface LogEvent {
   run_id: string;

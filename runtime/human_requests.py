@@ -1,0 +1,83 @@
+"""``Human.approve/input/select/review`` in a run: a ``human_request`` event, then an answer.
+
+The answer comes from the run's mocks, from a person at the terminal (``tide run`` at an
+interactive one), or, in a durable run (one with a store) with nobody there to ask, from later:
+the run *parks*. It stops its Lua thread and ends as ``waiting``, holding no sandbox, thread or
+process, until someone answers (``tide runs answer``, the IDE, ``Runtime.answer``) and the run
+is resumed. Either way the answer is journaled, so a resumed run never asks twice.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio.from_thread
+
+from runtime.events import HumanRequestEvent, HumanResponseEvent
+from runtime.human import request_message
+from runtime.sandbox import SandboxAbort
+from runtime.store.journal import request_id_for
+
+if TYPE_CHECKING:
+    from runtime.run import Run
+
+HUMAN_KINDS = ("approve", "input", "select", "review")
+
+
+def request_fields(op: str, args: list[Any]) -> dict[str, Any]:
+    """What a ``human_request`` says: its kind, message, choices, default and timeout."""
+    options = args[0] if args and isinstance(args[0], dict) else {}
+    choices = options.get("options") or []
+    timeout = options.get("timeout")
+    return {
+        "kind": op,
+        "message": request_message(args),
+        "options": list(choices.values()) if isinstance(choices, dict) else list(choices),
+        "default": options.get("default"),
+        "timeout_s": float(timeout) if isinstance(timeout, (int, float)) else None,
+    }
+
+
+def ask_person(run: Run, op: str, args: list[Any]) -> Any:
+    """Called on the run's Lua thread."""
+    responder = run.human_responder
+    if op not in HUMAN_KINDS:
+        return responder.respond(op, args)
+    request = request_fields(op, args)
+    journal = run.journal
+    slot = journal.begin("human", op, request) if journal is not None else None
+    if slot is not None and slot.entry is not None:
+        assert journal is not None
+        return journal.answered(slot)
+    position = slot.position if slot is not None else run.bus.last_seq + 1
+    request_id = request_id_for(run.run_id, position)
+    event = _emit(run, HumanRequestEvent, request_id=request_id, **request)
+    if responder.mock or op in responder.answers:
+        value, answered_by = responder.respond(op, args), "mock"
+    elif responder.interactive:
+        value, answered_by = responder.ask(op, request["message"], _options(args)), "person"
+    elif journal is not None:
+        pending = {"request_id": request_id, **request, "created_at": event.ts.isoformat()}
+        run.pending.append(pending)
+        run.park()
+        raise SandboxAbort("waiting")
+    else:
+        value, answered_by = responder.ask(op, request["message"], _options(args)), "default"
+    _emit(run, HumanResponseEvent, request_id=request_id, value=value, answered_by=answered_by)
+    if journal is not None and slot is not None:
+        journal.record_from_thread(slot, value, extra={"answered_by": answered_by})
+    return value
+
+
+def _options(args: list[Any]) -> dict[str, Any]:
+    return args[0] if args and isinstance(args[0], dict) else {}
+
+
+def _emit(run: Run, event_type: Any, /, **fields: Any) -> Any:
+    # Built here rather than by ``EventBus.emit``, whose own first parameter is named ``kind``.
+    def emit() -> Any:
+        event = event_type(run_id=run.run_id, seq=run.bus.next_seq(), **fields)
+        run.bus.dispatch(event)
+        return event
+
+    return anyio.from_thread.run_sync(emit)

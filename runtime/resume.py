@@ -1,0 +1,221 @@
+"""Taking a stored run up again: ``resume`` (an interrupted run, or one whose question has been
+answered) and ``answer`` (a waiting run's question).
+
+A run is resumed under its own id, from the procedure as its journal recorded it: the same
+file (unchanged: otherwise ``DivergedError`` names the first line that differs), inputs, model
+and mock mode. See ``runtime.journal`` for how the journal answers what the run did before.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from runtime.errors import TideError
+from runtime.events import AgentStreamChunkEvent, CostEvent
+from runtime.journal import DivergedError, Journal, Slot
+from runtime.source import ProcedureSource
+from runtime.store._owners import INTERRUPTED
+from runtime.store.handler import StoreHandler
+from runtime.store.journal import RUN_POSITION, JournalEntry, RequestMismatch
+
+if TYPE_CHECKING:
+    from runtime.api import Runtime
+    from runtime.run import Run
+    from runtime.store.base import ExecutionStore, RunRecord
+
+# Failed runs that may be resumed: stopped from outside, or stopped by a changed procedure.
+RESUMABLE_ERRORS = frozenset({INTERRUPTED, "diverged"})
+
+
+class NotResumable(TideError):
+    """The run cannot be resumed (finished, unknown, running elsewhere, waiting)."""
+
+    kind = "not_resumable"
+
+
+class UnknownRun(TideError):
+    kind = "not_found"
+
+
+def parse_answer(text: str) -> Any:
+    """A command line's answer: JSON when it parses (``true``, ``3``, ``{"a": 1}``), else text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+async def find_run(store: ExecutionStore, run_id: str) -> RunRecord:
+    record = await store.get_run(run_id)
+    if record is None:
+        matches = await store.list_runs(id_prefix=run_id, limit=2)
+        if len(matches) == 1:
+            record = matches[0]
+    if record is None:
+        raise UnknownRun(f"no run '{run_id}' in this store", hint="tide runs lists the runs")
+    return record
+
+
+def check_resumable(record: RunRecord) -> None:
+    status = record.status
+    if status in ("completed", "cancelled"):
+        raise NotResumable(
+            f"run '{record.id}' is {status}: there is nothing to resume",
+            hint="start a new run of the procedure",
+        )
+    if status == "failed" and (record.error is None or record.error.kind not in RESUMABLE_ERRORS):
+        reason = record.error.message if record.error else "it failed"
+        raise NotResumable(
+            f"run '{record.id}' failed ({reason}); only an interrupted run can be resumed",
+            hint="start a new run of the procedure",
+        )
+    if status == "waiting":
+        ids = ", ".join(p["request_id"] for p in record.pending)
+        raise NotResumable(
+            f"run '{record.id}' is waiting for a person (request {ids})",
+            hint=f"answer it: tide runs answer {record.id} VALUE",
+        )
+    if status in ("queued", "running"):
+        raise NotResumable(
+            f"run '{record.id}' is {status} in another process",
+            hint="a run whose process has stopped shows as failed (interrupted) once the store is "
+            "opened again",
+        )
+
+
+async def open_resumed_run(
+    runtime: Runtime, store: ExecutionStore, run_id: str, *, answered: bool = False, **options: Any
+) -> Run:
+    """The stored run, ready to ``execute()`` from its journal. Raises ``TideError``s for a run
+    that cannot be resumed, before anything about it changes. ``answered``: this process has
+    just answered the run's last question (which leaves it ``running`` here)."""
+    record = await find_run(store, run_id)
+    if not (answered and record.status == "running"):
+        check_resumable(record)
+    entries = await store.read_journal(record.id)
+    header = next((e for e in entries if e.position == RUN_POSITION), None)
+    if header is None:
+        raise NotResumable(
+            f"run '{record.id}' was recorded without a journal, so it cannot be resumed",
+            hint="start a new run of the procedure",
+        )
+    spec: dict[str, Any] = header.value
+    source = load_recorded_source(spec)
+    stored_through = await store.last_seq(record.id)
+    journal = Journal(record.id, store, entries, stored_through=stored_through)
+    handlers = list(options.pop("handlers", None) or [])
+    if not any(isinstance(h, StoreHandler) for h in handlers):
+        handlers.append(StoreHandler(store))
+    run = runtime.create_run(
+        source,
+        spec.get("inputs") or {},
+        handlers=handlers,
+        mock=bool(spec.get("mock")),
+        model=spec.get("model"),
+        timeout_s=spec.get("timeout_s"),
+        run_id=record.id,
+        journal=journal,
+        store=store,
+        **options,
+    )
+    await run.prepare()
+    interrupted = await _interrupted_attempt(store, record.id, entries)
+    journal.on_live = lambda slot: _account_interrupted(run, slot, interrupted)
+    store.resume_record(record)
+    return run
+
+
+def load_recorded_source(spec: dict[str, Any]) -> ProcedureSource:
+    """The procedure the journal names, checked against the text it recorded."""
+    display = str(spec.get("procedure") or "<source>")
+    text = str(spec.get("text") or "")
+    root = Path(spec["project_root"]) if spec.get("project_root") else None
+    path = spec.get("path")
+    if path is None:
+        return ProcedureSource.from_text(text, display, root)
+    source = dataclasses.replace(ProcedureSource.from_path(path), display_name=display)
+    if source.text != text:
+        line, was, now = first_difference(text, source.text)
+        raise DivergedError(
+            f"the procedure changed since the run started: line {line} was {was!r}, now {now!r}",
+            file=display,
+            line=line,
+            hint="restore the file as it was to resume this run, or start a new run",
+        )
+    return source
+
+
+def first_difference(before: str, after: str) -> tuple[int, str, str]:
+    old, new = before.splitlines(), after.splitlines()
+    for index in range(max(len(old), len(new))):
+        a = old[index] if index < len(old) else "(end of file)"
+        b = new[index] if index < len(new) else "(end of file)"
+        if a != b:
+            return index + 1, a.strip(), b.strip()
+    return max(len(old), 1), "(a line ending)", "(another line ending)"
+
+
+async def _interrupted_attempt(
+    store: ExecutionStore, run_id: str, entries: list[JournalEntry]
+) -> dict[tuple[str, int], str]:
+    """The text each turn had streamed after the last journaled effect: the call in flight
+    when the run stopped."""
+    after = max((e.seq for e in entries), default=0)
+    texts: dict[tuple[str, int], str] = {}
+    for event in await store.read_events(run_id, after=after):
+        if isinstance(event, AgentStreamChunkEvent):
+            key = (event.agent, event.turn)
+            texts[key] = texts.get(key, "")[: event.offset] + event.chunk_text
+    return texts
+
+
+def _account_interrupted(run: Run, slot: Slot, texts: dict[tuple[str, int], str]) -> None:
+    """The first live effect of a resumed run repeats the call that was in flight: what that
+    call had streamed is counted as an estimated usage of its first attempt."""
+    if slot.kind != "model" or not texts:
+        return
+    for (agent, turn), text in texts.items():
+        if agent != slot.name:
+            continue
+        cost = run.bus.emit(
+            CostEvent,
+            agent=agent,
+            turn=turn,
+            model=next((s.model for s in run.sessions() if s.name == agent), "?"),
+            provider="interrupted",
+            completion_tokens=max(1, len(text) // 4),
+            total_tokens=max(1, len(text) // 4),
+            chunks=0,
+            finish_reason=INTERRUPTED,
+            streamed=True,
+        )
+        run.note_usage(cost)
+        run.note_partial(text)
+
+
+async def answer_and_resume(
+    runtime: Runtime,
+    store: ExecutionStore,
+    run_id: str,
+    request_id: str | None,
+    value: Any,
+    **options: Any,
+) -> Any:
+    """Answer a waiting run's request (its only one when ``request_id`` is None), then resume
+    it. Raises ``RequestMismatch`` for a request the run does not wait for."""
+    record = await find_run(store, run_id)
+    if request_id is None:
+        if len(record.pending) != 1:
+            what = (
+                "nothing"
+                if not record.pending
+                else f"{len(record.pending)} requests: give --request"
+            )
+            raise RequestMismatch(f"run '{record.id}' waits for {what}", record.pending)
+        request_id = str(record.pending[0]["request_id"])
+    await store.answer_request(record.id, request_id, value, "person")
+    run = await open_resumed_run(runtime, store, record.id, answered=True, **options)
+    return await run.execute()

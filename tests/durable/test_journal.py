@@ -1,0 +1,136 @@
+"""The journal of a durable run, and resuming from it after a stop at any effect."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime.api import Runtime
+from runtime.handlers import MemoryHandler
+from runtime.models.function import FunctionModel
+from runtime.resume import NotResumable
+from runtime.store import SQLiteStore
+from runtime.store._owners import INTERRUPTED
+from tests.durable.procedures import WORKFLOW, workflow_answer
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    async with SQLiteStore.for_workspace(tmp_path) as opened:
+        yield opened
+
+
+def model() -> FunctionModel:
+    return FunctionModel(workflow_answer)
+
+
+def models(fm: FunctionModel) -> dict[str, FunctionModel]:
+    return {"m/planner": fm, "m/writer": fm}
+
+
+async def first_run(tmp_path: Path, store: SQLiteStore) -> tuple[Any, FunctionModel, Path]:
+    path = tmp_path / "workflow.tac"
+    path.write_text(WORKFLOW)
+    fm = model()
+    async with Runtime(store=store) as runtime:
+        result = await runtime.run(path, models=models(fm), handlers=[MemoryHandler()])
+    await store.flush()
+    return result, fm, path
+
+
+async def test_a_run_with_a_store_journals_each_effect(tmp_path: Path, store: SQLiteStore) -> None:
+    result, fm, _ = await first_run(tmp_path, store)
+    assert result.ok, result.error
+    entries = await store.read_journal(result.run_id)
+    kinds = [(e.kind, e.name) for e in entries]
+    assert entries[0].kind == "run" and entries[0].value["text"] == WORKFLOW
+    assert kinds[1:] == [
+        ("model", "planner"),
+        ("tool", "add"),
+        ("model", "planner"),
+        ("tool", "add"),
+        ("procedure", "summarize"),
+        ("model", "writer"),
+        ("model", "writer"),
+    ]
+    assert len(fm.requests) == 4
+    assert [e.position for e in entries] == list(range(8))
+    # The sub-procedure holds the writer's call inside it.
+    assert entries[5].end_position == 7 and entries[6].end_position == 7
+
+
+def crash_after(db: Path, run_id: str, kept: int, extra_events: int) -> None:
+    """What a process killed after writing its first ``kept`` journal entries leaves behind:
+    those, the events up to the last of them, then ``extra_events`` more (the effect in flight
+    had started: a turn, its first chunks)."""
+    with closing(sqlite3.connect(db)) as conn, conn:
+        rows = conn.execute(
+            "SELECT position, seq FROM journal WHERE run_id = ? ORDER BY seq, position",
+            (run_id,),
+        ).fetchall()
+        dropped = [position for position, _ in rows[kept:]]
+        # At most the events of the effect in flight up to its completion, never beyond.
+        last = rows[kept - 1][1]
+        limit = rows[kept][1] if kept < len(rows) else last
+        keep = min(last + extra_events, max(last, limit))
+        conn.executemany(
+            "DELETE FROM journal WHERE run_id = ? AND position = ?",
+            [(run_id, p) for p in dropped],
+        )
+        conn.execute("DELETE FROM events WHERE run_id = ? AND seq > ?", (run_id, keep))
+        conn.execute(
+            "UPDATE runs SET status = 'failed', error = ? WHERE id = ?",
+            (f'{{"kind": "{INTERRUPTED}", "message": "stopped"}}', run_id),
+        )
+
+
+@pytest.mark.parametrize("extra_events", [0, 2])
+@pytest.mark.parametrize("kept", range(1, 8))
+async def test_resume_after_any_effect_repeats_nothing(
+    tmp_path: Path, store: SQLiteStore, kept: int, extra_events: int
+) -> None:
+    result, first, _ = await first_run(tmp_path, store)
+    before = await store.read_events(result.run_id)
+    crash_after(store.path, result.run_id, kept, extra_events)
+    again = model()
+    async with Runtime(store=store) as runtime:
+        resumed = await runtime.resume(result.run_id, models=models(again))
+    await store.flush()
+    assert resumed.ok, resumed.error
+    assert resumed.output == result.output
+    assert resumed.run_id == result.run_id
+    # Each model call of the first run made once in all.
+    asked = [r.messages for r in first.requests]
+    answered_live = [r.messages for r in again.requests]
+    assert answered_live == asked[len(asked) - len(answered_live) :]
+    events = await store.read_events(result.run_id)
+    seqs = [e.seq for e in events]
+    assert seqs == list(range(1, len(seqs) + 1))
+    # Every event but the in-flight call's chunks and cost, exactly once.
+    assert counted(events) == counted(before)
+    record = await store.get_run(result.run_id)
+    assert record is not None and record.status == "completed"
+    assert record.output == result.output
+
+
+def counted(events: list[Any]) -> Counter[str]:
+    return Counter(
+        f"{e.type}:{getattr(e, 'stage', '')}"
+        for e in events
+        if e.type not in ("agent_stream_chunk", "cost")
+    )
+
+
+async def test_a_completed_run_is_not_resumed(tmp_path: Path, store: SQLiteStore) -> None:
+    result, _, _ = await first_run(tmp_path, store)
+    async with Runtime(store=store) as runtime:
+        with pytest.raises(NotResumable, match="completed"):
+            await runtime.resume(result.run_id)
