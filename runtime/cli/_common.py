@@ -11,6 +11,8 @@ from typing import Any
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+# The run asked a person and waits for the answer (``tide runs answer``).
+EXIT_WAITING = 4
 # 128 + SIGPIPE: what a shell reports for a command whose reader closed the pipe.
 EXIT_BROKEN_PIPE = 141
 

@@ -205,10 +205,17 @@ def handle(args: argparse.Namespace) -> int:
             "error": result.error.model_dump() if result.error else None,
             "partial_text": result.partial_text,
             "totals": result.totals.model_dump(),
+            "pending": result.pending,
         }
         print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
     elif args.quiet and result.output is not None:
         print(json.dumps(result.output, ensure_ascii=False, indent=2, default=str))
+    if result.status == "waiting":
+        from runtime.cli._common import EXIT_WAITING
+        from runtime.cli.runs_durable import print_waiting
+
+        print_waiting(result, sys.stderr)
+        return EXIT_WAITING
     if args.quiet and not result.ok:
         _print_failure(result)
     return EXIT_OK if result.ok else EXIT_FAILED

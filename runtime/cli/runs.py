@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from runtime.cli import runs_durable
 from runtime.cli._common import positive_int
 
 if TYPE_CHECKING:
@@ -12,10 +13,11 @@ if TYPE_CHECKING:
 
     from runtime.store import RunRecord, SQLiteStore
 
-_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+_STATUSES = ("queued", "running", "waiting", "completed", "failed", "cancelled")
 _STATUS_STYLE = {
     "queued": "dim",
     "running": "cyan",
+    "waiting": "magenta",
     "completed": "green",
     "failed": "red",
     "cancelled": "yellow",
@@ -42,6 +44,7 @@ def register(sub: Any) -> None:
     show.add_argument("run_id", metavar="ID", help="the run's id (or a unique prefix of it)")
     # SUPPRESS keeps `tide runs --json show X` and `tide runs show X --json` both working.
     _workspace_args(show, default=argparse.SUPPRESS)
+    runs_durable.register(actions, _workspace_args)
     runs.set_defaults(handler=handle_runs)
 
     stats: argparse.ArgumentParser = sub.add_parser(
@@ -110,6 +113,8 @@ def _no_store(workspace: str) -> str:
 def handle_runs(args: argparse.Namespace) -> int:
     if getattr(args, "runs_action", None) == "show":
         return _show(args)
+    if getattr(args, "runs_action", None) in runs_durable.ACTIONS:
+        return runs_durable.handle(args)
     import json
 
     import anyio
