@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from ide_backend import files, procedures, runs_api, sse, stats, ui_stream
+from ide_backend import files, procedures, runs_api, runs_durable, sse, stats, ui_stream
 from ide_backend.catalog import Catalog
 from ide_backend.errors import EXCEPTION_HANDLERS
 from ide_backend.runs import RunManager
@@ -122,6 +122,7 @@ def create_app(
         Route("/api/health", health, methods=["GET"]),
         *ui_stream.routes,
         *runs_api.routes,
+        *runs_durable.routes,
         *sse.routes,
     ]
     if not api_only:

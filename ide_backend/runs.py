@@ -26,6 +26,7 @@ from ide_backend.gc_policy import GcPolicy
 from ide_backend.relay import RunChannel
 from runtime.api import Runtime
 from runtime.events import ErrorInfo, Event, RunFailedEvent
+from runtime.resume import NotResumable, UnknownRun, open_resumed_run
 from runtime.run import Run
 from runtime.source import ProcedureSource
 from runtime.store import ExecutionStore, RunRecord, StoreHandler
@@ -51,6 +52,8 @@ class LiveRun:
     done: anyio.Event = field(default_factory=anyio.Event)
     holds_slot: bool = False
     queue_scope: anyio.CancelScope | None = None
+    # A resumed run's channel holds what follows this seq; the store has the rest.
+    stored_through: int = 0
 
     @property
     def id(self) -> str:
@@ -101,6 +104,9 @@ class RunManager:
         self._group.start_soon(self._load_modules)
         self.gc.__enter__()
         self._group.start_soon(self.gc.run, lambda: len(self._active))
+        from ide_backend.runs_durable import watch_timeouts
+
+        self._group.start_soon(watch_timeouts, self)
         return self
 
     async def _load_modules(self) -> None:
@@ -169,16 +175,54 @@ class RunManager:
         record.inputs = dict(run.inputs)
         record.tags = dict(run.tags)
         record.model = run.model_override or ", ".join(named) or None
+        self._launch(live, record=True)
+        return live
+
+    async def resume(self, run_id: str) -> LiveRun:
+        """Resume a stored run (interrupted, or just answered) in this server, in the channel
+        its watchers may still follow. Raises ``TideError``s for a run that cannot be resumed."""
+        if self._group is None:
+            raise RuntimeError("the run manager is not running")
+        await self._preloaded.wait()
+        known = self.get(run_id)
+        if known is not None and not known.done.is_set():
+            raise NotResumable(f"run '{run_id}' is running in this server")
+        record = await self.store.get_run(run_id)
+        if record is None:
+            raise UnknownRun(f"no run '{run_id}'")
+        if known is not None and not known.channel.finished:
+            # Its watchers stay on its channel: it gets what was stored since (an answer).
+            for event in await self.store.read_events(run_id, after=known.channel.last_seq):
+                known.channel.log(event)
+            live = known
+            live.record, live.done = record, anyio.Event()
+        else:
+            live = LiveRun(record, RunChannel(run_id, max_backlog=self.max_backlog))
+            live.stored_through = await self.store.last_seq(run_id)
+        live.run = await open_resumed_run(
+            self.runtime,
+            self.store,
+            run_id,
+            answered=record.status == "running",
+            handlers=[live, StoreHandler(self.store)],
+        )
+        record.status, record.error, record.finished_at = "queued", None, None
+        self._finished.pop(run_id, None)
+        self._launch(live, record=False)
+        return live
+
+    def _launch(self, live: LiveRun, *, record: bool) -> None:
+        assert self._group is not None
         try:
             self._slots.acquire_nowait()
             live.holds_slot = True
-            record.status = "running"
+            live.record.status = "running"
         except anyio.WouldBlock:
             pass
-        self._active[run_id] = live
-        self.store.record_run(record)
+        self._active[live.id] = live
+        if record:
+            self.store.record_run(live.record)
         self._group.start_soon(self._drive, live)
-        return live
 
     def get(self, run_id: str) -> LiveRun | None:
         return self._active.get(run_id) or self._finished.get(run_id)
@@ -220,7 +264,7 @@ class RunManager:
         if live.holds_slot:
             live.holds_slot = False
             self._slots.release()
-        if not live.channel.finished:
+        if not live.channel.finished and live.record.status != "waiting":
             # Every stream must end: a run that broke without its terminal event gets one.
             event = RunFailedEvent(
                 run_id=live.id,

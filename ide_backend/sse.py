@@ -169,6 +169,17 @@ async def _stored(ide: Services, run_id: str, after: int | None) -> AsyncGenerat
         quiet_s += STORE_POLL_S
 
 
+async def _stored_then(
+    ide: Services, run_id: str, after: int, through: int, rest: AsyncGenerator[bytes, None]
+) -> AsyncGenerator[bytes, None]:
+    """A resumed run: what the store has up to ``through`` (its first attempt), then ``rest``."""
+    events = [e for e in await ide.store.read_events(run_id, after=after) if e.seq <= through]
+    if events:
+        yield encode_all(events, run_id)
+    async for data in rest:
+        yield data
+
+
 async def run_events(request: Request) -> EventStreamResponse:
     ide = services(request)
     run_id = request.path_params["run_id"]
@@ -178,6 +189,8 @@ async def run_events(request: Request) -> EventStreamResponse:
     stream: AsyncGenerator[bytes, None]
     if live is not None:
         stream = _live(live.channel, after, window_s)
+        if live.stored_through > (after or 0):
+            stream = _stored_then(ide, run_id, after or 0, live.stored_through, stream)
     elif await ide.store.get_run(run_id) is not None:
         stream = _stored(ide, run_id, after)
     else:

@@ -15,6 +15,8 @@ from runtime.events import (
     AgentTurnEvent,
     CostEvent,
     Event,
+    HumanRequestEvent,
+    HumanResponseEvent,
     LogEvent,
     ModelPredictionEvent,
     OutputValidationEvent,
@@ -171,6 +173,14 @@ class ConsoleHandler:
             f"{format_ms(totals.duration_ms)} · {totals.agent_turns} turns · {totals.total_tokens} tokens"
             f" · {format_cost(totals.cost_usd)}"
         )
+
+    def _on_human_request(self, event: HumanRequestEvent) -> None:
+        self._end_stream()
+        self.console.print(f"\n[bold yellow]? {escape(event.message)}[/] [dim]({event.kind})[/]")
+
+    def _on_human_response(self, event: HumanResponseEvent) -> None:
+        by = "" if event.answered_by == "person" else f" ({event.answered_by})"
+        self.console.print(f"  [dim]answered: {escape(_short(event.value, 60))}{by}[/]")
 
     def _on_run_completed(self, event: RunCompletedEvent) -> None:
         self._end_stream()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 EffectKind = Literal["run", "model", "tool", "procedure", "human", "read"]
@@ -95,6 +95,15 @@ def request_position(run_id: str, request_id: str) -> int | None:
     if not request_id.startswith(prefix) or not request_id[len(prefix) :].isdigit():
         return None
     return int(request_id[len(prefix) :])
+
+
+def is_expired(request: dict[str, Any], now: datetime) -> bool:
+    """Whether a pending request's timeout has passed (a request without one never expires)."""
+    timeout = request.get("timeout_s")
+    created = request.get("created_at")
+    if timeout is None or created is None:
+        return False
+    return datetime.fromisoformat(str(created)) + timedelta(seconds=float(timeout)) <= now
 
 
 class RequestMismatch(Exception):

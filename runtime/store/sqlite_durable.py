@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager, closing
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,7 +18,7 @@ import anyio.to_thread
 from runtime.events import ErrorInfo, HumanResponseEvent
 from runtime.store._owners import INTERRUPTED
 from runtime.store.codec import encode_event
-from runtime.store.journal import JournalEntry, RequestMismatch, request_position
+from runtime.store.journal import JournalEntry, RequestMismatch, is_expired, request_position
 
 if TYPE_CHECKING:
     from runtime.store.base import RunRecord
@@ -200,7 +200,7 @@ class DurableSQLite:
         expired: list[tuple[str, dict[str, Any]]] = []
         for run_id, pending in waiting:
             for request in json.loads(pending):
-                if _is_expired(request, moment):
+                if is_expired(request, moment):
                     expired.append((run_id, request))
         answered: list[str] = []
         for run_id, request in expired:
@@ -223,14 +223,6 @@ class DurableSQLite:
         return await anyio.to_thread.run_sync(self.expire_requests_sync)
 
 
-def _is_expired(request: dict[str, Any], now: datetime) -> bool:
-    timeout = request.get("timeout_s")
-    created = request.get("created_at")
-    if timeout is None or created is None:
-        return False
-    return datetime.fromisoformat(created) + timedelta(seconds=float(timeout)) <= now
-
-
 class _immediate(AbstractContextManager[sqlite3.Connection]):
     """A connection in a ``BEGIN IMMEDIATE`` transaction, committed on success, then closed."""
 
@@ -246,6 +238,3 @@ class _immediate(AbstractContextManager[sqlite3.Connection]):
             self._conn.execute("COMMIT" if kind is None else "ROLLBACK")
         finally:
             self._conn.close()
-
-
-__all__ = ["INSERT_JOURNAL", "JOURNAL_SCHEMA", "DurableSQLite", "Iterator"]

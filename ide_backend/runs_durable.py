@@ -1,0 +1,111 @@
+"""``/api/runs/{id}/answer`` and ``/api/runs/{id}/resume``: a person's answer to a waiting run,
+and resuming an interrupted one; and the requests whose timeout passes while the IDE runs.
+
+Answering resumes the run at once (an answer is what it waited for). An interrupted run is
+resumed only when asked: resuming calls models again, which costs money.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ide_backend.bodies import read_json
+from ide_backend.errors import ApiError, from_tide_error
+from ide_backend.services import services
+from runtime.errors import TideError
+from runtime.journal import DivergedError
+from runtime.resume import NotResumable, UnknownRun
+from runtime.store.journal import RequestMismatch, is_expired
+
+if TYPE_CHECKING:
+    from ide_backend.runs import LiveRun, RunManager
+
+log = logging.getLogger("tide.ide")
+# How often the IDE looks for questions whose timeout has passed.
+TIMEOUT_POLL_S = 1.0
+
+
+def _conflict(exc: RequestMismatch) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": "request_mismatch", "message": exc.message, "pending": exc.pending}},
+        status_code=409,
+    )
+
+
+async def _resume(manager: RunManager, run_id: str) -> LiveRun:
+    try:
+        return await manager.resume(run_id)
+    except UnknownRun as exc:
+        raise ApiError(404, exc.message) from None
+    except NotResumable as exc:
+        hint = f" ({exc.hint})" if exc.hint else ""
+        raise ApiError(409, exc.message + hint, "not_resumable") from None
+    except DivergedError as exc:
+        hint = f" (hint: {exc.hint})" if exc.hint else ""
+        raise ApiError(409, str(exc) + hint, "diverged") from None
+    except TideError as exc:
+        raise from_tide_error(exc) from None
+
+
+async def answer_run(request: Request) -> JSONResponse:
+    app = services(request)
+    run_id = request.path_params["run_id"]
+    data = await read_json(request, app.settings.max_body_bytes)
+    if not isinstance(data.get("request_id"), str):
+        raise ApiError(422, "give the 'request_id' being answered, and its 'value'")
+    if await app.store.get_run(run_id) is None:
+        raise ApiError(404, f"no run '{run_id}'")
+    await app.store.flush()  # the run's request is on disk before it is answered there
+    try:
+        await app.store.answer_request(run_id, data["request_id"], data.get("value"), "person")
+    except RequestMismatch as exc:
+        return _conflict(exc)
+    live = await _resume(app.manager, run_id)
+    return JSONResponse({"run_id": run_id, "status": live.record.status}, status_code=202)
+
+
+async def resume_run(request: Request) -> JSONResponse:
+    app = services(request)
+    run_id = request.path_params["run_id"]
+    await app.store.flush()
+    live = await _resume(app.manager, run_id)
+    return JSONResponse({"run_id": run_id, "status": live.record.status}, status_code=202)
+
+
+async def watch_timeouts(manager: RunManager) -> None:
+    """Answer with its default each question whose timeout has passed, and resume its run."""
+    while True:
+        await anyio.sleep(TIMEOUT_POLL_S)
+        try:
+            await _answer_expired(manager)
+        except Exception:
+            log.exception("could not apply the defaults of timed-out questions")
+
+
+async def _answer_expired(manager: RunManager) -> None:
+    now = datetime.now(UTC)
+    for record in await manager.store.list_runs(status="waiting", limit=500):
+        for request in record.pending:
+            if not is_expired(request, now):
+                continue
+            try:
+                await manager.store.answer_request(
+                    record.id, request["request_id"], request.get("default"), "default"
+                )
+            except RequestMismatch:
+                continue  # answered meanwhile
+            await manager.resume(record.id)
+            break
+
+
+routes = [
+    Route("/api/runs/{run_id}/answer", answer_run, methods=["POST"]),
+    Route("/api/runs/{run_id}/resume", resume_run, methods=["POST"]),
+]

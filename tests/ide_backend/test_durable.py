@@ -1,0 +1,88 @@
+"""Waiting for a person and resuming through the IDE's API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from tests.ide_backend.conftest import Ide
+
+pytestmark = pytest.mark.anyio
+
+ASK = """
+writer = Agent { model = "scripted/default", system_prompt = "You write." }
+Procedure {
+  output = { ok = field.boolean{}, text = field.string{} },
+  function(input)
+    local a = writer("Say hello")
+    local ok = Human.approve({ message = "Publish it?", timeout = TIMEOUT })
+    local b = writer("Say bye")
+    return { ok = ok, text = a.output .. " / " .. b.output }
+  end
+}
+"""
+
+
+async def wait_for(ide: Ide, run_id: str, *statuses: str) -> dict[str, Any]:
+    with anyio.fail_after(30):
+        while True:
+            detail: dict[str, Any] = (await ide.client.get(f"/api/runs/{run_id}")).json()
+            if detail["status"] in statuses:
+                return detail
+            await anyio.sleep(0.05)
+
+
+async def test_a_run_waits_and_is_answered_over_http(ide: Ide, workspace: Path) -> None:
+    (workspace / "ask.tac").write_text(ASK.replace("TIMEOUT", "3600"))
+    run_id = await ide.start("ask.tac")
+    detail = await wait_for(ide, run_id, "waiting", "failed")
+    assert detail["status"] == "waiting"
+    [pending] = detail["pending"]
+    assert set(pending) == {
+        "request_id", "kind", "message", "options", "default", "timeout_s", "created_at",
+    }  # fmt: skip
+    assert pending["kind"] == "approve" and pending["message"] == "Publish it?"
+    listed = (await ide.client.get("/api/runs", params={"status": "waiting"})).json()["runs"]
+    assert [r["id"] for r in listed] == [run_id]
+
+    wrong = await ide.client.post(
+        f"/api/runs/{run_id}/answer", json={"request_id": "nope", "value": True}
+    )
+    assert wrong.status_code == 409
+    assert wrong.json()["error"]["code"] == "request_mismatch"
+    assert wrong.json()["error"]["pending"][0]["request_id"] == pending["request_id"]
+
+    answered = await ide.client.post(
+        f"/api/runs/{run_id}/answer", json={"request_id": pending["request_id"], "value": True}
+    )
+    assert answered.status_code == 202, answered.text
+    done = await wait_for(ide, run_id, "completed", "failed")
+    assert done["status"] == "completed", done["error"]
+    assert done["output"]["ok"] is True
+    events = await ide.services.store.read_events(run_id)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    types = [e.type for e in events]
+    assert types.count("human_request") == 1 and types.count("human_response") == 1
+    assert types.count("run_started") == 1 and types[-1] == "run_completed"
+    requests = (await ide.services.runtime.scripted_server()).requests
+    assert len(requests) == 2  # "Say hello" once, "Say bye" once
+
+    again = await ide.client.post(f"/api/runs/{run_id}/resume")
+    assert again.status_code == 409
+    assert "completed" in again.json()["error"]["message"]
+
+
+async def test_a_timeout_answers_with_the_default(ide: Ide, workspace: Path) -> None:
+    (workspace / "ask.tac").write_text(
+        ASK.replace("TIMEOUT", "0.2").replace('"Publish it?",', '"Publish it?", default = false,')
+    )
+    run_id = await ide.start("ask.tac")
+    done = await wait_for(ide, run_id, "completed", "failed")
+    assert done["status"] == "completed", done["error"]
+    assert done["output"]["ok"] is False
+    events = await ide.services.store.read_events(run_id)
+    [response] = [e for e in events if e.type == "human_response"]
+    assert response.answered_by == "default"
