@@ -48,7 +48,7 @@ async function main() {
   if (existsSync(scriptModule)) await writeFile(scriptPath, JSON.stringify((await import(pathToFileURL(scriptModule).href)).default, null, 2));
   const command = serverCommand().replaceAll('{workspace}', workspace).replaceAll('{port}', String(port)).replaceAll('{script}', scriptPath);
   console.log(`server: ${command}`);
-  const server = startServer(command, { TIDE_SCRIPTED_SCRIPT: scriptPath }, null);
+  let server = startServer(command, { TIDE_SCRIPTED_SCRIPT: scriptPath }, null);
   let proxy = null;
   let browser = null;
   const outcomes = [];
@@ -59,8 +59,22 @@ async function main() {
     proxy = await startProxy(new URL(api), { staticDir: staticMode === 'proxy' ? join(root, 'dist') : null });
     browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: CHROMIUM_ARGS });
     const ctx = { runs: [] };
+    // Kill the server with SIGKILL (no chance to finish anything) and start it again.
+    const restartServer = async () => {
+      const old = server;
+      try {
+        process.kill(-old.proc.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+      for (let i = 0; i < 50 && old.proc.exitCode === null && old.proc.signalCode === null; i++) await new Promise((r) => setTimeout(r, 100));
+      server = startServer(command, { TIDE_SCRIPTED_SCRIPT: scriptPath }, null);
+      await waitForHealth(api, 60000, server.proc);
+    };
+    const fake = serverCommand().includes('fake-server.mjs');
     for (const scenario of scenarios) {
       if (only && !scenario.name.includes(only)) continue;
+      if (scenario.realServer && fake) continue;
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
       const page = await context.newPage();
       const errors = [];
@@ -70,7 +84,7 @@ async function main() {
       try {
         await page.goto(`${proxy.url}/#/editor`);
         await page.locator('[data-testid="file-row"]').first().waitFor({ timeout: 15000 });
-        const detail = await scenario.run({ page, api, proxy, manifest, shot, ctx });
+        const detail = await scenario.run({ page, api, proxy, manifest, shot, ctx, restartServer, tide: resolve(root, '../.venv/bin/tide') });
         if (errors.length) throw new Error(`uncaught page errors: ${errors.join('; ')}`);
         outcomes.push({ name: scenario.name, ok: true, ms: Date.now() - started, detail });
         console.log(`✓ ${scenario.name} (${Date.now() - started} ms)`);

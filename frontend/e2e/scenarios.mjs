@@ -1,7 +1,8 @@
 // The e2e scenarios. Each gets a fresh page on the IDE and the harness context; each checks what
 // the page shows against what the server's own event stream says the model sent.
 import assert from 'node:assert/strict';
-import { referenceRun, sleep } from './lib.mjs';
+import { spawn } from 'node:child_process';
+import { freePort, referenceRun, sleep } from './lib.mjs';
 
 const T = (id) => `[data-testid="${id}"]`;
 
@@ -346,6 +347,90 @@ export const scenarios = [
       assert.equal(await page.evaluate(() => localStorage.getItem('tide.smoothing')), 'word', 'the smoothing setting is kept');
       await page.locator(T('smoothing-select')).selectOption('off');
       return { listed: ctx.runs.length, models, agents };
+    },
+  },
+  {
+    name: 'approve: a run that asks a person waits, is approved in the browser, and completes',
+    realServer: true,
+    async run({ page, api, manifest, shot }) {
+      await openFile(page, manifest.approve);
+      const runId = await startRun(page);
+      await page.locator(`${T('request-card')}[data-answered="false"]`).waitFor({ timeout: 60000 });
+      assert.equal(await waitForRunStatus(page, ['waiting']), 'waiting');
+      const detail = await (await fetch(`${api}/api/runs/${runId}`)).json();
+      assert.equal(detail.status, 'waiting');
+      assert.equal(detail.pending.length, 1);
+      assert.equal(detail.pending[0].kind, 'approve');
+      await page.locator(T('waiting-count')).waitFor({ timeout: 10000 });
+      await shot('08-waiting-for-approval');
+      await page.locator(T('request-approve')).click();
+      const status = await waitForRunStatus(page, ['completed', 'failed'], 60000);
+      assert.equal(status, 'completed');
+      const done = await (await fetch(`${api}/api/runs/${runId}`)).json();
+      assert.equal(done.output.approved, true);
+      await page.locator(`${T('request-card')}[data-answered="true"]`).waitFor();
+      const ref = await referenceRun(api, runId);
+      assert.deepEqual(await rawTurnTexts(page), [...ref.turns.entries()], 'the text after the answer streams in the same feed');
+      await shot('09-approved');
+      return { runId };
+    },
+  },
+  {
+    name: 'resume: after the server is killed mid-run, Resume completes it without repeating model calls',
+    realServer: true,
+    async run({ page, api, shot, restartServer, tide }) {
+      // A model server of its own, which outlives the IDE's, keeps the log of every request.
+      const port = await freePort();
+      const models = spawn(tide, ['model-server', '--port', String(port), '--rate', '40'], { stdio: 'ignore' });
+      try {
+        const base = `http://127.0.0.1:${port}`;
+        for (let i = 0; i < 100; i++) {
+          if (await fetch(`${base}/v1/models`).then((r) => r.ok, () => false)) break;
+          await sleep(100);
+        }
+        const source = [
+          `writer = Agent { model = "scripted/default", api_base = "${base}/v1", system_prompt = "You write." }`,
+          'Procedure {',
+          '  function(input)',
+          '    local a = writer("First part")',
+          '    local b = writer("Second part")',
+          '    local c = writer("Third part")',
+          '    return { text = a.output .. b.output .. c.output }',
+          '  end,',
+          '}',
+          '',
+        ].join('\n');
+        const created = await fetch(`${api}/api/files`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ path: 'durable.tac', content: source }),
+        });
+        assert.ok(created.ok, `created the procedure: ${created.status}`);
+        await page.reload();
+        await page.locator('[data-testid="file-row"]').first().waitFor({ timeout: 15000 });
+        await openFile(page, 'durable.tac');
+        const runId = await startRun(page);
+        const requests = async () => (await (await fetch(`${base}/_tide/requests`)).json()).map((r) => r.messages.at(-1).content);
+        for (let i = 0; i < 600 && (await requests()).length < 2; i++) await sleep(100);
+        assert.deepEqual(await requests(), ['First part', 'Second part'], 'killed while the second call streams');
+        await restartServer();
+        await page.goto(`${page.url().split('#')[0]}#/history/${encodeURIComponent(runId)}`);
+        await page.locator(T('resume-button')).waitFor({ timeout: 20000 });
+        await shot('10-interrupted');
+        await page.locator(T('resume-button')).click();
+        const status = await waitForRunStatus(page, ['completed', 'failed'], 60000);
+        assert.equal(status, 'completed');
+        const made = await requests();
+        assert.equal(made.filter((m) => m === 'First part').length, 1, 'the finished call is not made again');
+        assert.ok(made.filter((m) => m === 'Second part').length <= 2, 'only the call in flight is repeated');
+        assert.equal(made.filter((m) => m === 'Third part').length, 1);
+        const done = await (await fetch(`${api}/api/runs/${runId}`)).json();
+        assert.equal(done.status, 'completed');
+        await shot('11-resumed');
+        return { runId, requests: made };
+      } finally {
+        models.kill('SIGTERM');
+      }
     },
   },
 ];

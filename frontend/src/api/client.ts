@@ -96,6 +96,13 @@ export const api = {
   getRun: (id: string) => request<RunDetail>('GET', `api/runs/${encodeURIComponent(id)}`),
   cancelRun: (id: string) =>
     request<{ run_id: string; status: RunStatus }>('POST', `api/runs/${encodeURIComponent(id)}/cancel`),
+  answerRun: (id: string, requestId: string, value: unknown) =>
+    request<{ run_id: string; status: RunStatus }>('POST', `api/runs/${encodeURIComponent(id)}/answer`, {
+      request_id: requestId,
+      value,
+    }),
+  resumeRun: (id: string) =>
+    request<{ run_id: string; status: RunStatus }>('POST', `api/runs/${encodeURIComponent(id)}/resume`),
   stats: (by: StatsBy, since: StatsSince, every?: StatsEvery) =>
     request<StatsResult>('GET', `api/stats${query({ by, since, every })}`),
 };

@@ -70,7 +70,7 @@ export interface Models {
   default: string | null;
 }
 
-export type RunStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+export type RunStatus = 'queued' | 'running' | 'waiting' | 'completed' | 'failed' | 'cancelled';
 
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
 
@@ -89,6 +89,18 @@ export interface RunSummary {
   /** Labels given when the run started (`--tag k=v`, `tags` in POST /api/runs). */
   tags?: Record<string, string>;
   error: ErrorInfo | null;
+  /** The questions to a person a `waiting` run waits for. */
+  pending?: PendingRequest[];
+}
+
+export interface PendingRequest {
+  request_id: string;
+  kind: 'approve' | 'input' | 'select' | 'review';
+  message: string;
+  options: unknown[];
+  default: unknown;
+  timeout_s: number | null;
+  created_at: string;
 }
 
 export interface RunDetail extends RunSummary {

@@ -6,6 +6,20 @@ import { emptyFeed, feedReducer, feedText, type RunFeed } from './feed';
 const apply = (feed: RunFeed, ...events: TideEvent[]): RunFeed => feedReducer(feed, { type: 'events', events });
 
 describe('feed reducer', () => {
+  it('shows a question to a person, waiting until it is answered', () => {
+    const f = new EventFactory();
+    let feed = apply(emptyFeed('run-1'), f.started(), f.request('run-1-h2'));
+    expect(feed.status).toBe('waiting');
+    const card = feed.items.find((i) => i.kind === 'request');
+    expect(card?.kind === 'request' && card.request.message).toBe('Publish it?');
+    feed = apply(feed, f.response('run-1-h2', true));
+    expect(feed.status).toBe('running');
+    const answered = feed.items.find((i) => i.kind === 'request');
+    expect(answered?.kind === 'request' && answered.response?.value).toBe(true);
+    feed = apply(feed, f.completed());
+    expect(feed.status).toBe('completed');
+  });
+
   it('rebuilds text from chunks by offset', () => {
     const f = new EventFactory();
     let feed = apply(emptyFeed('run-1'), f.started(), f.turn('writer', 1, 'started'));

@@ -8,6 +8,8 @@ import type {
   AgentTurnEvent,
   CostEvent,
   ErrorInfo,
+  HumanRequestEvent,
+  HumanResponseEvent,
   LogEvent,
   ModelPredictionEvent,
   OutputValidationEvent,
@@ -76,6 +78,7 @@ export type FeedItem =
   | { kind: 'prediction'; id: string; event: ModelPredictionEvent }
   | { kind: 'logs'; id: string; lines: LogEvent[] }
   | { kind: 'terminal'; id: string; event: TerminalEvent; partialText: string | null }
+  | { kind: 'request'; id: string; request: HumanRequestEvent; response: HumanResponseEvent | null }
   | { kind: 'notice'; id: string; tone: 'warn' | 'ok' | 'error'; text: string };
 
 export interface RunFeed {
@@ -384,6 +387,14 @@ function applyTerminal(d: Draft, e: TerminalEvent): void {
   d.items().push({ kind: 'terminal', id: `terminal-${e.seq}`, event: e, partialText: partial });
 }
 
+function applyHumanResponse(d: Draft, e: HumanResponseEvent): void {
+  const items = d.items();
+  const index = items.findIndex((i) => i.kind === 'request' && i.id === `request-${e.request_id}`);
+  const item = items[index];
+  if (item?.kind === 'request') items[index] = { ...item, response: e };
+  if (!items.some((i) => i.kind === 'request' && i.response === null)) d.feed.status = 'running';
+}
+
 function applyEvent(d: Draft, e: TideEvent): void {
   switch (e.type) {
     case 'run_started':
@@ -418,6 +429,13 @@ function applyEvent(d: Draft, e: TideEvent): void {
       return;
     case 'log':
       applyLog(d, e);
+      return;
+    case 'human_request':
+      d.items().push({ kind: 'request', id: `request-${e.request_id}`, request: e, response: null });
+      d.feed.status = 'waiting';
+      return;
+    case 'human_response':
+      applyHumanResponse(d, e);
       return;
     case 'run_completed':
     case 'run_failed':

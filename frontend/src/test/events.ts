@@ -3,6 +3,8 @@ import type {
   AgentStreamChunkEvent,
   AgentTurnEvent,
   CostEvent,
+  HumanRequestEvent,
+  HumanResponseEvent,
   LogEvent,
   ModelPredictionEvent,
   OutputValidationEvent,
@@ -76,6 +78,14 @@ export class EventFactory {
 
   log(message: string, level: LogEvent['level'] = 'info'): LogEvent {
     return { ...this.base(), type: 'log', level, message, fields: {} };
+  }
+
+  request(requestId: string, kind: HumanRequestEvent['kind'] = 'approve', message = 'Publish it?'): HumanRequestEvent {
+    return { ...this.base(), type: 'human_request', request_id: requestId, kind, message, options: [], default: null, timeout_s: null };
+  }
+
+  response(requestId: string, value: unknown, answeredBy: HumanResponseEvent['answered_by'] = 'person'): HumanResponseEvent {
+    return { ...this.base(), type: 'human_response', request_id: requestId, value, answered_by: answeredBy };
   }
 
   completed(output: unknown = { ok: true }): RunCompletedEvent {

@@ -29,6 +29,26 @@ function ServerStatus() {
   );
 }
 
+/** How many runs wait for a person's answer; a click shows them in History. */
+function WaitingCount({ onView }: { onView: (v: View) => void }) {
+  const [count, setCount] = useState(0);
+  const check = () =>
+    api.listRuns({ status: 'waiting', limit: 500 }).then(
+      (r) => setCount(r.runs.length),
+      () => undefined,
+    );
+  useEffect(() => {
+    void check();
+  }, []);
+  useInterval(() => void check(), 3000);
+  if (count === 0) return null;
+  return (
+    <button type="button" className="btn small waiting-count" onClick={() => onView('history')} data-testid="waiting-count" title="Runs waiting for a person">
+      {count} waiting for you
+    </button>
+  );
+}
+
 export function Header({ view, onView }: { view: View; onView: (v: View) => void }) {
   const choice = useThemeChoice((s) => s.choice);
   const setTheme = useThemeChoice((s) => s.set);
@@ -56,6 +76,7 @@ export function Header({ view, onView }: { view: View; onView: (v: View) => void
         ))}
       </nav>
       <span className="topbar-spacer" />
+      <WaitingCount onView={onView} />
       <ServerStatus />
       <label className="setting" title="Show streamed text a word or a line at a time (held back at most 100 ms)">
         smoothing

@@ -1,10 +1,12 @@
-import { memo, useRef } from 'react';
-import { useRunStore } from '../../state/runStore';
+import { memo, useEffect, useRef, useState } from 'react';
+import { api } from '../../api/client';
+import { followRun, useRunStore } from '../../state/runStore';
 import type { FeedItem } from '../../run/feed';
 import { useStickToBottom } from '../../lib/hooks';
 import { TurnCard } from './TurnCard';
 import { ToolCall } from './ToolCall';
 import { LogGroup, Notice, PredictionItem, StartedLine, TerminalCard, ValidationItem } from './FeedItems';
+import { RequestCard } from './RequestCard';
 
 const Item = memo(function Item({ item }: { item: FeedItem }) {
   switch (item.kind) {
@@ -24,8 +26,68 @@ const Item = memo(function Item({ item }: { item: FeedItem }) {
       return <TerminalCard item={item} />;
     case 'notice':
       return <Notice tone={item.tone} text={item.text} />;
+    case 'request':
+      return <RequestCard item={item} />;
   }
 });
+
+/** An interrupted run (its process stopped) can be resumed, never without being asked:
+ * resuming calls models again. */
+function ResumeButton() {
+  const runId = useRunStore((s) => s.feed.runId);
+  const status = useRunStore((s) => s.feed.status);
+  const procedure = useRunStore((s) => s.feed.procedure);
+  const [interrupted, setInterrupted] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    setInterrupted(false);
+    if (!runId || status === 'completed' || status === 'cancelled' || status === 'waiting') return;
+    let stopped = false;
+    const check = () =>
+      api.getRun(runId).then(
+        (run) => {
+          if (!stopped) setInterrupted(run.status === 'failed' && run.error?.kind === 'interrupted');
+        },
+        () => undefined,
+      );
+    void check();
+    const timer = setInterval(() => void check(), 3000);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, [runId, status]);
+  if (!runId || !interrupted) return null;
+  const resume = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await api.resumeRun(runId);
+      setInterrupted(false);
+      followRun(runId, { status: 'running', procedure });
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <>
+      <span className="badge failed" title="its process stopped before it finished">
+        interrupted
+      </span>
+      <button type="button" className="btn small primary" disabled={busy} onClick={() => void resume()} data-testid="resume-button">
+        Resume
+      </button>
+      {error ? (
+        <span className="sev-error" role="alert" data-testid="resume-error">
+          {error}
+        </span>
+      ) : null}
+    </>
+  );
+}
 
 function ConnectionBadge() {
   const connection = useRunStore((s) => s.connection);
@@ -81,6 +143,7 @@ export function Feed({ empty }: { empty?: React.ReactNode }) {
         <span style={{ flex: 1 }} />
         <ConnectionBadge />
         <RunStatusBadge />
+        <ResumeButton />
         {!following ? (
           <button type="button" className="btn small" onClick={follow}>
             ↓ latest

@@ -8,7 +8,7 @@ import { errorText } from '../../state/toasts';
 import { useWorkspace } from '../../state/workspace';
 import { Feed } from '../feed/Feed';
 
-const STATUSES: RunStatus[] = ['queued', 'running', 'completed', 'failed', 'cancelled'];
+const STATUSES: RunStatus[] = ['queued', 'running', 'waiting', 'completed', 'failed', 'cancelled'];
 
 /** `team=search env=prod` as the API's `tag` filters; words without `=` are left out. */
 export function parseTagFilter(text: string): string[] {
