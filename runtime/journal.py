@@ -9,6 +9,10 @@ each answered effect sets the event numbering to where it stood after the effect
 between effects numbers its events as it did the first time, and those already stored are left
 out (``EventBus.replaying``).
 
+Numbering goes on after the last stored event from the first model call that runs live (its
+chunks cannot number as the interrupted attempt's did); up to there, even the effects that
+run again (a tool, a sub-procedure holding a call) number their events as the first time.
+
 An effect asked for at a position with another kind, name or arguments than the journal holds
 there means the procedure no longer does what it did: the run stops with ``DivergedError``.
 
@@ -46,6 +50,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 _SUMMARY_CHARS = 160
+# Effects whose entry must be on disk before the run goes on: a model call costs money and a
+# person's answer cannot be asked for again. The others (tools, sub-procedures, reads) are
+# written with the next batch of events, within milliseconds: one lost in a crash is done
+# again on resume, in the sandbox, with no effect outside it.
+WAIT_FOR_DISK = frozenset({"run", "model", "human"})
 
 
 class DivergedError(TideError):
@@ -146,7 +155,10 @@ class Journal:
         if entry is not None:
             self._check(slot, entry)
             slot.entry = entry
-        elif position >= self.replay_end and not self._live:
+        elif position >= self.replay_end and not self._live and kind == "model":
+            # Until a model call runs live, the code between effects numbers its events as the
+            # first attempt did (those already stored are left out); a live call streams as
+            # many chunks as it will, so from there on every event is numbered anew.
             self._live = True
             if self.bus is not None:
                 self.bus.go_live()
@@ -209,8 +221,8 @@ class Journal:
         extra: dict[str, Any] | None = None,
         seq: int | None = None,
     ) -> None:
-        """Record ``slot``'s outcome once the store has every event before it; wait until it
-        is durable."""
+        """Record ``slot``'s outcome once the store has every event before it; for a model
+        call or an answer, wait until it is on disk."""
         if slot.entry is not None:
             return  # replayed: the journal has it already
         bus = self.bus
@@ -228,8 +240,10 @@ class Journal:
             extra={"summary": slot.summary, **(extra or {})},
         )
         self.entries[slot.position] = entry
-        self.store.record_journal(self.run_id, entry)
-        await self.store.flush()
+        durable = slot.kind in WAIT_FOR_DISK
+        self.store.record_journal(self.run_id, entry, urgent=durable)
+        if durable:
+            await self.store.flush()
 
     def record_from_thread(self, slot: Slot, value: Any, **options: Any) -> None:
         anyio.from_thread.run(lambda: self.record(slot, value, **options))

@@ -49,6 +49,7 @@ def parse_answer(text: str) -> Any:
 
 
 async def find_run(store: ExecutionStore, run_id: str) -> RunRecord:
+    await store.flush()  # what this process recorded last is what is read
     record = await store.get_run(run_id)
     if record is None:
         matches = await store.list_runs(id_prefix=run_id, limit=2)

@@ -299,9 +299,10 @@ class ExecutionStore(Protocol):
 
     # -- the journal (durable runs; see ``runtime.store.journal``) ------------------------------
 
-    def record_journal(self, run_id: str, entry: JournalEntry) -> None:
-        """Queue a journal entry, written at once with the events queued before it; ``flush``
-        waits until it is durable."""
+    def record_journal(self, run_id: str, entry: JournalEntry, *, urgent: bool = True) -> None:
+        """Queue a journal entry, written in the same transaction as the events queued before
+        it: at once when ``urgent``, else with the next batch. ``flush`` waits until it is
+        durable."""
 
     async def read_journal(self, run_id: str) -> list[JournalEntry]:
         """The run's journal entries by position."""

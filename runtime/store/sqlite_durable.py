@@ -87,8 +87,8 @@ class DurableSQLite:
 
     # -- the journal ------------------------------------------------------------------------
 
-    def record_journal(self, run_id: str, entry: JournalEntry) -> None:
-        self._writer.put(journal=journal_row(run_id, entry), urgent=True)
+    def record_journal(self, run_id: str, entry: JournalEntry, *, urgent: bool = True) -> None:
+        self._writer.put(journal=journal_row(run_id, entry), urgent=urgent)
 
     async def read_journal(self, run_id: str) -> list[JournalEntry]:
         return await self._read(partial(read_journal_rows, run_id=run_id))
