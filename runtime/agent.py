@@ -7,7 +7,6 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -19,6 +18,7 @@ from runtime.events import (
     AgentStreamChunkEvent,
     AgentTurnEvent,
     CostEvent,
+    LogEvent,
     OutputValidationEvent,
     Stage,
     TextBuffer,
@@ -36,26 +36,11 @@ from runtime.models.base import (
     Usage,
 )
 from runtime.templates import render
+from runtime.turn_account import TurnAccount
 
 
-@dataclass
-class _Accounting:
-    started: float = field(default_factory=time.monotonic)
-    ttft_ms: float | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    chunks: int = 0
-    llm_calls: int = 0
-    finish_reason: str | None = None
-    streamed: bool = True
-    cached: bool = False
-
-    def add(self, usage: Usage | None) -> None:
-        if usage is not None:
-            self.prompt_tokens += usage.prompt_tokens
-            self.completion_tokens += usage.completion_tokens
-            self.cost_usd += usage.cost_usd
+class _Silent(Exception):
+    """The cause of a first-token timeout: Tide's own watchdog, not the provider's error."""
 
 
 class _Turn:
@@ -75,10 +60,11 @@ class _Turn:
         self.options = options
         self.number = session.turns
         self.buffer = TextBuffer()
-        self.account = _Accounting()
+        self.account = TurnAccount()
         self.tool_log: list[dict[str, Any]] = []
         self.done_reason: str | None = None
         self._produced_in_call = False
+        self._call_usage = False
 
     # -- the turn -------------------------------------------------------------------------------
 
@@ -281,6 +267,8 @@ class _Turn:
             except ModelError as exc:
                 self.account.add(exc.usage)
                 if self._produced_in_call or not exc.retryable or attempt > session.limits.retries:
+                    if exc.kind == "timeout" and isinstance(exc.__cause__, _Silent):
+                        raise AgentError(str(exc), kind="timeout") from None
                     raise AgentError(
                         f"model call failed for agent '{session.name}' ({session.model}): {exc}",
                         kind="model",
@@ -295,44 +283,72 @@ class _Turn:
     async def _stream_once(self, request: ModelRequest) -> tuple[str, list[ToolCallRequest]]:
         limits = self.session.limits
         self._produced_in_call = False
+        self._call_usage = False
         self.account.llm_calls += 1
-        call_started = time.monotonic()
         round_text: list[str] = []
         calls: list[ToolCallRequest] = []
-        stream = self.session.client.stream(request)
-        iterator = stream.__aiter__()
-        waited = limits.first_token_timeout
-        # One scope whose deadline moves with each item: entering a scope per chunk would cost
-        # more than everything else Tide does with the chunk.
-        with anyio.CancelScope() as watchdog:
-            try:
-                while True:
-                    waited = (
-                        limits.idle_timeout
-                        if self._produced_in_call
-                        else limits.first_token_timeout
-                    )
-                    watchdog.deadline = anyio.current_time() + waited
-                    try:
-                        item = await iterator.__anext__()
-                    except StopAsyncIteration:
-                        break
-                    if isinstance(item, RequestSent):
-                        call_started = item.at
-                        continue
-                    self._take(item, round_text, calls, call_started)
-            finally:
-                aclose: Callable[[], Awaitable[None]] | None = getattr(iterator, "aclose", None)
-                if aclose is not None:
-                    with anyio.CancelScope(shield=True):
-                        await aclose()
+        iterator = self.session.client.stream(request).__aiter__()
+        try:
+            with anyio.CancelScope() as watchdog:
+                await self._read(iterator, watchdog, round_text, calls)
+        except ModelError:
+            raise  # it carries what the failed call spent
+        except BaseException:
+            # Stopped by Tide (total timeout, cancel, Ctrl-C) mid-call: what was sent and
+            # received still counts.
+            self._estimate_stopped(request, round_text)
+            raise
         if watchdog.cancelled_caught:
+            self._estimate_stopped(request, round_text)
             what = "between chunks" if self._produced_in_call else "for the first token"
-            raise AgentError(
-                f"agent '{self.session.name}': the model sent nothing {what} for {waited:g} s",
-                kind="timeout",
-            )
+            waited = limits.idle_timeout if self._produced_in_call else limits.first_token_timeout
+            message = f"agent '{self.session.name}': the model sent nothing {what} for {waited:g} s"
+            if self._produced_in_call:
+                raise AgentError(message, kind="timeout")
+            # Nothing was shown yet: like any failure before the first token, it may be retried.
+            raise ModelError(message, kind="timeout", retryable=True) from _Silent()
         return "".join(round_text), calls
+
+    def _estimate_stopped(self, request: ModelRequest, round_text: list[str]) -> None:
+        """Count a call Tide stopped before the provider said what it used."""
+        estimate = getattr(self.session.client, "estimate_usage", None)
+        if self._call_usage or estimate is None:
+            return
+        try:
+            self.account.add(estimate(request.messages, "".join(round_text), len(round_text)))
+        except Exception:  # an estimate must never turn a stop into another failure
+            return
+
+    async def _read(
+        self,
+        iterator: Any,
+        watchdog: anyio.CancelScope,
+        round_text: list[str],
+        calls: list[ToolCallRequest],
+    ) -> None:
+        """The call's items into the turn. The ``watchdog``'s deadline moves with each item: a
+        scope per chunk would cost more than everything else Tide does with the chunk."""
+        limits = self.session.limits
+        call_started = time.monotonic()
+        try:
+            while True:
+                waited = (
+                    limits.idle_timeout if self._produced_in_call else limits.first_token_timeout
+                )
+                watchdog.deadline = anyio.current_time() + waited
+                try:
+                    item = await iterator.__anext__()
+                except StopAsyncIteration:
+                    break
+                if isinstance(item, RequestSent):
+                    call_started = item.at
+                    continue
+                self._take(item, round_text, calls, call_started)
+        finally:
+            aclose: Callable[[], Awaitable[None]] | None = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    await aclose()
 
     def _take(
         self,
@@ -357,7 +373,15 @@ class _Turn:
             self._produced_in_call = True
             calls.append(item)
         elif isinstance(item, Usage):
+            self._call_usage = True
             self.account.add(item)
+            if item.note:
+                self.bus.emit(
+                    LogEvent,
+                    level="warn",
+                    message=f"agent '{self.session.name}': {item.note}",
+                    source="accounting",
+                )
         elif isinstance(item, Finish):
             self.account.finish_reason = item.reason
             self.account.streamed = item.streamed
@@ -423,24 +447,13 @@ class _Turn:
     # -- accounting ---------------------------------------------------------------------------------
 
     def _emit_cost(self) -> None:
-        account = self.account
         cost = self.bus.emit(
             CostEvent,
             agent=self.session.name,
             turn=self.number,
             model=self.session.model,
             provider=self.session.client.provider,
-            prompt_tokens=account.prompt_tokens,
-            completion_tokens=account.completion_tokens,
-            total_tokens=account.prompt_tokens + account.completion_tokens,
-            cost_usd=account.cost_usd,
-            duration_ms=(time.monotonic() - account.started) * 1000,
-            time_to_first_token_ms=account.ttft_ms,
-            chunks=account.chunks,
-            finish_reason=account.finish_reason,
-            streamed=account.streamed,
-            cached=account.cached,
-            llm_calls=account.llm_calls,
+            **self.account.cost_fields(),
         )
         self.services.note_usage(cost)
 

@@ -134,8 +134,11 @@ class ConsoleHandler:
             else ""
         )
         cached = " · cached" if event.cached else ""
+        cached += "" if event.streamed else " · not streamed"
+        about = "~" if event.usage_estimated else ""
+        estimated = " (estimated)" if event.usage_estimated else ""
         self.console.print(
-            f"  [dim]↳ {event.total_tokens} tokens ({event.prompt_tokens} in / {event.completion_tokens} out)"
+            f"  [dim]↳ {about}{event.total_tokens} tokens{estimated} ({event.prompt_tokens} in / {event.completion_tokens} out)"
             f" · {format_cost(event.cost_usd)} · first token {format_ms(event.time_to_first_token_ms)}"
             f" · {format_ms(event.duration_ms)}{rate}{cached}[/]"
         )

@@ -202,6 +202,9 @@ class CostEvent(_EventBase):
     chunks: int = 0
     finish_reason: str | None = None
     streamed: bool = True
+    # The tokens (and so the cost) are Tide's count from the text sent and received, because
+    # the provider reported none: the stream was stopped or cut, or its usage was impossible.
+    usage_estimated: bool = False
     cached: bool = False
     llm_calls: int = 1
 

@@ -362,7 +362,9 @@ async def test_first_token_timeout() -> None:
         await anyio.sleep_forever()
         yield TextDelta("never")
 
-    result, events, model = await run_with(agent_procedure("first_token_timeout = 0.05"), silent)
+    result, events, model = await run_with(
+        agent_procedure("first_token_timeout = 0.05, retries = 0"), silent
+    )
     assert result.status == "failed"
     assert result.error is not None and result.error.kind == "timeout"
     assert "for the first token" in result.error.message
@@ -370,6 +372,32 @@ async def test_first_token_timeout() -> None:
     turns = of_type(events, "agent_turn")
     assert [t.stage for t in turns] == ["started", "failed"]
     assert turns[1].text == ""
+
+
+async def test_a_first_token_timeout_is_retried() -> None:
+    async def silent_once(request: ModelRequest) -> AsyncIterator[ModelItem]:
+        if len(model.requests) == 1:
+            await anyio.sleep_forever()
+        yield TextDelta("At last.")
+
+    model = FunctionModel(silent_once)
+    config = RuntimeConfig(retry_backoff_s=0.01)
+    text = agent_procedure("first_token_timeout = 0.05, retries = 2")
+    result, events = await run(text, mock=False, models={MODEL: model}, config=config)
+    assert result.output == {"text": "At last."}
+    assert len(model.requests) == 2
+    (cost,) = of_type(events, "cost")
+    assert cost.llm_calls == 2
+
+    async def silent(request: ModelRequest) -> AsyncIterator[ModelItem]:
+        await anyio.sleep_forever()
+        yield TextDelta("never")
+
+    model = FunctionModel(silent)
+    result, _ = await run(text, mock=False, models={MODEL: model}, config=config)
+    assert len(model.requests) == 3
+    assert result.error is not None and result.error.kind == "timeout"
+    assert "for the first token" in result.error.message
 
 
 async def test_idle_timeout_keeps_the_partial_text() -> None:

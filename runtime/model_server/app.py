@@ -121,7 +121,7 @@ class _ChatCompletions:
                 async with anyio.create_task_group() as tasks:
                     tasks.start_soon(_watch_disconnect, receive, record, tasks.cancel_scope)
                     try:
-                        await delivery.run(_Rendering(request, answer, index))
+                        await delivery.run(_Rendering(request, answer, index, reply or Reply()))
                     except OSError:
                         # Servers on ASGI spec 2.4 report a gone client by failing the send.
                         _note_disconnect(record)
@@ -153,9 +153,10 @@ def _note_disconnect(record: StreamRecord) -> None:
 class _Rendering:
     """The bytes of an answer in the OpenAI wire format."""
 
-    def __init__(self, request: ChatRequest, answer: Answer, index: int) -> None:
+    def __init__(self, request: ChatRequest, answer: Answer, index: int, reply: Reply) -> None:
         self.request = request
         self.answer = answer
+        self.reply = reply
         self._id = f"chatcmpl-tide{index:06d}"
         self._created = int(time.time())
 
@@ -178,7 +179,7 @@ class _Rendering:
             (self._chunk(delta, answer.finish_reason if i == len(deltas) - 1 else None), tokens)
             for i, (delta, tokens) in enumerate(deltas)
         ]
-        if self.request.include_usage:
+        if self.request.include_usage and self.reply.send_usage:
             events.append(
                 (
                     self._event(
@@ -219,11 +220,9 @@ class _Rendering:
             "logprobs": None,
             "finish_reason": answer.finish_reason,
         }
-        body = {
-            **self._head("chat.completion"),
-            "choices": [choice],
-            "usage": answer.usage,
-        }
+        body = {**self._head("chat.completion"), "choices": [choice]}
+        if self.reply.send_usage:
+            body["usage"] = answer.usage
         return json.dumps(body, ensure_ascii=False).encode()
 
     def _chunk(self, delta: dict[str, Any], finish_reason: str | None) -> bytes:
@@ -255,7 +254,7 @@ class _Delivery:
         self._started = 0.0
 
     async def run(self, rendering: _Rendering) -> None:
-        if rendering.request.stream:
+        if rendering.request.stream and self._reply.stream:
             await self._stream(rendering)
         else:
             await self._whole(rendering)

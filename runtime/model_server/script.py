@@ -55,6 +55,10 @@ class Reply(BaseModel):
     drop_after_tokens: int | None = Field(default=None, ge=0)
     malformed_after_tokens: int | None = Field(default=None, ge=0)
     tokens_per_second: float | None = Field(default=None, ge=0)
+    # Providers that never report usage in a stream, and servers that answer a streaming
+    # request with a whole JSON body, as some OpenAI-compatible ones do.
+    send_usage: bool = True
+    stream: bool = True
 
     @model_validator(mode="before")
     @classmethod

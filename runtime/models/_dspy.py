@@ -165,10 +165,12 @@ STILL_STREAMING = TextDelta("")
 class ChunkReader:
     """Reads LiteLLM's streamed chunks: text as it comes, the rest for the end."""
 
-    __slots__ = ("_calls", "_text", "count", "finish_reason", "id", "usage")
+    __slots__ = ("_calls", "_text", "count", "finish_reason", "id", "text_chunks", "usage")
 
     def __init__(self) -> None:
         self.count = 0
+        # Chunks that carried text: each is at least one token, whatever usage says.
+        self.text_chunks = 0
         self.id: str | None = None
         self.finish_reason: str | None = None
         self.usage: tuple[int, int] | None = None
@@ -200,6 +202,7 @@ class ChunkReader:
                 if call.function.arguments:
                     entry[2].append(call.function.arguments)
         if delta.content:
+            self.text_chunks += 1
             self._text.append(delta.content)
             return [TextDelta(delta.content)]
         if delta.tool_calls:

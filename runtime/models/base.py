@@ -57,9 +57,14 @@ class ToolCallRequest:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """Tokens and cost of a call. ``estimated``: counted by Tide from the text sent and
+    received, because the provider reported none (or an impossible count, said in ``note``)."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    estimated: bool = False
+    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -247,30 +247,48 @@ class LLMClient:
             raise self._failure(cut, kwargs, chunks)
         for call in chunks.tool_calls():
             yield call
-        if chunks.usage is not None:
-            yield self._usage(*chunks.usage)
+        yield self._stream_usage(kwargs["messages"], chunks)
         yield Finish(chunks.finish_reason, streamed=True)
 
     def _failure(
         self, exc: BaseException, kwargs: dict[str, Any], chunks: ChunkReader
     ) -> ModelError:
         """The error for a failed stream, carrying the tokens already spent on it."""
-        usage: Usage | None = None
-        if chunks.usage is not None:
-            usage = self._usage(*chunks.usage)
-        elif chunks.count > 0:
-            # Providers bill a stream cut short for what they generated; LiteLLM's
-            # tokenizer's estimate is nearer the truth than nothing.
-            litellm = import_litellm()
-            try:
-                prompt = litellm.token_counter(
-                    model=self.litellm_model, messages=kwargs["messages"]
-                )
-                completion = litellm.token_counter(model=self.litellm_model, text=chunks.text())
-                usage = self._usage(int(prompt), int(completion))
-            except Exception:
-                usage = Usage()
+        # Providers bill a stream cut short for what they generated.
+        usage = self._stream_usage(kwargs["messages"], chunks) if chunks.count > 0 else None
         return to_model_error(exc, mid_stream=chunks.count > 0, usage=usage)
+
+    def _stream_usage(self, messages: list[dict[str, Any]], chunks: ChunkReader) -> Usage:
+        """The usage of a stream: the provider's when it sent a possible one, else counted
+        from the whole text (never from LiteLLM's count over the chunks it still holds)."""
+        if chunks.usage is None:
+            return self.estimate_usage(messages, chunks.text(), pieces=chunks.text_chunks)
+        prompt, completion = chunks.usage
+        if completion >= chunks.text_chunks:
+            return self._usage(prompt, completion)
+        counted = max(self._count(text=chunks.text()), chunks.text_chunks)
+        usage = self._usage(prompt, counted)
+        note = (
+            f"usage reported {completion} completion tokens for {chunks.text_chunks} chunks "
+            f"of text; {counted} counted from the text"
+        )
+        return Usage(usage.prompt_tokens, counted, usage.cost_usd, estimated=True, note=note)
+
+    def estimate_usage(self, messages: list[dict[str, Any]], text: str, pieces: int = 0) -> Usage:
+        """Tokens of ``messages`` and ``text`` by the model's tokenizer when LiteLLM knows it
+        (a generic one otherwise), priced as the model is; the text arrived in ``pieces``
+        chunks, each at least a token."""
+        completion = max(self._count(text=text) if text else 0, pieces)
+        usage = self._usage(self._count(messages=messages), completion)
+        return Usage(usage.prompt_tokens, usage.completion_tokens, usage.cost_usd, estimated=True)
+
+    def _count(self, **content: Any) -> int:
+        try:
+            return int(import_litellm().token_counter(model=self.litellm_model, **content))
+        except Exception:
+            # A rough count beats none: about four characters a token in English.
+            size = len(json.dumps(content, ensure_ascii=False))
+            return max(1, size // 4)
 
     def _whole_response(self, response: Any) -> list[ModelItem]:
         """The items of a response that arrived in one piece (not streamed, or cached)."""

@@ -138,6 +138,7 @@ export interface CostEvent {
   chunks?: number;
   finish_reason?: string | null;
   streamed?: boolean;
+  usage_estimated?: boolean;
   cached?: boolean;
   llm_calls?: number;
 }

@@ -186,6 +186,18 @@ describe('feed reducer', () => {
     const f = new EventFactory();
     const feed = apply(emptyFeed('run-1'), f.turn('w', 1, 'started'), f.cost('w', 1));
     expect(feed.turns['w#1']?.cost).toMatchObject({ promptTokens: 100, completionTokens: 50, costUsd: 0.0012, ttftMs: 500 });
+    expect(feed.turns['w#1']?.cost).toMatchObject({ usageEstimated: false, streamed: true });
+  });
+
+  it('marks a turn whose usage was estimated or that did not stream', () => {
+    const f = new EventFactory();
+    const feed = apply(
+      emptyFeed('run-1'),
+      f.turn('w', 1, 'started'),
+      f.cost('w', 1),
+      f.cost('w', 1, { usage_estimated: true, streamed: false }),
+    );
+    expect(feed.turns['w#1']?.cost).toMatchObject({ usageEstimated: true, streamed: false, completionTokens: 100 });
   });
 
   it('keeps partial text when the run is cancelled or fails', () => {

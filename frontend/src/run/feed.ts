@@ -35,6 +35,10 @@ export interface TurnCost {
   ttftMs: number | null;
   cached: boolean;
   llmCalls: number;
+  // Tide's count from the text, the provider having reported none (or an impossible one).
+  usageEstimated: boolean;
+  // False when the answer came in one piece: the model or provider could not stream.
+  streamed: boolean;
 }
 
 export interface TurnState {
@@ -346,6 +350,8 @@ function applyCost(d: Draft, e: CostEvent): void {
     ttftMs: prev?.ttftMs ?? e.time_to_first_token_ms ?? null,
     cached: (prev?.cached ?? true) && (e.cached ?? false),
     llmCalls: add(prev?.llmCalls, e.llm_calls ?? 1),
+    usageEstimated: (prev?.usageEstimated ?? false) || (e.usage_estimated ?? false),
+    streamed: (prev?.streamed ?? true) && (e.streamed ?? true),
   };
   if (!turn.model) turn.model = e.model;
 }

@@ -39,6 +39,16 @@ export function CostFooter({ cost, durationMs }: { cost: TurnCost; durationMs: n
         <b>{formatRate(tps)}</b>
       </span>
       {cost.cached ? <span className="badge">cached</span> : null}
+      {cost.usageEstimated ? (
+        <span className="badge warn" data-testid="usage-estimated" title="The provider reported no usage: tokens and cost are Tide's count from the text">
+          estimated
+        </span>
+      ) : null}
+      {cost.streamed ? null : (
+        <span className="badge" data-testid="not-streamed" title="The answer came in one piece">
+          not streamed
+        </span>
+      )}
       {cost.llmCalls > 1 ? <span>{cost.llmCalls} calls</span> : null}
     </div>
   );

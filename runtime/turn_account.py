@@ -1,0 +1,49 @@
+"""What an agent's turn spent: tokens, cost, time and calls, summed over its model calls."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.models.base import Usage
+
+
+@dataclass
+class TurnAccount:
+    started: float = field(default_factory=time.monotonic)
+    ttft_ms: float | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    chunks: int = 0
+    llm_calls: int = 0
+    finish_reason: str | None = None
+    streamed: bool = True
+    cached: bool = False
+    # Any call's usage was Tide's count rather than the provider's (see ``Usage.estimated``).
+    usage_estimated: bool = False
+
+    def add(self, usage: Usage | None) -> None:
+        if usage is not None:
+            self.prompt_tokens += usage.prompt_tokens
+            self.completion_tokens += usage.completion_tokens
+            self.cost_usd += usage.cost_usd
+            self.usage_estimated = self.usage_estimated or usage.estimated
+
+    def cost_fields(self) -> dict[str, Any]:
+        """The ``cost`` event's fields that this account knows."""
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "cost_usd": self.cost_usd,
+            "duration_ms": (time.monotonic() - self.started) * 1000,
+            "time_to_first_token_ms": self.ttft_ms,
+            "chunks": self.chunks,
+            "finish_reason": self.finish_reason,
+            "streamed": self.streamed,
+            "usage_estimated": self.usage_estimated,
+            "cached": self.cached,
+            "llm_calls": self.llm_calls,
+        }
