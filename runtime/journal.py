@@ -50,11 +50,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 _SUMMARY_CHARS = 160
-# Effects whose entry must be on disk before the run goes on: a model call costs money and a
-# person's answer cannot be asked for again. The others (tools, sub-procedures, reads) are
+# Effects whose entry must be on disk before the run goes on: a model call or a prediction
+# costs money and a person's answer cannot be asked for again. The others (tools, sub-procedures, reads) are
 # written with the next batch of events, within milliseconds: one lost in a crash is done
 # again on resume, in the sandbox, with no effect outside it.
-WAIT_FOR_DISK = frozenset({"run", "model", "human"})
+WAIT_FOR_DISK = frozenset({"run", "model", "prediction", "human"})
 
 
 class DivergedError(TideError):

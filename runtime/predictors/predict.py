@@ -41,6 +41,10 @@ class PredictionServices(Protocol):
 
     def warn(self, message: str) -> None: ...
 
+    def journaled(self, name: str, payload: Any, compute: Callable[[], T]) -> T:
+        """``compute()``, or, when a resumed run replays, the result its first attempt had."""
+        ...
+
     @property
     def project_root(self) -> Path | None: ...
 
@@ -61,6 +65,13 @@ class Predictor:
             raise ProcedureRuntimeError(f"model '{name}': " + "; ".join(problems))
         number = self.calls.get(name, 0) + 1
         self.calls[name] = number
+        result = self.services.journaled(
+            name, payload, lambda: self._predict(model, name, payload, number)
+        )
+        self.history.setdefault(name, []).append({"input": payload, "output": result["output"]})
+        return result
+
+    def _predict(self, model: ModelDecl, name: str, payload: Any, number: int) -> dict[str, Any]:
         emit = self.services.emit_prediction
         emit(model=name, call=number, stage="started", backend=model.type, input=payload)
         started = time.monotonic()
@@ -101,7 +112,6 @@ class Predictor:
             cost_usd=cost,
             duration_ms=duration_ms,
         )
-        self.history.setdefault(name, []).append({"input": payload, "output": output})
         result: dict[str, Any] = {}
         if isinstance(output, dict):
             # Tactus lets `result.label` read `result.output.label`.

@@ -13,6 +13,7 @@ import anyio.from_thread
 from runtime.declarations import AgentConfig, AgentDecl
 from runtime.errors import DeclarationError
 from runtime.events import ModelPredictionEvent
+from runtime.journal import journaled
 from runtime.predictors.model import ModelDecl
 from runtime.predictors.predict import LlmReply
 
@@ -48,6 +49,10 @@ class RunPredictionServices:
 
     def warn(self, message: str) -> None:
         self._run.log("warn", message, {}, None)
+
+    def journaled(self, name: str, payload: Any, compute: Callable[[], T]) -> T:
+        # A prediction is journaled like an agent's turn: a resumed run does not ask again.
+        return journaled(self._run, "prediction", name, payload, compute)
 
     def llm_turn(self, model: ModelDecl, config: dict[str, Any], message: str) -> LlmReply:
         agent = self._agents.get(model.id)
@@ -95,6 +100,9 @@ class OfflinePredictionServices:
 
     def warn(self, message: str) -> None:
         return None
+
+    def journaled(self, name: str, payload: Any, compute: Callable[[], T]) -> T:
+        return compute()
 
     def llm_turn(self, model: ModelDecl, config: dict[str, Any], message: str) -> LlmReply:
         raise DeclarationError(
