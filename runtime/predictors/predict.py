@@ -41,6 +41,10 @@ class PredictionServices(Protocol):
 
     def warn(self, message: str) -> None: ...
 
+    def add_cost(self, usd: float) -> None:
+        """A backend's own price (an http model's ``cost_per_call``) joins the run's cost."""
+        ...
+
     def journaled(self, name: str, payload: Any, compute: Callable[[], T]) -> T:
         """``compute()``, or, when a resumed run replays, the result its first attempt had."""
         ...
@@ -55,7 +59,6 @@ class Predictor:
     def __init__(self, services: PredictionServices) -> None:
         self.services = services
         self.calls: dict[str, int] = {}
-        self.history: dict[str, list[dict[str, Any]]] = {}
 
     def predict(self, model: ModelDecl, raw_input: Any) -> dict[str, Any]:
         name = model.name or f"model{model.id}"
@@ -65,11 +68,9 @@ class Predictor:
             raise ProcedureRuntimeError(f"model '{name}': " + "; ".join(problems))
         number = self.calls.get(name, 0) + 1
         self.calls[name] = number
-        result = self.services.journaled(
+        return self.services.journaled(
             name, payload, lambda: self._predict(model, name, payload, number)
         )
-        self.history.setdefault(name, []).append({"input": payload, "output": result["output"]})
-        return result
 
     def _predict(self, model: ModelDecl, name: str, payload: Any, number: int) -> dict[str, Any]:
         emit = self.services.emit_prediction
@@ -137,6 +138,7 @@ class Predictor:
             return config.get("value"), {}, 0.0, None
         if kind == "http":
             output, cost = self.services.wait(_post, name, config, payload)
+            self.services.add_cost(cost)
             return output, {}, cost, None
         if kind == "llm":
             message = payload.get("text") if isinstance(payload, dict) else None

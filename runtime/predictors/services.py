@@ -50,6 +50,9 @@ class RunPredictionServices:
     def warn(self, message: str) -> None:
         self._run.log("warn", message, {}, None)
 
+    def add_cost(self, usd: float) -> None:
+        self._run.totals.cost_usd += usd
+
     def journaled(self, name: str, payload: Any, compute: Callable[[], T]) -> T:
         # A prediction is journaled like an agent's turn: a resumed run does not ask again.
         return journaled(self._run, "prediction", name, payload, compute)
@@ -99,6 +102,9 @@ class OfflinePredictionServices:
         raise DeclarationError("custom steps cannot call http models: the run is over")
 
     def warn(self, message: str) -> None:
+        return None
+
+    def add_cost(self, usd: float) -> None:
         return None
 
     def journaled(self, name: str, payload: Any, compute: Callable[[], T]) -> T:

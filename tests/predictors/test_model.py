@@ -184,8 +184,10 @@ async def test_http_model_posts_json(endpoint: tuple[str, list[dict[str, Any]]])
     local ok, err = pcall(function() return m({{text = "boom"}}) end)
     return {{ label = r.label, cost = r.cost, err = tostring(err) }}
     """
-    output = await output_of(text, mock=False)
+    result, _ = await run(text, mock=False)
+    output = result.output
     assert output["label"] == "HI" and output["cost"] == 0.002
+    assert result.totals.cost_usd == pytest.approx(0.002)  # the failed call costs nothing
     assert "answered HTTP 500" in output["err"]
     assert seen[0] == {"body": {"text": "hi"}, "auth": "Bearer t"}
 
