@@ -142,25 +142,29 @@ async def run_evaluation(path: str, options: EvalOptions) -> EvalReport:
         runs = options.runs or config.runs
         parallel = (options.workers or os.cpu_count() or 4) if config.parallel else 1
         limiter = anyio.CapacityLimiter(parallel)
-        report = EvalReport(
-            source.display_name,
-            [e.label for e in config.evaluators],
-            [CaseReport(case, [None] * runs) for case in config.cases],  # type: ignore[list-item]
-            config.thresholds,
-            options.mock,
-            problems=list(config.problems),
-        )
+        scored: dict[tuple[int, int], RunScore] = {}
 
-        async def one(case_report: CaseReport, index: int) -> None:
+        async def one(case_index: int, run_index: int) -> None:
             async with limiter:
-                case_report.runs[index] = await _run_case(
-                    runtime, source, config, case_report.case, index + 1, options
+                scored[case_index, run_index] = await _run_case(
+                    runtime, source, config, config.cases[case_index], run_index + 1, options
                 )
 
         async with anyio.create_task_group() as group:
-            for case_report in report.cases:
-                for index in range(runs):
-                    group.start_soon(one, case_report, index)
+            for case_index in range(len(config.cases)):
+                for run_index in range(runs):
+                    group.start_soon(one, case_index, run_index)
+    report = EvalReport(
+        source.display_name,
+        [e.label for e in config.evaluators],
+        [
+            CaseReport(case, [scored[i, r] for r in range(runs)])
+            for i, case in enumerate(config.cases)
+        ],
+        config.thresholds,
+        options.mock,
+        problems=list(config.problems),
+    )
     report.duration_s = time.perf_counter() - started
     return report
 
