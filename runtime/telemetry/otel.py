@@ -21,6 +21,7 @@ Every span carries the run's tags as ``tide.tag.<key>`` and its id as ``tide.run
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -35,6 +36,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from runtime.alerts import ALERT_SOURCE
 from runtime.events import (
+    TERMINAL_TYPES,
     AgentStreamChunkEvent,
     AgentTurnEvent,
     CostEvent,
@@ -120,16 +122,18 @@ class OTelHandler:
         self._providers = providers
         self._runs: dict[str, _Run] = {}
 
-    async def log(self, event: Event) -> None:
+    def log(self, event: Event) -> Awaitable[None] | None:
+        if event.type == "agent_stream_chunk":
+            # Most events: a dictionary lookup, no coroutine.
+            self._on_agent_stream_chunk(event)
+            return None
         handler = getattr(self, f"_on_{event.type}", None)
         if handler is not None:
             handler(event)
-        if (
-            event.type in ("run_completed", "run_failed", "run_cancelled")
-            and self._providers is not None
-        ):
+        if event.type in TERMINAL_TYPES and self._providers is not None:
             # Exported before the run's caller goes on (and before `tide run` exits).
-            await anyio.to_thread.run_sync(self._providers.force_flush)
+            return anyio.to_thread.run_sync(self._providers.force_flush)
+        return None
 
     # -- spans ----------------------------------------------------------------------------------
 
