@@ -72,7 +72,6 @@ class _Turn:
     # Calls that are over, with when they ended: they are ended for real once the turn's cost
     # (which names the provider and counts the tokens) has been put on them.
     ended: list[tuple[Span, int]] = field(default_factory=list)
-    tools_running: int = 0
     used_tools: bool = False
     # Where the next model call starts: after the last tool of a round.
     next_call_at: int | None = None
@@ -243,7 +242,6 @@ class OTelHandler:
             parent = run.span
             if turn is not None:
                 self._end_call(turn, moment)
-                turn.tools_running += 1
                 turn.used_tools = True
                 parent = turn.span
             run.tools[event.call_id] = self._start(
@@ -266,7 +264,6 @@ class OTelHandler:
             _fail(span, "tool", event.error or "the tool failed")
         span.end(end_time=moment)
         if turn is not None:
-            turn.tools_running = max(0, turn.tools_running - 1)
             turn.next_call_at = moment
 
     def _on_cost(self, event: CostEvent) -> None:
