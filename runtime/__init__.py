@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         RunFailedEvent,
         RunStartedEvent,
         RunTotals,
+        SystemAlertEvent,
         ToolCallEvent,
         event_json_schema,
         parse_event,

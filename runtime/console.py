@@ -25,10 +25,12 @@ from runtime.events import (
     RunFailedEvent,
     RunStartedEvent,
     RunTotals,
+    SystemAlertEvent,
     ToolCallEvent,
 )
 
 _LEVEL_STYLE = {"debug": "dim", "info": "cyan", "warn": "yellow", "error": "bold red"}
+_ALERT_STYLE = {"info": "cyan", "warning": "yellow", "error": "bold red", "critical": "bold red"}
 
 
 def format_cost(usd: float) -> str:
@@ -170,6 +172,12 @@ class ConsoleHandler:
         self.console.print(
             f"  [{style}]{event.level}[/] {escape(event.message)} [dim]{escape(fields)}[/]"
         )
+
+    def _on_system_alert(self, event: SystemAlertEvent) -> None:
+        self._end_stream()
+        style = _ALERT_STYLE[event.level]
+        where = f" [dim]({escape(event.source)})[/]" if event.source else ""
+        self.console.print(f"  [{style}]⚠ {event.level}[/] {escape(event.message)}{where}")
 
     def _summary(self, totals: RunTotals) -> str:
         return (

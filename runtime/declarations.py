@@ -19,9 +19,10 @@ AGENT_KEY_ALIASES = {"request_timeout": "timeout", "max_tool_followup_rounds": "
 # Tactus keys that Tide accepts and does not act on; validation warns about them.
 IGNORED_AGENT_KEYS = frozenset(
     {
-        "toolsets", "model_settings", "prepare", "inline_tools", "model_type", "reasoning_effort",
+        "toolsets", "model_settings", "prepare", "model_type", "reasoning_effort",
         "verbosity", "input", "message_history", "module", "retry", "response", "tool_choice",
-        "steering_enabled", "context", "max_turns",
+        "steering_enabled", "context", "max_turns", "retry_delay", "input_schema",
+        "output_schema", "log_handler", "compactor", "dependencies", "hitl",
     }
 )  # fmt: skip
 
@@ -101,16 +102,23 @@ def parse_agent_config(raw: Any) -> tuple[AgentConfig, list[str]]:
         )
     data = {AGENT_KEY_ALIASES.get(k, k): v for k, v in raw.items() if k not in IGNORED_AGENT_KEYS}
     warnings = [f"agent key '{k}' is accepted but not used by Tide" for k in raw if k not in data]
-    for key in data:
+    for key in list(data):
         if not isinstance(key, str) or key not in AGENT_KEYS:
             key = str(key)
             close = suggest(key, AGENT_KEYS)
-            raise DeclarationError(
-                f"unknown agent key '{key}'",
-                hint=f"did you mean '{close}'?"
-                if close
-                else "known keys: " + ", ".join(sorted(AGENT_KEYS)),
-            )
+            if close is None:
+                # Tactus accepts any key; one that is no misspelling of a Tide key is let through.
+                warnings.append(f"agent key '{key}' is not used by Tide")
+                data.pop(key, None)
+                continue
+            raise DeclarationError(f"unknown agent key '{key}'", hint=f"did you mean '{close}'?")
+    if isinstance(data.get("model"), dict):
+        # Tactus's `model = {name = "...", temperature = ...}`: the name, and settings beside it.
+        settings = dict(data["model"])
+        data["model"] = settings.pop("name", None)
+        for key, value in settings.items():
+            if key in AGENT_KEYS and key not in data:
+                data[key] = value
     if "output" in data:
         data["output"] = parse_fields(data["output"], "an agent's output")
     if isinstance(data.get("tools"), dict):
@@ -130,6 +138,8 @@ class AgentDecl:
     file: str | None
     line: int | None
     name: str | None = None
+    # Tools declared inside the agent (``inline_tools``), by id; named ``<agent>_<tool>``.
+    inline_tools: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -142,6 +152,15 @@ class ToolDecl:
     line: int | None
     name: str | None = None
     builtin: bool = False
+
+
+@dataclass
+class ToolsetDecl:
+    id: int
+    name: str
+    description: str = ""
+    members: list[int] = field(default_factory=list)  # tool ids
+    references: list[str] = field(default_factory=list)  # names resolved when an agent runs
 
 
 @dataclass
@@ -176,6 +195,7 @@ class Declarations:
     agents: dict[int, AgentDecl] = field(default_factory=dict)
     tools: dict[int, ToolDecl] = field(default_factory=dict)
     procedures: dict[int, ProcedureDecl] = field(default_factory=dict)
+    toolsets: dict[int, ToolsetDecl] = field(default_factory=dict)
     mocks: dict[str, Any] = field(default_factory=dict)
     specifications: list[SpecificationDecl] = field(default_factory=list)
     steps: list[StepDecl] = field(default_factory=list)
@@ -192,6 +212,9 @@ class Declarations:
 
     def tool_named(self, name: str) -> ToolDecl | None:
         return next((t for t in self.tools.values() if t.name == name), None)
+
+    def toolset_named(self, name: str) -> ToolsetDecl | None:
+        return next((t for t in self.toolsets.values() if t.name == name), None)
 
     def main_procedure(self) -> ProcedureDecl | None:
         """``main``, else the one procedure not bound to a name, else the only procedure."""

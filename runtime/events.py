@@ -270,6 +270,16 @@ class LogEvent(_EventBase):
     source: str | None = None
 
 
+class SystemAlertEvent(_EventBase):
+    """``System.alert{message, level, source, context}``: an operational alert from a procedure."""
+
+    type: Literal["system_alert"] = "system_alert"
+    level: Literal["info", "warning", "error", "critical"]
+    message: str
+    source: str | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
 Event: TypeAlias = Annotated[
     RunStartedEvent
     | RunCompletedEvent
@@ -283,7 +293,8 @@ Event: TypeAlias = Annotated[
     | OutputValidationEvent
     | HumanRequestEvent
     | HumanResponseEvent
-    | LogEvent,
+    | LogEvent
+    | SystemAlertEvent,
     Field(discriminator="type"),
 ]
 

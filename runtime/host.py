@@ -28,6 +28,7 @@ from runtime.fields import check_output, coerce_inputs, parse_fields
 from runtime.journal import journaled
 from runtime.json_namespace import json_call
 from runtime.memory import MemoryMeter
+from runtime.library import Library, toolsets
 from runtime.predictors.classify import ClassifierDecl, classify, llm_model, parse_classifier
 from runtime.predictors.model import ModelDecl, parse_model
 from runtime.predictors.modules import SOURCES as PREDICTOR_MODULES
@@ -36,8 +37,8 @@ from runtime.source import ProcedureSource, find_module
 from runtime.tool_mocks import NO_MOCK, ToolMock
 from runtime.tools import DONE_MODULES, ToolLedger, done_tool
 
-TOOL_METHODS = ("called", "call_count", "last_call", "last_result", "calls")
-AGENT_METHODS = ("turns", "history")
+TOOL_METHODS = ("called", "call_count", "last_call", "last_result", "calls", "reset")
+AGENT_METHODS = ("turns", "history", "get_history", "clear_history")
 PROCEDURE_METHODS = ()
 MODEL_METHODS = ("predict",)
 CLASSIFIER_METHODS = ("classify",)
@@ -78,6 +79,8 @@ class Host:
         self.ledger = ToolLedger()
         self._next_id = 0
         self._handles: dict[tuple[str, int], Any] = {}
+        # The agent called most recently (``MessageHistory`` edits its conversation).
+        self.current_agent: AgentDecl | None = None
         self.sandbox = sandbox_factory(
             {
                 "declare": self._declare,
@@ -87,6 +90,7 @@ class Host:
                 "handle_method": self._handle_method,
                 "call": self._call,
                 "namespace_call": self._namespace_call,
+                "handle_get": self._handle_get,
                 "log": self._print,
                 "builtin_module": self._builtin_module,
                 "lookup": self._lookup,
@@ -95,6 +99,7 @@ class Host:
             }
         )
         self.meter = MemoryMeter(self.sandbox.max_memory, self.sandbox.runtime.get_memory_used)
+        self.library = Library(self)
 
     # -- running the file ---------------------------------------------------------------------
 
@@ -146,7 +151,7 @@ class Host:
 
     # -- declarations -------------------------------------------------------------------------
 
-    def _new_id(self) -> int:
+    def new_id(self) -> int:
         self._next_id += 1
         return self._next_id
 
@@ -168,18 +173,22 @@ class Host:
     ) -> Any:
         decls = self.declarations
         if kind == "agent":
+            inline = config.pop("inline_tools", None) if isinstance(config, dict) else None
             agent_config, warnings = parse_agent_config(config)
             decls.warnings.extend((w, file, line) for w in warnings)
-            agent = AgentDecl(self._new_id(), agent_config, file, line, name or agent_config.name)
+            agent = AgentDecl(self.new_id(), agent_config, file, line, name or agent_config.name)
+            toolsets.declare_inline_tools(self, agent, inline)
             decls.agents[agent.id] = agent
             return self._make_handle("agent", agent.id, AGENT_METHODS)
+        if kind == "toolset":
+            return self._make_handle("toolset", toolsets.declare_toolset(self, name, config), ())
         if kind == "tool":
             if not isinstance(config, dict):
                 raise DeclarationError(
                     "Tool expects a table: Tool { description = ..., function(args) ... end }"
                 )
             tool = ToolDecl(
-                self._new_id(),
+                self.new_id(),
                 description=str(config.get("description", "")),
                 input=parse_fields(config.get("input", config.get("parameters")), "a tool's input"),
                 function=config.get("1", config.get("handler")),
@@ -192,14 +201,14 @@ class Host:
                     "Tool has no function", hint="add `function(args) ... end` inside Tool { ... }"
                 )
             decls.tools[tool.id] = tool
-            return self._make_handle("tool", tool.id, TOOL_METHODS)
+            return self.register_tool(tool)
         if kind == "procedure":
             if not isinstance(config, dict):
                 raise DeclarationError(
                     "Procedure expects a table: Procedure { function(input) ... end }"
                 )
             procedure = ProcedureDecl(
-                self._new_id(),
+                self.new_id(),
                 input=parse_fields(config.get("input"), "a procedure's input"),
                 output=parse_fields(config.get("output"), "a procedure's output"),
                 state=_state.initial_state(config.get("state")),
@@ -230,7 +239,7 @@ class Host:
             decls.specifications.append(SpecificationDecl(text, file, line))
             return None
         if kind == "model":
-            model = parse_model(self._new_id(), name, config, file, line)
+            model = parse_model(self.new_id(), name, config, file, line)
             decls.warnings.extend((w, file, line) for w in model.warnings)
             decls.models[model.id] = model
             return self._make_handle("model", model.id, MODEL_METHODS)
@@ -252,10 +261,10 @@ class Host:
         raise DeclarationError(f"unknown declaration {kind}")
 
     def _declare_classifier(self, config: Any, file: str | None, line: int | None) -> Any:
-        decl, warnings = parse_classifier(self._new_id(), config, file, line)
+        decl, warnings = parse_classifier(self.new_id(), config, file, line)
         self.declarations.warnings.extend((w, file, line) for w in warnings)
         if decl.method == "llm":
-            decl.model = llm_model(decl, self._new_id())
+            decl.model = llm_model(decl, self.new_id())
         self.declarations.classifiers[decl.id] = decl
         handle = self._make_handle("classifier", decl.id, CLASSIFIER_METHODS)
         if isinstance(config, dict) and "input" in config:
@@ -264,6 +273,10 @@ class Host:
 
     def _classify(self, decl: ClassifierDecl, text: Any) -> Any:
         return classify(decl, text, self.effects.predict)
+
+    def register_tool(self, tool: ToolDecl) -> Any:
+        """Give a declared tool its handle."""
+        return self._make_handle("tool", tool.id, TOOL_METHODS)
 
     def _make_handle(self, kind: str, ident: int, methods: tuple[str, ...]) -> Any:
         handle = self.sandbox.make_handle(kind, ident, methods)
@@ -278,6 +291,7 @@ class Host:
             "procedure": decls.procedures,
             "model": decls.models,
             "classifier": decls.classifiers,
+            "toolset": decls.toolsets,
         }
         return tables.get(kind, {})
 
@@ -292,9 +306,7 @@ class Host:
         ref = parse_handle(tag)
         return ref.kind, ref.id
 
-    def _decl(
-        self, kind: str, ident: int
-    ) -> AgentDecl | ToolDecl | ProcedureDecl | ModelDecl | ClassifierDecl:
+    def _decl(self, kind: str, ident: int) -> Any:
         table = self._table(kind)
         return table[ident]
 
@@ -302,6 +314,8 @@ class Host:
         decl = self._decl(kind, ident)
         if decl.name is None:
             decl.name = name
+            if isinstance(decl, AgentDecl):
+                toolsets.name_inline_tools(self, decl)
 
     def _handle_name(self, kind: str, ident: int) -> str:
         decl = self._decl(kind, ident)
@@ -318,6 +332,7 @@ class Host:
                 )
                 if decl.name is None:
                     decl.name = f"agent{decl.id}"
+                self.current_agent = decl
                 return self.to_lua(self.effects.agent_call(decl, message, options))
             if isinstance(decl, ToolDecl):
                 arguments = self.data(args[0], "tool arguments", keep=True) if args else {}
@@ -333,14 +348,15 @@ class Host:
                 return self.to_lua(
                     self._classify(decl, self.data(args[0], "classifier input") if args else None)
                 )
-            return self._call_subprocedure(
-                decl, self.data(args[0], "procedure inputs") if args else {}
-            )
+            if isinstance(decl, ProcedureDecl):
+                inputs = self.data(args[0], "procedure inputs") if args else {}
+                return self.call_subprocedure(decl, inputs)
+            raise DeclarationError(f"a {kind} cannot be called")
         except TideError as exc:
             exc.locate(file, line)
             raise
 
-    def _call_subprocedure(self, procedure: ProcedureDecl, arguments: Any) -> Any:
+    def call_subprocedure(self, procedure: ProcedureDecl, arguments: Any) -> Any:
         if not isinstance(arguments, dict):
             raise DeclarationError(
                 f"procedure '{procedure.name}' takes a table of inputs",
@@ -399,12 +415,15 @@ class Host:
     def _handle_method(self, kind: str, ident: int, method: str, *args: Any) -> Any:
         decl = self._decl(kind, ident)
         if isinstance(decl, ToolDecl):
-            return self.to_lua(self.ledger.method(decl.id, method))
+            return self.to_lua(self.ledger.method(decl.id, method, decl.name or f"tool{decl.id}"))
         if isinstance(decl, AgentDecl):
             return self.to_lua(self.effects.agent_method(decl, method))
         if isinstance(decl, (ModelDecl, ClassifierDecl)):
             return self._call(kind, ident, None, None, *args)
         raise DeclarationError(f"{kind} handles have no method '{method}'")
+
+    def _handle_get(self, kind: str, ident: int, key: Any) -> Any:
+        return self.to_lua(self.library.handle_field(self._decl(kind, ident), key))
 
     def _namespace_call(
         self, namespace: str, function: str, file: str | None, line: int | None, *args: Any
@@ -422,6 +441,10 @@ class Host:
             values = [self.data(a, f"{namespace}.{function}'s arguments") for a in args]
             if namespace == "Json":
                 return self.to_lua(json_call(function, values))
+            if namespace in Library.NAMESPACES:
+                return self.to_lua(self.library.call(namespace, function, values))
+            if function == "notify":
+                self.library.notify(values, _source(file, line))
             return self.to_lua(self.effects.human(function, values))
         except TideError as exc:
             exc.locate(file, line)
@@ -457,7 +480,7 @@ class Host:
         )
         if existing is not None:
             return existing
-        tool = done_tool(self._new_id())
+        tool = done_tool(self.new_id())
         self.declarations.tools[tool.id] = tool
         self._make_handle("tool", tool.id, TOOL_METHODS)
         return tool

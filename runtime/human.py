@@ -1,4 +1,5 @@
-"""``Human.approve/input/review/select/notify/escalate``: questions a procedure asks a person.
+"""``Human.approve/input/review/select/multiple/notify/escalate``: questions a procedure asks a
+person (``Human.multiple``, alias ``Human.inputs``, asks several at once).
 
 In mock mode the answers are the stand-ins Tactus's test mode gives (approve → true, input →
 "test input", review → approved, select → its default, else its first option), unless ``Mocks { Human = {...} }`` says otherwise. Otherwise a
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.errors import ConfigurationError
+from runtime.library.human_fields import AskOne, answer_each, items_of
 
 _MOCK_ANSWERS: dict[str, Any] = {
     "approve": True,
@@ -62,9 +64,15 @@ class HumanResponder:
     def interactive(self) -> bool:
         return False
 
-    def respond(self, op: str, args: list[Any]) -> Any:
+    def respond(self, op: str, args: list[Any], ask_one: AskOne | None = None) -> Any:
+        """The answer to ``Human.<op>(*args)``; ``ask_one`` asks each item of a ``multiple``."""
         if op == "notify":
             return None
+        if op in ("inputs", "multiple"):
+            items = items_of(f"Human.{op}", args[0] if args else None)
+            if op in self.answers or "multiple" in self.answers:
+                return self.answers.get(op, self.answers.get("multiple"))
+            return answer_each(items, self.answers, self.mock, ask_one or self.respond)
         if op in self.answers:
             return self.answers[op]
         if self.mock:

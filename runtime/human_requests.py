@@ -42,7 +42,8 @@ def ask_person(run: Run, op: str, args: list[Any]) -> Any:
     """Called on the run's Lua thread."""
     responder = run.human_responder
     if op not in HUMAN_KINDS:
-        return responder.respond(op, args)
+        # Human.multiple: each of its questions is a request of its own.
+        return responder.respond(op, args, lambda kind, item: ask_person(run, kind, item))
     request = request_fields(op, args)
     journal = run.journal
     slot = journal.begin("human", op, request) if journal is not None else None

@@ -32,6 +32,8 @@ class _Inspecting:
         raise StopInspection
 
     def agent_method(self, agent: AgentDecl, method: str) -> Any:
+        if method == "output":
+            return None
         return 0 if method == "turns" else []
 
     def log(self, level: str, message: str, fields: dict[str, Any], source: str | None) -> None:
@@ -44,6 +46,15 @@ class _Inspecting:
         raise StopInspection
 
     def predict(self, model: ModelDecl, payload: Any) -> Any:
+        raise StopInspection
+
+    def sleep(self, seconds: float) -> None:
+        raise StopInspection
+
+    def run_procedure(self, path: Any, inputs: dict[str, Any]) -> Any:
+        raise StopInspection
+
+    def before_file_write(self) -> None:
         raise StopInspection
 
 
@@ -72,6 +83,7 @@ class ProcedureInfo:
     llm_models: list[AgentInfo] = field(default_factory=list)
     evaluation: EvaluationSettings | None = None
     evaluations: EvaluationsConfig | None = None
+    toolsets: list[str] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         """What the IDE's inputs form and ``tide validate --json`` show."""
@@ -81,6 +93,7 @@ class ProcedureInfo:
             "outputs": [{"name": n, **s.describe()} for n, s in self.outputs.items()],
             "agents": [{"name": a.name, "model": a.model} for a in self.agents],
             "tools": self.tools,
+            "toolsets": self.toolsets,
             "specifications": len(self.specifications),
         }
 
@@ -161,6 +174,7 @@ def summarize(
         llm_models=_llm_models(decls),
         evaluation=decls.evaluation,
         evaluations=decls.evaluations,
+        toolsets=[t.name for t in decls.toolsets.values()],
     )
 
 

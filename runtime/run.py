@@ -48,6 +48,8 @@ from runtime.human import HumanResponder
 from runtime.human_requests import ask_person
 from runtime.inspect import ProcedureInfo, inspect_procedure
 from runtime.journal import Journal
+from runtime.library import toolsets
+from runtime.library.run_effects import ForwardEvents, RunLibraryEffects
 from runtime.models.base import ModelClient
 from runtime.models.pricing import Price
 from runtime.models.router import ModelOverrides, ModelRouter, ModelSettings
@@ -59,7 +61,6 @@ from runtime.run_tags import check_tags
 from runtime.sandbox import Sandbox
 from runtime.source import ProcedureSource
 from runtime.store.handler import StoreHandler
-from runtime.tools import agent_tools
 
 if TYPE_CHECKING:
     from runtime.store.base import ExecutionStore
@@ -81,13 +82,14 @@ class RunResult:
     agent_turns: dict[str, int] = field(default_factory=dict)
     # What a ``waiting`` run waits for: one question to a person per item.
     pending: list[dict[str, Any]] = field(default_factory=list)
+    stop_reason: str | None = None  # what the procedure gave ``Stop.request``
 
     @property
     def ok(self) -> bool:
         return self.status == "completed"
 
 
-class Run:
+class Run(RunLibraryEffects):
     """One run of a procedure. Usually made by ``Runtime.create_run`` or ``Runtime.run``.
 
     ``models`` replaces the client for model names: a mapping from a ``provider/model`` name
@@ -119,8 +121,11 @@ class Run:
         store: ExecutionStore | None = None,
         journal: Journal | None = None,
     ) -> None:
+        super().__init__()
         self.config = config or RuntimeConfig()
         self.limiter = limiter or anyio.CapacityLimiter(self.config.max_lua_threads)
+        self.router = router
+        self.model_overrides = models
         self.source = source
         self.raw_inputs = dict(inputs or {})
         self.handlers = list(handlers or [])
@@ -389,24 +394,20 @@ class Run:
             tool_calls=tool_calls,
             agent_turns={s.name: s.turns for s in self._sessions.values()},
             pending=list(self.pending),
+            stop_reason=host.library.control.stop_reason if host else None,
         )
 
     # -- effects: called on the Lua thread --------------------------------------------------------
 
     def agent_call(self, agent: AgentDecl, message: str | None, options: dict[str, Any]) -> Any:
         assert self._bridge is not None and self._host is not None
-        tools = self._agent_tools(agent, options.pop("tools", None))
+        tools = toolsets.agent_tools(self._host, agent, options.pop("tools", None))
         result: TurnResult = self._bridge.wait_for(self._agent_turn, agent, tools, message, options)
+        self.last_outputs[agent.id] = result.response
         return result.to_lua_value()
 
     def sessions(self) -> list[AgentSession]:
         return list(self._sessions.values())
-
-    def agent_method(self, agent: AgentDecl, method: str) -> Any:
-        session = self._sessions.get(agent.id)
-        if method == "turns":
-            return session.turns if session else 0
-        return list(session.history) if session else []
 
     def log(self, level: str, message: str, fields: dict[str, Any], source: str | None) -> None:
         anyio.from_thread.run_sync(
@@ -464,10 +465,15 @@ class Run:
             self._predictor = Predictor(RunPredictionServices(self))
         return self._predictor.predict(model, payload)
 
-    def _agent_tools(self, agent: AgentDecl, override: Any) -> list[ToolDecl]:
-        assert self._host is not None
-        entries = agent.config.tools if override is None else override
-        return agent_tools(agent, entries, self._host.declarations, self._host.done_tool)
+    def nested_run(self, source: ProcedureSource, inputs: dict[str, Any]) -> Run:
+        """A run of another file within this one (``Procedure.run``), on a Lua thread of its own
+        (which callers waiting for their nested runs cannot all hold up)."""
+        return Run(
+            source, inputs, router=self.router, config=self.config,
+            limiter=anyio.CapacityLimiter(1), handlers=[ForwardEvents(self)], mock=self.mock,
+            model=self.model_override, timeout_s=self.remaining_time(), human=self.human_responder,
+            extra_mocks=self.extra_mocks, models=self.model_overrides,
+        )  # fmt: skip
 
     # -- effects: called in the event loop ----------------------------------------------------------
 
@@ -496,7 +502,7 @@ class Run:
             client = self.journal.wrap(client)
         streaming = bool(self.handlers) and self.config.streaming and not config.disable_streaming
         limits = TurnLimits.of(config, self.config)
-        session = AgentSession(agent, client, model, streaming, limits)
+        session = AgentSession(agent, client, model, streaming, limits, self.conversation(agent))
         self._sessions[agent.id] = session
         return session
 

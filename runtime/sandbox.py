@@ -35,6 +35,7 @@ MAX_FORMAT = 4096
 _RAISED_KEPT = 32
 
 _PRELUDE = files("runtime").joinpath("lua/prelude.lua").read_text(encoding="utf-8")
+_LIBRARY = files("runtime").joinpath("lua/library.lua").read_text(encoding="utf-8")
 _LOCATION = re.compile(r"^(?P<file>[^\n:]+):(?P<line>\d+): (?P<message>.*)$", re.S)
 _REMOVED_GLOBALS = (
     "os", "io", "debug", "package", "load", "loadstring", "dofile", "loadfile",
@@ -107,6 +108,7 @@ class Sandbox:
         self.env, self._api = setup(
             self.runtime.table_from(control), self.runtime.table_from(calls), hook_interval
         )
+        self._api.install_library(self.runtime.execute(_LIBRARY))
         self.identity: Callable[[Any], str] = self._api.identity
         lua_globals = self.runtime.globals()
         for name in _REMOVED_GLOBALS:

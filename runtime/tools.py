@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.declarations import AgentDecl, Declarations, ToolDecl
+from runtime.declarations import ToolDecl
 from runtime.errors import DeclarationError
 from runtime.fields import FieldSpec
 
@@ -30,7 +29,7 @@ class ToolLedger:
     def of(self, tool_id: int) -> list[ToolCallRecord]:
         return self.calls.get(tool_id, [])
 
-    def method(self, tool_id: int, method: str) -> Any:
+    def method(self, tool_id: int, method: str, name: str) -> Any:
         calls = self.of(tool_id)
         last = calls[-1] if calls else None
         if method == "called":
@@ -38,11 +37,16 @@ class ToolLedger:
         if method == "call_count":
             return len(calls)
         if method == "last_call":
-            return None if last is None else {"args": last.args, "result": last.result}
+            return (
+                None if last is None else {"name": name, "args": last.args, "result": last.result}
+            )
         if method == "last_result":
             return None if last is None else last.result
         if method == "calls":
-            return [{"args": c.args, "result": c.result} for c in calls]
+            return [{"name": name, "args": c.args, "result": c.result} for c in calls]
+        if method == "reset":
+            self.calls.pop(tool_id, None)
+            return None
         raise DeclarationError(f"tools have no method '{method}'")
 
 
@@ -62,29 +66,3 @@ def done_tool(ident: int) -> ToolDecl:
         name="done",
         builtin=True,
     )
-
-
-def agent_tools(
-    agent: AgentDecl, entries: Any, declarations: Declarations, done: Callable[[], ToolDecl]
-) -> list[ToolDecl]:
-    """The tools an agent's turn may call: ``entries`` (its ``tools``, or a call's override)
-    are Tool handles or names; ``done`` is the built-in tool, declared on first use."""
-    tools: list[ToolDecl] = []
-    for entry in entries if isinstance(entries, list) else []:
-        if isinstance(entry, str):
-            tool = declarations.tool_named(entry)
-            if tool is None and entry == "done":
-                tool = done()
-            if tool is None:
-                raise DeclarationError(
-                    f"agent '{agent.name}' lists tool '{entry}', which is not declared",
-                    hint=f"declare it: {entry} = Tool {{ ... }}",
-                )
-            tools.append(tool)
-        elif getattr(entry, "kind", None) == "tool":
-            tools.append(declarations.tools[entry.id])
-        else:
-            raise DeclarationError(
-                f"agent '{agent.name}': tools must be Tool handles or tool names"
-            )
-    return tools

@@ -8,6 +8,8 @@ from typing import Any, Literal
 from runtime._lint import undefined_calls
 from runtime.errors import TideError
 from runtime.inspect import ProcedureInfo, inspect_procedure
+from runtime.library import GLOBALS as LIBRARY_GLOBALS
+from runtime.library.lint import misuses as library_misuses
 from runtime.source import ProcedureSource
 
 Severity = Literal["error", "warning"]
@@ -61,6 +63,7 @@ SANDBOX_GLOBALS = frozenset(
         "Classify",
         "Evaluation",
         "Evaluations",
+        *LIBRARY_GLOBALS,
     ]
 )
 
@@ -130,6 +133,8 @@ def validate_source(source: ProcedureSource, *, timeout_s: float = 10.0) -> Vali
             problem.column,
             hint,
         )
+    for misuse in library_misuses(source.text):
+        add("error", misuse.message, misuse.line, misuse.column, misuse.hint)
     try:
         report.info = inspect_procedure(source, timeout_s=timeout_s)
     except TideError as exc:

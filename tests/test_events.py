@@ -26,6 +26,7 @@ from runtime.events import (
     RunFailedEvent,
     RunStartedEvent,
     RunTotals,
+    SystemAlertEvent,
     TextBuffer,
     ToolCallEvent,
     ValidationIssue,
@@ -134,6 +135,9 @@ def samples() -> list[Any]:
             **common,
         ),
         HumanResponseEvent(seq=13, request_id="r-h3", value="b", answered_by="person", **common),
+        SystemAlertEvent(
+            seq=14, level="warning", message="low", source="p:4", context={"n": 1}, **common
+        ),
     ]
 
 

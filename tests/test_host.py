@@ -166,7 +166,15 @@ Procedure {
     assert (output["first"], output["second"]) == (3, 15)
     assert output["called"] is output["called2"] is True
     assert output["count"] == output["count2"] == 2
-    assert output["last_call"] == output["last_call2"] == {"args": {"a": 10, "b": 5}, "result": 15}
+    assert (
+        output["last_call"]
+        == output["last_call2"]
+        == {
+            "name": "add",
+            "args": {"a": 10, "b": 5},
+            "result": 15,
+        }
+    )
     assert output["last_result"] == output["last_result2"] == 15
     calls = of_type(events, "tool_call")
     assert [(c.tool, c.stage) for c in calls] == [("add", "started"), ("add", "completed")] * 2

@@ -368,7 +368,12 @@ return function(control, calls, hook_count)
       end
     end
     local handle = raw_setmetatable({}, {
-      __index = index,
+      -- Anything else (`agent.output`, `tool.name`) is read from the host when asked for.
+      __index = function(_, key)
+        local method = index[key]
+        if method ~= nil then return method end
+        return host.handle_get(kind, id, key)
+      end,
       __newindex = function() raw_error("cannot assign into a " .. kind .. " handle", 2) end,
       __call = function(_, ...)
         local file, line = where(2)
@@ -474,7 +479,9 @@ return function(control, calls, hook_count)
 
   env.Log = namespace("Log", { "debug", "info", "warn", "warning", "error" })
   env.State = namespace("State", { "get", "set", "increment", "append", "all", "clear" })
-  env.Human = namespace("Human", { "approve", "input", "review", "select", "notify", "escalate" })
+  env.Human = namespace("Human", {
+    "approve", "input", "review", "select", "notify", "escalate", "inputs", "multiple",
+  })
   env.Json = namespace("Json", { "encode", "decode" })
   env.unpack = table_unpack
   -- `state.key` reads and `state.key = value` writes the same store as State.get/set.
@@ -500,11 +507,13 @@ return function(control, calls, hook_count)
   env.Step = declarer("step")
 
   local modules, loading, loading_order = {}, {}, {}
+  local library_modules = {}
   env.require = function(name)
     if raw_type(name) ~= "string" then raw_error("require expects a module name", 2) end
     local cached = modules[name]
     if cached ~= nil then return cached end
-    local builtin = host.builtin_module(name)
+    local builtin = library_modules[name]
+    if builtin == nil then builtin = host.builtin_module(name) end
     if builtin ~= nil then
       modules[name] = builtin
       return builtin
@@ -602,5 +611,9 @@ return function(control, calls, hook_count)
   api.is_handle = function(value) return handles[value] == true end
   api.identity = function(value) return str_format("%p", value) end
   api.stop_location = function() return stop_file, stop_line end
+  -- The standard library (library.lua) installs its globals with the prelude's own helpers.
+  api.install_library = function(install)
+    library_modules = install(env, { namespace = namespace, where = where, pcall = safe_pcall }, host)
+  end
   return env, api
 end

@@ -116,8 +116,7 @@ def stop_reason(ctx: ScenarioContext) -> str:
     """Why the run stopped: the reason given to ``Stop.request``, else the error of a failed
     run, else nothing."""
     outcome = ctx.finished
-    control = getattr(outcome.host, "control", None)
-    reason = getattr(control, "stop_reason", None)
+    reason = outcome.result.stop_reason
     if isinstance(reason, str):
         return reason
     error = outcome.result.error

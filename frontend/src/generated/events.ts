@@ -14,7 +14,8 @@ export type TideEvent =
   | OutputValidationEvent
   | HumanRequestEvent
   | HumanResponseEvent
-  | LogEvent;
+  | LogEvent
+  | SystemAlertEvent;
 
 export interface RunStartedEvent {
   run_id: string;
@@ -215,4 +216,19 @@ export interface LogEvent {
     [k: string]: unknown;
   };
   source?: string | null;
+}
+/**
+ * ``System.alert{message, level, source, context}``: an operational alert from a procedure.
+ */
+export interface SystemAlertEvent {
+  run_id: string;
+  seq: number;
+  ts?: string;
+  type: 'system_alert';
+  level: 'info' | 'warning' | 'error' | 'critical';
+  message: string;
+  source?: string | null;
+  context?: {
+    [k: string]: unknown;
+  };
 }

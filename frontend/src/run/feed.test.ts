@@ -249,6 +249,14 @@ describe('feed reducer', () => {
     expect(first?.kind === 'prediction' && first.event.output).toEqual({ label: 'up' });
   });
 
+  it('shows a procedure\'s alerts between its logs', () => {
+    const f = new EventFactory();
+    const feed = apply(emptyFeed('run-1'), f.log('a'), f.alert('disk low'), f.log('b'));
+    expect(feed.items.map((i) => i.kind)).toEqual(['logs', 'alert', 'logs']);
+    const alert = feed.items[1];
+    expect(alert?.kind === 'alert' && [alert.event.level, alert.event.message]).toEqual(['warning', 'disk low']);
+  });
+
   it('ignores events of another run', () => {
     const f = new EventFactory('other');
     const feed = emptyFeed('run-1');

@@ -12,6 +12,7 @@ import type {
   HumanResponseEvent,
   LogEvent,
   ModelPredictionEvent,
+  SystemAlertEvent,
   OutputValidationEvent,
   RunCancelledEvent,
   RunCompletedEvent,
@@ -81,6 +82,7 @@ export type FeedItem =
   | { kind: 'validation'; id: string; event: OutputValidationEvent }
   | { kind: 'prediction'; id: string; event: ModelPredictionEvent }
   | { kind: 'logs'; id: string; lines: LogEvent[] }
+  | { kind: 'alert'; id: string; event: SystemAlertEvent }
   | { kind: 'terminal'; id: string; event: TerminalEvent; partialText: string | null }
   | { kind: 'request'; id: string; request: HumanRequestEvent; response: HumanResponseEvent | null }
   | { kind: 'notice'; id: string; tone: 'warn' | 'ok' | 'error'; text: string };
@@ -442,6 +444,9 @@ function applyEvent(d: Draft, e: TideEvent): void {
       return;
     case 'human_response':
       applyHumanResponse(d, e);
+      return;
+    case 'system_alert':
+      d.items().push({ kind: 'alert', id: `alert-${e.seq}`, event: e });
       return;
     case 'run_completed':
     case 'run_failed':

@@ -7,6 +7,7 @@ import type {
   HumanResponseEvent,
   LogEvent,
   ModelPredictionEvent,
+  SystemAlertEvent,
   OutputValidationEvent,
   RunCancelledEvent,
   RunCompletedEvent,
@@ -86,6 +87,10 @@ export class EventFactory {
 
   response(requestId: string, value: unknown, answeredBy: HumanResponseEvent['answered_by'] = 'person'): HumanResponseEvent {
     return { ...this.base(), type: 'human_response', request_id: requestId, value, answered_by: answeredBy };
+  }
+
+  alert(message: string, level: SystemAlertEvent['level'] = 'warning'): SystemAlertEvent {
+    return { ...this.base(), type: 'system_alert', level, message, source: 'p.tac:3', context: {} };
   }
 
   completed(output: unknown = { ok: true }): RunCompletedEvent {

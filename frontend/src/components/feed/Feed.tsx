@@ -5,7 +5,7 @@ import type { FeedItem } from '../../run/feed';
 import { useStickToBottom } from '../../lib/hooks';
 import { TurnCard } from './TurnCard';
 import { ToolCall } from './ToolCall';
-import { LogGroup, Notice, PredictionItem, StartedLine, TerminalCard, ValidationItem } from './FeedItems';
+import { AlertItem, LogGroup, Notice, PredictionItem, StartedLine, TerminalCard, ValidationItem } from './FeedItems';
 import { RequestCard } from './RequestCard';
 
 const Item = memo(function Item({ item }: { item: FeedItem }) {
@@ -22,6 +22,8 @@ const Item = memo(function Item({ item }: { item: FeedItem }) {
       return <PredictionItem event={item.event} />;
     case 'logs':
       return <LogGroup lines={item.lines} />;
+    case 'alert':
+      return <AlertItem event={item.event} />;
     case 'terminal':
       return <TerminalCard item={item} />;
     case 'notice':

@@ -1,6 +1,12 @@
 import { memo } from 'react';
 import type { FeedItem } from '../../run/feed';
-import type { LogEvent, ModelPredictionEvent, OutputValidationEvent, RunTotals } from '../../generated/events';
+import type {
+  LogEvent,
+  ModelPredictionEvent,
+  OutputValidationEvent,
+  RunTotals,
+  SystemAlertEvent,
+} from '../../generated/events';
 import { formatCost, formatDuration, formatTime, formatTokens } from '../../lib/format';
 import { JsonTree, jsonPreview } from '../common/JsonTree';
 import { StreamingMarkdown } from '../../markdown/Markdown';
@@ -162,6 +168,24 @@ export const Notice = memo(function Notice({ tone, text }: { tone: 'warn' | 'ok'
   return (
     <div className={`notice ${tone}`} data-testid="feed-notice" data-tone={tone} role="status">
       {text}
+    </div>
+  );
+});
+
+const ALERT_TONES: Record<SystemAlertEvent['level'], 'ok' | 'warn' | 'error'> = {
+  info: 'ok',
+  warning: 'warn',
+  error: 'error',
+  critical: 'error',
+};
+
+/** `System.alert{...}` from the procedure: its level, message and where it came from. */
+export const AlertItem = memo(function AlertItem({ event }: { event: SystemAlertEvent }) {
+  const tone = ALERT_TONES[event.level];
+  return (
+    <div className={`notice ${tone}`} data-testid="feed-alert" data-level={event.level} role="alert">
+      <strong>{event.level}</strong> {event.message}
+      {event.source ? <span className="faint"> · {event.source}</span> : null}
     </div>
   );
 });
