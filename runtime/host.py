@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from runtime import _state
 from runtime._convert import HandleRef, Mode, clip, measure, parse_handle, to_lua, to_python
+from runtime.call_arguments import agent_arguments
 from runtime.declarations import (
     AgentDecl,
     Declarations,
@@ -27,8 +28,8 @@ from runtime.evaluation.config import EVALUATOR_TYPES, parse_evaluation
 from runtime.fields import check_output, coerce_inputs, parse_fields
 from runtime.journal import journaled
 from runtime.json_namespace import json_call
-from runtime.memory import MemoryMeter
 from runtime.library import Library, toolsets
+from runtime.memory import MemoryMeter
 from runtime.predictors.classify import ClassifierDecl, classify, llm_model, parse_classifier
 from runtime.predictors.model import ModelDecl, parse_model
 from runtime.predictors.modules import SOURCES as PREDICTOR_MODULES
@@ -81,6 +82,7 @@ class Host:
         self._handles: dict[tuple[str, int], Any] = {}
         # The agent called most recently (``MessageHistory`` edits its conversation).
         self.current_agent: AgentDecl | None = None
+        self.library = Library(self)
         self.sandbox = sandbox_factory(
             {
                 "declare": self._declare,
@@ -90,7 +92,8 @@ class Host:
                 "handle_method": self._handle_method,
                 "call": self._call,
                 "namespace_call": self._namespace_call,
-                "handle_get": self._handle_get,
+                "handle_get": self.library.handle_get,
+                "library_call": self.library.lua_call,
                 "log": self._print,
                 "builtin_module": self._builtin_module,
                 "lookup": self._lookup,
@@ -99,7 +102,6 @@ class Host:
             }
         )
         self.meter = MemoryMeter(self.sandbox.max_memory, self.sandbox.runtime.get_memory_used)
-        self.library = Library(self)
 
     # -- running the file ---------------------------------------------------------------------
 
@@ -306,28 +308,28 @@ class Host:
         ref = parse_handle(tag)
         return ref.kind, ref.id
 
-    def _decl(self, kind: str, ident: int) -> Any:
+    def declaration(self, kind: str, ident: int) -> Any:
         table = self._table(kind)
         return table[ident]
 
     def _name_handle(self, kind: str, ident: int, name: str) -> None:
-        decl = self._decl(kind, ident)
+        decl = self.declaration(kind, ident)
         if decl.name is None:
             decl.name = name
             if isinstance(decl, AgentDecl):
                 toolsets.name_inline_tools(self, decl)
 
     def _handle_name(self, kind: str, ident: int) -> str:
-        decl = self._decl(kind, ident)
+        decl = self.declaration(kind, ident)
         return decl.name or f"{kind}{ident}"
 
     # -- calls --------------------------------------------------------------------------------
 
     def _call(self, kind: str, ident: int, file: str | None, line: int | None, *args: Any) -> Any:
         try:
-            decl = self._decl(kind, ident)
+            decl = self.declaration(kind, ident)
             if isinstance(decl, AgentDecl):
-                message, options = _agent_arguments(
+                message, options = agent_arguments(
                     [self.data(a, f"agent '{decl.name}''s message", keep=True) for a in args]
                 )
                 if decl.name is None:
@@ -413,7 +415,7 @@ class Host:
         return NO_MOCK if mock is None else mock.result(args or {}, call)
 
     def _handle_method(self, kind: str, ident: int, method: str, *args: Any) -> Any:
-        decl = self._decl(kind, ident)
+        decl = self.declaration(kind, ident)
         if isinstance(decl, ToolDecl):
             return self.to_lua(self.ledger.method(decl.id, method, decl.name or f"tool{decl.id}"))
         if isinstance(decl, AgentDecl):
@@ -421,9 +423,6 @@ class Host:
         if isinstance(decl, (ModelDecl, ClassifierDecl)):
             return self._call(kind, ident, None, None, *args)
         raise DeclarationError(f"{kind} handles have no method '{method}'")
-
-    def _handle_get(self, kind: str, ident: int, key: Any) -> Any:
-        return self.to_lua(self.library.handle_field(self._decl(kind, ident), key))
 
     def _namespace_call(
         self, namespace: str, function: str, file: str | None, line: int | None, *args: Any
@@ -441,10 +440,6 @@ class Host:
             values = [self.data(a, f"{namespace}.{function}'s arguments") for a in args]
             if namespace == "Json":
                 return self.to_lua(json_call(function, values))
-            if namespace in Library.NAMESPACES:
-                return self.to_lua(self.library.call(namespace, function, values))
-            if function == "notify":
-                self.library.notify(values, _source(file, line))
             return self.to_lua(self.effects.human(function, values))
         except TideError as exc:
             exc.locate(file, line)
@@ -511,19 +506,3 @@ def _size(value: Any) -> int:
 
 def _source(file: str | None, line: int | None) -> str | None:
     return f"{file}:{line}" if file else None
-
-
-def _agent_arguments(args: list[Any]) -> tuple[str | None, dict[str, Any]]:
-    """``agent()``, ``agent("text")`` and ``agent({message = ..., ...})``."""
-    if not args or args[0] is None:
-        return None, {}
-    first = args[0]
-    if isinstance(first, str):
-        return first, {}
-    if isinstance(first, dict):
-        options = dict(first)
-        message = options.pop("message", None)
-        return (str(message) if message is not None else None), options
-    if isinstance(first, list) and not first:
-        return None, {}
-    return str(first), {}

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from runtime.declarations import AgentDecl
-from runtime.errors import DeclarationError
+from runtime.errors import DeclarationError, TideError
 from runtime.library import control, files, history, subprocedure
 from runtime.library.control import Control
 
@@ -48,12 +48,38 @@ class Library:
     def __init__(self, host: LibraryHost) -> None:
         self.host = host
         self.control = Control()
-        self.files = files.Files(host.source.project_root, host.sandbox.max_memory)
+        self.files = files.Files(host.source.project_root, lambda: host.sandbox.max_memory)
         # ``nondeterministic(kind, read)`` returns ``read()``; a journaling run replaces it to
         # record each value and give the same one back when the run is resumed.
         self.nondeterministic: Callable[[str, Reader], Any] = _read
         # The names inline tools were written with (before their toolset's or agent's prefix).
         self.inline_names: dict[int, str] = {}
+
+    # -- called from Lua ---------------------------------------------------------------------------
+
+    def lua_call(
+        self, namespace: str, function: str, file: str | None, line: int | None, *args: Any
+    ) -> Any:
+        """A call of one of the library's namespaces, located at the caller's file:line."""
+        host = self.host
+        try:
+            values = [host.data(a, f"{namespace}.{function}'s arguments") for a in args]
+            if namespace == "Human":  # Human.notify, before the responder hears of it
+                control.notify(host.effects, values, f"{file}:{line}" if file else None)
+                return host.to_lua(host.effects.human(function, values))
+            return host.to_lua(self.call(namespace, function, values))
+        except TideError as exc:
+            exc.locate(file, line)
+            raise
+
+    def handle_get(self, kind: str, ident: int, key: Any) -> Any:
+        """A handle's fields: ``name``, and an agent's ``output`` (its last answer's text)."""
+        decl = self.host.declaration(kind, ident)
+        if key == "name":
+            return decl.name
+        if key == "output" and isinstance(decl, AgentDecl):
+            return self.host.to_lua(self.host.effects.agent_method(decl, "output"))
+        return None
 
     def call(self, namespace: str, function: str, args: list[Any]) -> Any:
         if namespace == "Tool":
@@ -76,17 +102,6 @@ class Library:
             if before_write is not None:
                 before_write()
         return self.files.call(namespace, function, args)
-
-    def handle_field(self, decl: Any, key: Any) -> Any:
-        """A handle's fields: ``name``, and an agent's ``output`` (its last answer's text)."""
-        if key == "name":
-            return decl.name
-        if key == "output" and isinstance(decl, AgentDecl):
-            return self.host.effects.agent_method(decl, "output")
-        return None
-
-    def notify(self, args: list[Any], source: str | None) -> None:
-        control.notify(self.host.effects, args, source)
 
     def _tool(self, function: str, args: list[Any]) -> Any:
         name = args[0] if args else None

@@ -11,6 +11,7 @@ import csv
 import glob as globbing
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
@@ -23,10 +24,15 @@ PRIVATE_FOLDERS = frozenset({".tide", ".git"})
 
 
 class Files:
-    def __init__(self, root: Path | None, max_bytes: int) -> None:
+    def __init__(self, root: Path | None, max_bytes: Callable[[], int]) -> None:
         self.root = root.resolve() if root is not None else None
-        self.max_bytes = max_bytes
+        self._max_bytes = max_bytes
         self.written = 0
+
+    @property
+    def max_bytes(self) -> int:
+        """The run's memory limit, which also caps what it reads and writes."""
+        return self._max_bytes()
 
     # -- dispatch -----------------------------------------------------------------------------
 

@@ -9,14 +9,33 @@ local raw_getmetatable, raw_setmetatable, raw_next, raw_rawget = getmetatable, s
 local raw_ipairs, raw_pairs = ipairs, pairs
 local os_date, os_time = os.date, os.time
 local math_floor, math_min = math.floor, math.min
-local table_pack, table_unpack = table.pack, table.unpack
+local table_pack, table_unpack, table_concat = table.pack, table.unpack, table.concat
 
 return function(env, dsl, host)
-  local namespace, where, safe_pcall = dsl.namespace, dsl.where, dsl.pcall
+  local where, safe_pcall = dsl.where, dsl.pcall
+  local library_call = host.library_call
 
-  local function call_host(name, fn, level, ...)
-    local file, line = where(level + 1)
-    return host.namespace_call(name, fn, file, line, ...)
+  -- A function that calls the library with its caller's file:line (found here, not in a
+  -- helper: a tail call leaves no frame to count).
+  local function library_function(name, fn)
+    return function(...)
+      local file, line = where(2)
+      return library_call(name, fn, file, line, ...)
+    end
+  end
+
+  -- A table of functions that go to the host's library; any other key is an error.
+  local function namespace(name, functions)
+    local ns = {}
+    for _, fn in raw_ipairs(functions) do
+      ns[fn] = library_function(name, fn)
+    end
+    return raw_setmetatable(ns, {
+      __index = function(_, key)
+        raw_error(name .. "." .. raw_tostring(key) .. " does not exist; use one of: "
+          .. table_concat(functions, ", "), 2)
+      end,
+    })
   end
 
   -- `Tool { ... }` and `name = Tool { ... }` declare; `Tool("name")` finds a declared tool;
@@ -33,7 +52,7 @@ return function(env, dsl, host)
         local body = raw_type(config) == "table"
           and (raw_type(raw_rawget(config, 1)) == "function" or raw_rawget(config, "handler") ~= nil)
         if not body then
-          return host.namespace_call("Tool", "get", file, line, name)
+          return library_call("Tool", "get", file, line, name)
         end
         return host.declare("tool", name, config, file, line)
       end
@@ -71,7 +90,7 @@ return function(env, dsl, host)
 
   -- The safe `os` subset. The current time and the CPU clock are read through the host (one
   -- place, so that a run can record and replay them); formatting happens here.
-  local function now() return host.namespace_call("os", "time", nil, nil) end
+  local function now() return library_call("os", "time", nil, nil) end
   env.os = {
     time = function(date)
       if date == nil then return math_floor(now()) end
@@ -86,7 +105,7 @@ return function(env, dsl, host)
       if raw_type(time) ~= "number" then raw_error("os.date expects a time in seconds", 2) end
       return os_date(format or "%c", math_floor(time))
     end,
-    clock = function() return host.namespace_call("os", "clock", nil, nil) end,
+    clock = function() return library_call("os", "clock", nil, nil) end,
   }
   raw_setmetatable(env.os, {
     __index = function(_, key)
@@ -95,7 +114,7 @@ return function(env, dsl, host)
     end,
   })
 
-  env.Sleep = function(seconds) return call_host("Sleep", "sleep", 2, seconds) end
+  env.Sleep = library_function("Sleep", "sleep")
   env.Stop = namespace("Stop", { "request", "requested", "reason", "success" })
   env.Iterations = namespace("Iterations", { "current", "exceeded", "increment", "reset" })
   env.System = namespace("System", { "alert" })
@@ -176,6 +195,9 @@ return function(env, dsl, host)
         .. "access to Python (python.iter is the only helper)", 2)
     end,
   })
+
+  -- Human.notify: a log event first, then whatever the run's responder does with it.
+  env.Human.notify = library_function("Human", "notify")
 
   -- Modules `require` finds before the project's own files.
   local modules = {

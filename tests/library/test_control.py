@@ -157,3 +157,9 @@ def test_validate_knows_the_new_globals() -> None:
     report = validate_source(source(procedure("    Slep(1)")))
     (problem,) = report.diagnostics
     assert problem.message == "'Slep' is called but never defined" and problem.line == 3
+
+
+async def test_errors_name_the_callers_line() -> None:
+    for call in ("Sleep(-1 / 0 * 0)", 'Stop.request(); File.read("x")', "Iterations.exceeded()"):
+        result, _ = await run(procedure(f"    {call}\n    return {{}}"))
+        assert result.error is not None and result.error.line == 3, (call, result.error)
