@@ -54,8 +54,15 @@ def handle(args: argparse.Namespace) -> int:
     if not workspace.is_dir():
         print_error(f"the workspace {workspace} is not a directory", "give --workspace DIR")
         return EXIT_USAGE
-    if args.max_concurrent < 1:
-        print_error("--max-concurrent must be at least 1")
+    # The history is opened now, where a file that is not one can be reported plainly, rather
+    # than in the server's start-up.
+    from runtime.store import default_store_path
+    from runtime.store.opening import StoreError, open_store
+
+    try:
+        open_store(default_store_path(workspace)).close()
+    except StoreError as exc:
+        print_error(exc.message, exc.hint)
         return EXIT_USAGE
     token = args.token
     if token is not None and not token.strip():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -20,7 +20,8 @@ FIELD_TYPES: tuple[str, ...] = ("string", "number", "integer", "boolean", "array
 FIELD_OPTIONS = frozenset({"required", "default", "description", "enum", "items", "properties"})
 _PY_TYPES: dict[str, Any] = {
     "string": str,
-    "number": float,
+    # NaN and infinities are not numbers JSON (the store, the IDE, --json) can hold.
+    "number": Annotated[float, Field(allow_inf_nan=False)],
     "integer": int,
     "boolean": bool,
     "array": list[Any],

@@ -106,16 +106,13 @@ def report_unexpected(exc: BaseException, *, debug: bool) -> int:
 
 def open_store() -> Any:
     """The workspace's execution store, or None (with a warning) when it cannot be opened."""
-    import sqlite3
-
-    from runtime.store import SQLiteStore
+    from runtime.store import default_store_path
+    from runtime.store.opening import StoreError, open_store
 
     try:
-        return SQLiteStore.for_workspace(".")
-    except (OSError, sqlite3.Error) as exc:
-        print_error(
-            f"the run is not recorded: cannot open .tide/runs.db ({exc})", "or use --no-store"
-        )
+        return open_store(default_store_path("."))
+    except StoreError as exc:
+        print_error(f"the run is not recorded: {exc.message}", exc.hint)
         return None
 
 

@@ -98,10 +98,11 @@ def _workspace_args(parser: argparse.ArgumentParser, default: Any = None) -> Non
 
 
 def _open(workspace: str) -> SQLiteStore | None:
-    from runtime.store import SQLiteStore, default_store_path
+    from runtime.store import default_store_path
+    from runtime.store.opening import open_store
 
     path: Path = default_store_path(workspace)
-    return SQLiteStore(path) if path.is_file() else None
+    return open_store(path) if path.is_file() else None
 
 
 def _no_store(workspace: str) -> str:

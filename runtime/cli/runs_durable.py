@@ -49,14 +49,15 @@ def handle(args: argparse.Namespace) -> int:
 
     from runtime.cli._common import EXIT_USAGE, print_error, report_tide_error
     from runtime.errors import TideError
-    from runtime.store import SQLiteStore, default_store_path
+    from runtime.store import default_store_path
     from runtime.store.journal import RequestMismatch
+    from runtime.store.opening import open_store
 
     path = default_store_path(args.workspace)
     if not path.is_file():
         print_error(f"no runs recorded in {args.workspace}", "tide runs lists recorded runs")
         return EXIT_USAGE
-    store = SQLiteStore(path)
+    store = open_store(path)
     try:
         result = anyio.run(lambda: _take_up(args, store))
     except RequestMismatch as exc:

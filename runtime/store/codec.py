@@ -9,6 +9,7 @@ buffer, which restores ``accumulated_text`` at linear cost.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,31 @@ EventRow = tuple[str, int, str, int, str]
 """(run_id, seq, type, ts in microseconds since the epoch, data)."""
 
 _COLUMNS = {"run_id", "seq", "type", "ts"}
+
+
+def finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as None: JSON has no such numbers, and a store that
+    held them would break every reader of the history (a browser's JSON.parse included)."""
+    if isinstance(value, float):
+        return value if value == value and value not in (math.inf, -math.inf) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Valid JSON for any value a run holds (see ``finite``)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str, allow_nan=False)
+    except ValueError:
+        return json.dumps(finite(value), ensure_ascii=False, default=str, allow_nan=False)
+
+
+def loads(text: str) -> Any:
+    """JSON as stored, with any NaN or infinity written by an older version read as None."""
+    return json.loads(text, parse_constant=lambda _: None)
 
 
 def to_micros(moment: datetime) -> int:
@@ -56,9 +82,9 @@ class EventDecoder:
         run_id, seq, kind, ts, data = row
         moment = from_micros(ts)
         if kind == "agent_stream_chunk":
-            agent, turn, offset, text = json.loads(data)
+            agent, turn, offset, text = loads(data)
             return self._chunk(run_id, seq, moment, str(agent), int(turn), int(offset), str(text))
-        fields: dict[str, Any] = json.loads(data)
+        fields: dict[str, Any] = loads(data)
         fields.update(run_id=run_id, seq=seq, type=kind, ts=moment)
         return parse_event(fields)
 

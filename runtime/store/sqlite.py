@@ -27,7 +27,15 @@ from runtime.alerts import ALERT_SOURCE
 from runtime.events import AgentStreamChunkEvent, CostEvent, ErrorInfo, Event, LogEvent, RunTotals
 from runtime.store._owners import INTERRUPTED, INTERRUPTED_MESSAGE, is_gone, this_process
 from runtime.store.base import GroupBy, RunRecord, RunStatus, SeriesPoint, StatsRow
-from runtime.store.codec import EventRow, decode_events, encode_event, from_micros, to_micros
+from runtime.store.codec import (
+    EventRow,
+    decode_events,
+    dumps,
+    encode_event,
+    from_micros,
+    loads,
+    to_micros,
+)
 from runtime.store.series import query_series
 from runtime.store.sqlite_durable import INSERT_JOURNAL, JOURNAL_SCHEMA, DurableSQLite
 from runtime.store.stats import query_stats, tag_filter
@@ -135,7 +143,7 @@ def default_store_path(workspace: str | Path) -> Path:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return dumps(value)
 
 
 def _micros(moment: datetime | None) -> int | None:
@@ -165,13 +173,13 @@ def _record(row: sqlite3.Row) -> RunRecord:
         id=row["id"],
         procedure=row["procedure"],
         status=status,
-        inputs=json.loads(row["inputs"]),
+        inputs=loads(row["inputs"]),
         model=row["model"],
         mock=bool(row["mock"]),
         created_at=from_micros(row["created_at"]),
         started_at=_time(row["started_at"]),
         finished_at=_time(row["finished_at"]),
-        output=None if row["output"] is None else json.loads(row["output"]),
+        output=None if row["output"] is None else loads(row["output"]),
         error=None if row["error"] is None else ErrorInfo.model_validate_json(row["error"]),
         partial_text=row["partial_text"],
         totals=RunTotals.model_validate_json(row["totals"]),
