@@ -67,7 +67,36 @@ function eventIds(raw) {
   return [...raw.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
 }
 
+// useChat's stop button on a run that would never end: the Chat core aborts its request.
+async function stopCase() {
+  let runId;
+  const transport = new DefaultChatTransport({
+    api: `${base}/api/runs/ui-stream`,
+    body: extra,
+    fetch: async (input, init) => {
+      const answer = await fetch(input, init);
+      runId = answer.headers.get('x-tide-run-id') ?? runId;
+      return answer;
+    },
+  });
+  const chat = new PlainChat({ transport });
+  const sending = chat.sendMessage({ text });
+  for (let i = 0; runId === undefined || chat.messages.length < 2; i++) {
+    if (i > 500 || chat.status === 'error') throw new Error(`the run did not start: ${chat.error?.message ?? chat.status}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await chat.stop();
+  await sending;
+  let runStatus = 'running';
+  for (let i = 0; i < 500 && runStatus === 'running'; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    runStatus = (await (await fetch(`${base}/api/runs/${runId}`)).json()).status;
+  }
+  console.log(JSON.stringify({ chatStatus: chat.status, runStatus, parts: chat.messages[1]?.parts ?? [] }));
+}
+
 async function main() {
+  if (spec.stop) return stopCase();
   const out = {};
 
   // 1. The POST as useChat's transport makes it, read by the SDK's parser and chunk schema.

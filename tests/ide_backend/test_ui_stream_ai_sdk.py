@@ -26,6 +26,14 @@ pytestmark = pytest.mark.anyio
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 CLIENT = FRONTEND / "scripts" / "ai-sdk-client.mjs"
 NODE = shutil.which("node")
+ENDLESS = """
+Procedure {
+  input = { question = field.string{} },
+  function(input)
+    while true do end
+  end
+}
+"""
 FAILING = """
 helper = Agent { model = "openai/gpt-4o-mini", system_prompt = "You help." }
 Mocks { helper = { message = "Let me see." } }
@@ -55,16 +63,18 @@ async def base(tmp_path: Path) -> AsyncIterator[str]:
     workspace.mkdir()
     (workspace / "chat.tac").write_text(CHAT)
     (workspace / "failing.tac").write_text(FAILING)
+    (workspace / "endless.tac").write_text(ENDLESS)
     tide = create_app(workspace=workspace, api_only=True)
     parent = Starlette(routes=[Mount("/assistant", app=tide)], lifespan=tide.lifespan)
     async with running_server(parent) as url:
         yield f"{url}/assistant"
 
 
-async def client(base: str, path: str, text: str) -> dict[str, Any]:
+async def client(base: str, path: str, text: str, **options: Any) -> dict[str, Any]:
     assert NODE is not None
-    spec = json.dumps({"base": base, "path": path, "text": text, "mock": True})
-    done = await anyio.run_process([NODE, str(CLIENT), spec], cwd=FRONTEND, check=False)
+    spec = json.dumps({"base": base, "path": path, "text": text, "mock": True, **options})
+    with anyio.fail_after(90):
+        done = await anyio.run_process([NODE, str(CLIENT), spec], cwd=FRONTEND, check=False)
     assert done.returncode == 0, done.stderr.decode()
     report: dict[str, Any] = json.loads(done.stdout)
     return report
@@ -155,3 +165,9 @@ async def test_a_failing_procedure_is_an_error_in_use_chat(base: str) -> None:
     assert chat["status"] == "error"
     assert "the tide went out" in chat["error"]
     assert chat["finished"] == [{"isError": True, "isAbort": False}]
+
+
+async def test_use_chats_stop_cancels_the_run(base: str) -> None:
+    report = await client(base, "endless.tac", "Go on forever", stop=True)
+    assert report["chatStatus"] == "ready"
+    assert report["runStatus"] == "cancelled"
