@@ -24,15 +24,15 @@ from runtime.declarations import (
     parse_agent_config,
 )
 from runtime.errors import DeclarationError, OutputValidationError, TideError
-from runtime.evaluation.config import EVALUATOR_TYPES, parse_evaluation
+from runtime.evaluation.config import EVALUATOR_TYPES
 from runtime.fields import check_output, coerce_inputs, parse_fields
 from runtime.journal import journaled
 from runtime.json_namespace import json_call
 from runtime.library import Library, toolsets
 from runtime.memory import MemoryMeter
-from runtime.predictors.classify import ClassifierDecl, classify, llm_model, parse_classifier
-from runtime.predictors.model import ModelDecl, parse_model
-from runtime.predictors.modules import SOURCES as PREDICTOR_MODULES
+from runtime.predictors.classify import ClassifierDecl
+from runtime.predictors.host_part import PREDICTION_KINDS, PredictionHostPart
+from runtime.predictors.model import ModelDecl
 from runtime.sandbox import Sandbox
 from runtime.source import ProcedureSource, find_module
 from runtime.tool_mocks import NO_MOCK, ToolMock
@@ -41,8 +41,6 @@ from runtime.tools import DONE_MODULES, ToolLedger, done_tool
 TOOL_METHODS = ("called", "call_count", "last_call", "last_result", "calls", "reset")
 AGENT_METHODS = ("turns", "history", "get_history", "clear_history")
 PROCEDURE_METHODS = ()
-MODEL_METHODS = ("predict",)
-CLASSIFIER_METHODS = ("classify",)
 
 
 class Effects(Protocol):
@@ -61,7 +59,7 @@ class Effects(Protocol):
     def predict(self, model: ModelDecl, payload: Any) -> Any: ...
 
 
-class Host:
+class Host(PredictionHostPart):
     def __init__(
         self,
         source: ProcedureSource,
@@ -240,19 +238,8 @@ class Host:
                 )
             decls.specifications.append(SpecificationDecl(text, file, line))
             return None
-        if kind == "model":
-            model = parse_model(self.new_id(), name, config, file, line)
-            decls.warnings.extend((w, file, line) for w in model.warnings)
-            decls.models[model.id] = model
-            return self._make_handle("model", model.id, MODEL_METHODS)
-        if kind == "classifier":
-            return self._declare_classifier(config, file, line)
-        if kind in ("evaluation", "evaluations"):
-            settings, evaluations, problems = parse_evaluation(kind, config, file, line)
-            decls.warnings.extend((f"{kind.capitalize()}: {p}", file, line) for p in problems)
-            decls.evaluation = settings or decls.evaluation
-            decls.evaluations = evaluations or decls.evaluations
-            return None
+        if kind in PREDICTION_KINDS:
+            return self._declare_prediction(kind, name, config, file, line)
         if kind == "step":
             if name is None or config is None:
                 raise DeclarationError(
@@ -261,20 +248,6 @@ class Host:
             decls.steps.append(StepDecl(name, config, file, line))
             return None
         raise DeclarationError(f"unknown declaration {kind}")
-
-    def _declare_classifier(self, config: Any, file: str | None, line: int | None) -> Any:
-        decl, warnings = parse_classifier(self.new_id(), config, file, line)
-        self.declarations.warnings.extend((w, file, line) for w in warnings)
-        if decl.method == "llm":
-            decl.model = llm_model(decl, self.new_id())
-        self.declarations.classifiers[decl.id] = decl
-        handle = self._make_handle("classifier", decl.id, CLASSIFIER_METHODS)
-        if isinstance(config, dict) and "input" in config:
-            return self.to_lua(self._classify(decl, config["input"]))
-        return handle
-
-    def _classify(self, decl: ClassifierDecl, text: Any) -> Any:
-        return classify(decl, text, self.effects.predict)
 
     def register_tool(self, tool: ToolDecl) -> Any:
         """Give a declared tool its handle."""
@@ -342,13 +315,9 @@ class Host:
                     decl, arguments if isinstance(arguments, dict) else {"value": arguments}
                 )
                 return self.to_lua(result)
-            if isinstance(decl, ModelDecl):
-                return self.to_lua(
-                    self.effects.predict(decl, self.data(args[0], "model inputs") if args else {})
-                )
-            if isinstance(decl, ClassifierDecl):
-                return self.to_lua(
-                    self._classify(decl, self.data(args[0], "classifier input") if args else None)
+            if isinstance(decl, (ModelDecl, ClassifierDecl)):
+                return self._call_prediction(
+                    decl, self.data(args[0], f"{kind} input") if args else None
                 )
             if isinstance(decl, ProcedureDecl):
                 inputs = self.data(args[0], "procedure inputs") if args else {}
@@ -483,11 +452,7 @@ class Host:
     def _builtin_module(self, name: str) -> Any:
         if name in DONE_MODULES:
             return self.handle("tool", self.done_tool().id)
-        if name in PREDICTOR_MODULES:
-            chunk = self.sandbox.compile(PREDICTOR_MODULES[name], "=" + name)
-            env = self.sandbox.env
-            return self.sandbox.call(chunk, env["Classify"], env["Model"])
-        return None
+        return self._prediction_module(name)
 
     def _module_source(self, name: str) -> tuple[str, str]:
         return find_module(name, self.source.project_root)
