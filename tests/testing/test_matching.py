@@ -111,3 +111,34 @@ def test_tactus_phrasings(tmp_path: Path) -> None:
     failure = scenarios["context that was never sent"].first_failure
     assert failure is not None and failure.failure is not None
     assert failure.failure.message == 'no agent was sent "Bob"'
+
+
+STOPPING = """
+Procedure {
+  function()
+    Stop.request("budget exhausted after 3 calls")
+    return {}
+  end
+}
+Specification([[
+Feature: stop reasons
+  Scenario: requested
+    When the procedure runs
+    Then the stop reason should be "budget exhausted after 3 calls"
+    And the stop reason should contain "budget"
+    And the stop reason should not contain "timeout"
+    And the stop reason should match pattern "after \\d+ calls$"
+  Scenario: wrong reason
+    Then the stop reason should contain "timeout"
+]])
+"""
+
+
+def test_stop_reason_steps(tmp_path: Path) -> None:
+    path = tmp_path / "stopping.tac"
+    path.write_text(STOPPING)
+    scenarios = by_name(run(path))
+    assert scenarios["requested"].status == "passed", scenarios["requested"].first_failure
+    failure = scenarios["wrong reason"].first_failure
+    assert failure is not None and failure.failure is not None
+    assert failure.failure.message == 'the stop reason is "budget exhausted after 3 calls"'
