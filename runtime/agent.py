@@ -7,6 +7,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -32,10 +33,11 @@ from runtime.models.base import (
     RequestSent,
     TextDelta,
     ToolCallRequest,
-    ToolSpec,
     Usage,
 )
+from runtime.stream_fallback import cannot_stream, reason_for_empty_stream
 from runtime.templates import render
+from runtime.tools import tool_spec
 from runtime.turn_account import TurnAccount
 
 
@@ -250,7 +252,7 @@ class _Turn:
             agent=session.name,
             model=session.model,
             messages=list(messages),
-            tools=[_tool_spec(name, tool) for name, tool in self.tools.items()],
+            tools=[tool_spec(name, tool) for name, tool in self.tools.items()],
             output_schema=json_schema(config.output, "Answer") if config.output else None,
             settings=settings,
             stream=session.stream,
@@ -263,9 +265,16 @@ class _Turn:
         while True:
             attempt += 1
             try:
-                return await self._stream_once(request)
+                text, calls = await self._stream_once(request)
+                if text or calls or not self._falls_back(request, reason_for_empty_stream()):
+                    return text, calls
+                request, attempt = replace(request, stream=False), attempt - 1
+                continue
             except ModelError as exc:
                 self.account.add(exc.usage)
+                if cannot_stream(exc) and self._falls_back(request, str(exc)):
+                    request, attempt = replace(request, stream=False), attempt - 1
+                    continue
                 if self._produced_in_call or not exc.retryable or attempt > session.limits.retries:
                     if exc.kind == "timeout" and isinstance(exc.__cause__, _Silent):
                         raise AgentError(str(exc), kind="timeout") from None
@@ -279,6 +288,14 @@ class _Turn:
                     else session.limits.retry_backoff * 2 ** (attempt - 1)
                 )
                 await anyio.sleep(min(delay, 30.0))
+
+    def _falls_back(self, request: ModelRequest, why: str) -> bool:
+        """Whether a streamed call that failed for ``why`` is repeated, once, unstreamed."""
+        if not request.stream or self._produced_in_call or not self.session.limits.stream_fallback:
+            return False
+        message = f"agent '{self.session.name}': {why}; asking again without streaming"
+        self.bus.emit(LogEvent, level="warn", message=message, source="streaming")
+        return True
 
     async def _stream_once(self, request: ModelRequest) -> tuple[str, list[ToolCallRequest]]:
         limits = self.session.limits
@@ -310,14 +327,8 @@ class _Turn:
         return "".join(round_text), calls
 
     def _estimate_stopped(self, request: ModelRequest, round_text: list[str]) -> None:
-        """Count a call Tide stopped before the provider said what it used."""
-        estimate = getattr(self.session.client, "estimate_usage", None)
-        if self._call_usage or estimate is None:
-            return
-        try:
-            self.account.add(estimate(request.messages, "".join(round_text), len(round_text)))
-        except Exception:  # an estimate must never turn a stop into another failure
-            return
+        if not self._call_usage:
+            self.account.add_estimate(self.session.client, request.messages, round_text)
 
     async def _read(
         self,
@@ -485,10 +496,3 @@ async def run_turn(
 ) -> TurnResult:
     session.turns += 1
     return await _Turn(session, services, tools, message, options).run()
-
-
-def _tool_spec(name: str, tool: ToolDecl) -> ToolSpec:
-    schema = (
-        json_schema(tool.input, "Arguments") if tool.input else {"type": "object", "properties": {}}
-    )
-    return ToolSpec(name=name, description=tool.description, parameters=schema)

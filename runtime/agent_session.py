@@ -22,6 +22,8 @@ class TurnLimits:
     retry_backoff: float = 0.5
     max_tool_rounds: int = 16
     output_retries: int = 1
+    # Repeat a call once without streaming when the provider or model cannot stream.
+    stream_fallback: bool = True
 
     @classmethod
     def of(cls, config: AgentConfig, defaults: RuntimeConfig) -> TurnLimits:
@@ -36,6 +38,7 @@ class TurnLimits:
             output_retries=defaults.output_retries
             if config.output_retries is None
             else config.output_retries,
+            stream_fallback=config.stream_fallback,
         )
 
 

@@ -46,6 +46,8 @@ class RuntimeConfig(BaseModel):
     max_lua_threads: int = 256
     inspect_timeout_s: float = 10.0
     scripted_script: str | None = None
+    # Models that never stream (``provider/model`` patterns with ``*``): called whole at once.
+    non_streaming_models: tuple[str, ...] = ()
     # Thresholds every agent turn is checked against (an agent's own ``alerts`` win).
     alerts: Alerts = Alerts()
 
@@ -56,6 +58,9 @@ class RuntimeConfig(BaseModel):
             values["model"] = os.environ["TIDE_MODEL"]
         if os.environ.get("TIDE_TIMEOUT"):
             values["timeout_s"] = _seconds("TIDE_TIMEOUT", os.environ["TIDE_TIMEOUT"])
+        if os.environ.get("TIDE_NON_STREAMING_MODELS"):
+            patterns = os.environ["TIDE_NON_STREAMING_MODELS"].split(",")
+            values["non_streaming_models"] = tuple(p.strip() for p in patterns if p.strip())
         if os.environ.get("TIDE_SCRIPTED_SCRIPT"):
             values["scripted_script"] = os.environ["TIDE_SCRIPTED_SCRIPT"]
         if os.environ.get("TIDE_ALERTS"):

@@ -48,6 +48,7 @@ class AgentConfig(BaseModel):
     stop: list[str] | str | None = None
     seed: int | None = None
     disable_streaming: bool | None = None
+    stream_fallback: bool = True
     tools: list[Any] = Field(default_factory=list)
     output: Fields | None = None
     initial_message: str | None = None

@@ -61,6 +61,7 @@ from runtime.run_tags import check_tags
 from runtime.sandbox import Sandbox
 from runtime.source import ProcedureSource
 from runtime.store.handler import StoreHandler
+from runtime.stream_fallback import listed
 
 if TYPE_CHECKING:
     from runtime.store.base import ExecutionStore
@@ -500,7 +501,12 @@ class Run(RunLibraryEffects):
         )
         if self.journal is not None:
             client = self.journal.wrap(client)
-        streaming = bool(self.handlers) and self.config.streaming and not config.disable_streaming
+        streaming = (
+            bool(self.handlers)
+            and self.config.streaming
+            and not config.disable_streaming
+            and not listed(model, self.config.non_streaming_models)
+        )
         limits = TurnLimits.of(config, self.config)
         session = AgentSession(agent, client, model, streaming, limits, self.conversation(agent))
         self._sessions[agent.id] = session

@@ -8,7 +8,8 @@ from typing import Any
 
 from runtime.declarations import ToolDecl
 from runtime.errors import DeclarationError
-from runtime.fields import FieldSpec
+from runtime.fields import FieldSpec, json_schema
+from runtime.models.base import ToolSpec
 
 DONE_MODULES = frozenset({"tactus.tools.done", "tide.tools.done"})
 
@@ -66,3 +67,11 @@ def done_tool(ident: int) -> ToolDecl:
         name="done",
         builtin=True,
     )
+
+
+def tool_spec(name: str, tool: ToolDecl) -> ToolSpec:
+    """The tool as a model sees it: its name, description and arguments' JSON Schema."""
+    schema = (
+        json_schema(tool.input, "Arguments") if tool.input else {"type": "object", "properties": {}}
+    )
+    return ToolSpec(name=name, description=tool.description, parameters=schema)

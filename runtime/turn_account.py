@@ -31,6 +31,17 @@ class TurnAccount:
             self.cost_usd += usage.cost_usd
             self.usage_estimated = self.usage_estimated or usage.estimated
 
+    def add_estimate(self, client: Any, messages: list[dict[str, Any]], texts: list[str]) -> None:
+        """Count a call Tide stopped before the provider said what it used, by the client's
+        ``estimate_usage`` (clients without one cost nothing)."""
+        estimate = getattr(client, "estimate_usage", None)
+        if estimate is None:
+            return
+        try:
+            self.add(estimate(messages, "".join(texts), len(texts)))
+        except Exception:  # an estimate must never turn a stop into another failure
+            return
+
     def cost_fields(self) -> dict[str, Any]:
         """The ``cost`` event's fields that this account knows."""
         return {
