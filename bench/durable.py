@@ -33,8 +33,7 @@ import anyio
 
 from runtime.api import Runtime
 from runtime.models.function import FunctionModel
-from runtime.store import SQLiteStore, StoreHandler
-from runtime.store._owners import INTERRUPTED
+from runtime.store import INTERRUPTED, SQLiteStore, StoreHandler
 
 STREAMED = """
 writer = Agent { model = "scripted/default", system_prompt = "You write." }

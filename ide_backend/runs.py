@@ -24,6 +24,7 @@ from anyio.abc import TaskGroup
 
 from ide_backend.gc_policy import GcPolicy
 from ide_backend.relay import RunChannel
+from ide_backend.timeouts import watch_timeouts
 from runtime.api import Runtime
 from runtime.events import ErrorInfo, Event, RunFailedEvent
 from runtime.resume import NotResumable, UnknownRun, open_resumed_run
@@ -104,8 +105,6 @@ class RunManager:
         self._group.start_soon(self._load_modules)
         self.gc.__enter__()
         self._group.start_soon(self.gc.run, lambda: len(self._active))
-        from ide_backend.runs_durable import watch_timeouts
-
         self._group.start_soon(watch_timeouts, self)
         return self
 

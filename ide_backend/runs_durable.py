@@ -1,5 +1,5 @@
 """``/api/runs/{id}/answer`` and ``/api/runs/{id}/resume``: a person's answer to a waiting run,
-and resuming an interrupted one; and the requests whose timeout passes while the IDE runs.
+and resuming an interrupted one.
 
 Answering resumes the run at once (an answer is what it waited for). An interrupted run is
 resumed only when asked: resuming calls models again, which costs money.
@@ -7,11 +7,8 @@ resumed only when asked: resuming calls models again, which costs money.
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -22,14 +19,10 @@ from ide_backend.services import services
 from runtime.errors import TideError
 from runtime.journal import DivergedError
 from runtime.resume import NotResumable, UnknownRun
-from runtime.store.journal import RequestMismatch, is_expired
+from runtime.store.journal import RequestMismatch
 
 if TYPE_CHECKING:
     from ide_backend.runs import LiveRun, RunManager
-
-log = logging.getLogger("tide.ide")
-# How often the IDE looks for questions whose timeout has passed.
-TIMEOUT_POLL_S = 1.0
 
 
 def _conflict(exc: RequestMismatch) -> JSONResponse:
@@ -77,32 +70,6 @@ async def resume_run(request: Request) -> JSONResponse:
     await app.store.flush()
     live = await _resume(app.manager, run_id)
     return JSONResponse({"run_id": run_id, "status": live.record.status}, status_code=202)
-
-
-async def watch_timeouts(manager: RunManager) -> None:
-    """Answer with its default each question whose timeout has passed, and resume its run."""
-    while True:
-        await anyio.sleep(TIMEOUT_POLL_S)
-        try:
-            await _answer_expired(manager)
-        except Exception:
-            log.exception("could not apply the defaults of timed-out questions")
-
-
-async def _answer_expired(manager: RunManager) -> None:
-    now = datetime.now(UTC)
-    for record in await manager.store.list_runs(status="waiting", limit=500):
-        for request in record.pending:
-            if not is_expired(request, now):
-                continue
-            try:
-                await manager.store.answer_request(
-                    record.id, request["request_id"], request.get("default"), "default"
-                )
-            except RequestMismatch:
-                continue  # answered meanwhile
-            await manager.resume(record.id)
-            break
 
 
 routes = [

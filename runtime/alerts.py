@@ -47,6 +47,25 @@ class Alerts(BaseModel):
                 found.append((metric, float(value), float(threshold)))
         return found
 
+    def warnings(self, cost: CostEvent) -> list[dict[str, Any]]:
+        """The ``log`` events (their fields) that say which thresholds ``cost`` crossed."""
+        return [
+            {
+                "level": "warn",
+                "message": alert_message(cost.agent, metric, value, threshold),
+                "fields": {
+                    "alert": metric,
+                    "value": value,
+                    "threshold": threshold,
+                    "agent": cost.agent,
+                    "turn": cost.turn,
+                    "model": cost.model,
+                },
+                "source": ALERT_SOURCE,
+            }
+            for metric, value, threshold in self.crossed(cost)
+        ]
+
 
 ALERT_METRICS: tuple[str, ...] = tuple(Alerts.model_fields)
 

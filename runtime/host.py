@@ -8,7 +8,6 @@ a real run, or an inspection that stops at the first effect.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any, Protocol
 
 from runtime import _state
@@ -23,10 +22,9 @@ from runtime.declarations import (
     ToolDecl,
     parse_agent_config,
 )
-from runtime.errors import DeclarationError, OutputValidationError, TideError
+from runtime.errors import DeclarationError, TideError
 from runtime.evaluation.config import EVALUATOR_TYPES
-from runtime.fields import check_output, coerce_inputs, parse_fields
-from runtime.journal import journaled
+from runtime.fields import coerce_inputs, parse_fields
 from runtime.json_namespace import json_call
 from runtime.library import Library, toolsets
 from runtime.memory import MemoryMeter
@@ -35,6 +33,7 @@ from runtime.predictors.host_part import PREDICTION_KINDS, PredictionHostPart
 from runtime.predictors.model import ModelDecl
 from runtime.sandbox import Sandbox
 from runtime.source import ProcedureSource, find_module
+from runtime.subprocedure import checked_call
 from runtime.tool_mocks import NO_MOCK, ToolMock
 from runtime.tools import DONE_MODULES, ToolLedger, done_tool
 
@@ -328,29 +327,7 @@ class Host(PredictionHostPart):
             raise
 
     def call_subprocedure(self, procedure: ProcedureDecl, arguments: Any) -> Any:
-        if not isinstance(arguments, dict):
-            raise DeclarationError(
-                f"procedure '{procedure.name}' takes a table of inputs",
-                hint=f"{procedure.name}({{ ... }})",
-            )
-        inputs = coerce_inputs(procedure.input, arguments)
-        output = journaled(
-            self.effects,
-            "procedure",
-            procedure.name or f"procedure{procedure.id}",
-            inputs,
-            partial(self.call_procedure, procedure, inputs),
-        )
-        if procedure.output:
-            checked, issues = check_output(procedure.output, output)
-            if issues:
-                detail = "; ".join(f"{i.path}: {i.message}" for i in issues)
-                raise OutputValidationError(
-                    f"procedure '{procedure.name}' returned output that does not match its declaration: {detail}",
-                    issues,
-                    raw=output,
-                )
-            output = checked
+        output = checked_call(self.effects, procedure, arguments, self.call_procedure)
         return self.to_lua(output)
 
     def invoke_tool(self, tool: ToolDecl, arguments: dict[str, Any]) -> Any:

@@ -9,7 +9,7 @@ is resumed. Either way the answer is journaled, so a resumed run never asks twic
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio.from_thread
 
@@ -19,9 +19,23 @@ from runtime.sandbox import SandboxAbort
 from runtime.store.journal import request_id_for
 
 if TYPE_CHECKING:
-    from runtime.run import Run
+    from runtime.bus import EventBus
+    from runtime.human import HumanResponder
+    from runtime.journal import Journal
 
 HUMAN_KINDS = ("approve", "input", "select", "review")
+
+
+class AskingRun(Protocol):
+    """What asking a person needs of its run (a ``Run``)."""
+
+    run_id: str
+    bus: EventBus
+    human_responder: HumanResponder
+    journal: Journal | None
+    pending: list[dict[str, Any]]
+
+    def park(self) -> None: ...
 
 
 def request_fields(op: str, args: list[Any]) -> dict[str, Any]:
@@ -38,7 +52,7 @@ def request_fields(op: str, args: list[Any]) -> dict[str, Any]:
     }
 
 
-def ask_person(run: Run, op: str, args: list[Any]) -> Any:
+def ask_person(run: AskingRun, op: str, args: list[Any]) -> Any:
     """Called on the run's Lua thread."""
     responder = run.human_responder
     if op not in HUMAN_KINDS:
@@ -74,7 +88,7 @@ def _options(args: list[Any]) -> dict[str, Any]:
     return args[0] if args and isinstance(args[0], dict) else {}
 
 
-def _emit(run: Run, event_type: Any, /, **fields: Any) -> Any:
+def _emit(run: AskingRun, event_type: Any, /, **fields: Any) -> Any:
     # Built here rather than by ``EventBus.emit``, whose own first parameter is named ``kind``.
     def emit() -> Any:
         event = event_type(run_id=run.run_id, seq=run.bus.next_seq(), **fields)

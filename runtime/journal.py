@@ -82,6 +82,8 @@ class Slot:
     args_hash: str
     summary: str
     entry: JournalEntry | None = None
+    # The model a model call asks.
+    model: str | None = None
 
     @property
     def is_leaf_answer(self) -> bool:
@@ -143,14 +145,14 @@ class Journal:
 
     # -- positions ----------------------------------------------------------------------------
 
-    def begin(self, kind: str, name: str, args: Any) -> Slot:
+    def begin(self, kind: str, name: str, args: Any, *, model: str | None = None) -> Slot:
         """Take the next position for an effect; the journal's entry there when it has one."""
         position = self._next
         self._next += 1
         key = (kind, name)
         ordinal = self._ordinals[key]
         self._ordinals[key] += 1
-        slot = Slot(position, kind, name, ordinal, args_hash(args), summarize(args))
+        slot = Slot(position, kind, name, ordinal, args_hash(args), summarize(args), model=model)
         entry = self.entries.get(position)
         if entry is not None:
             self._check(slot, entry)
@@ -288,6 +290,11 @@ class Journal:
         return JournaledClient(client, self)
 
 
+def journaled_client(journal: Journal | None, client: ModelClient) -> ModelClient:
+    """``client``, journaled when there is a journal."""
+    return client if journal is None else journal.wrap(client)
+
+
 class JournaledClient:
     """A model client whose completed calls are journaled, and answered from the journal when
     a resumed run asks again."""
@@ -316,7 +323,7 @@ class JournaledClient:
             "settings": request.settings,
             "output_schema": request.output_schema,
         }
-        slot = journal.begin("model", request.agent, args)
+        slot = journal.begin("model", request.agent, args, model=request.model)
         if slot.entry is not None:
             for item in _replayed_items(slot.entry.value):
                 yield item

@@ -11,20 +11,28 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime.errors import TideError
 from runtime.events import AgentStreamChunkEvent, CostEvent
 from runtime.journal import DivergedError, Journal, Slot
 from runtime.source import ProcedureSource
-from runtime.store._owners import INTERRUPTED
+from runtime.store import INTERRUPTED
 from runtime.store.handler import StoreHandler
 from runtime.store.journal import RUN_POSITION, JournalEntry, RequestMismatch
 
 if TYPE_CHECKING:
-    from runtime.api import Runtime
     from runtime.run import Run
     from runtime.store.base import ExecutionStore, RunRecord
+
+
+class MakesRuns(Protocol):
+    """What resuming needs of the runtime (a ``Runtime``)."""
+
+    def create_run(
+        self, procedure: ProcedureSource, inputs: dict[str, Any] | None = None, **options: Any
+    ) -> Run: ...
+
 
 # Failed runs that may be resumed: stopped from outside, or stopped by a changed procedure.
 RESUMABLE_ERRORS = frozenset({INTERRUPTED, "diverged"})
@@ -88,7 +96,12 @@ def check_resumable(record: RunRecord) -> None:
 
 
 async def open_resumed_run(
-    runtime: Runtime, store: ExecutionStore, run_id: str, *, answered: bool = False, **options: Any
+    runtime: MakesRuns,
+    store: ExecutionStore,
+    run_id: str,
+    *,
+    answered: bool = False,
+    **options: Any,
 ) -> Run:
     """The stored run, ready to ``execute()`` from its journal. Raises ``TideError``s for a run
     that cannot be resumed, before anything about it changes. ``answered``: this process has
@@ -185,7 +198,7 @@ def _account_interrupted(run: Run, slot: Slot, texts: dict[tuple[str, int], str]
             CostEvent,
             agent=agent,
             turn=turn,
-            model=next((s.model for s in run.sessions() if s.name == agent), "?"),
+            model=slot.model or "?",
             provider="interrupted",
             completion_tokens=max(1, len(text) // 4),
             total_tokens=max(1, len(text) // 4),
@@ -198,7 +211,7 @@ def _account_interrupted(run: Run, slot: Slot, texts: dict[tuple[str, int], str]
 
 
 async def answer_and_resume(
-    runtime: Runtime,
+    runtime: MakesRuns,
     store: ExecutionStore,
     run_id: str,
     request_id: str | None,

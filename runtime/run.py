@@ -6,9 +6,8 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
@@ -17,7 +16,6 @@ import anyio.to_thread
 
 from runtime.agent import run_turn
 from runtime.agent_session import AgentSession, TurnLimits, TurnResult
-from runtime.alerts import ALERT_SOURCE, alert_message
 from runtime.bridge import LuaThreadBridge
 from runtime.bus import EventBus
 from runtime.config import RuntimeConfig
@@ -47,7 +45,7 @@ from runtime.host import Host
 from runtime.human import HumanResponder
 from runtime.human_requests import ask_person
 from runtime.inspect import ProcedureInfo, inspect_procedure
-from runtime.journal import Journal
+from runtime.journal import Journal, journaled_client
 from runtime.library import toolsets
 from runtime.library.run_effects import ForwardEvents, RunLibraryEffects
 from runtime.models.base import ModelClient
@@ -56,38 +54,15 @@ from runtime.models.router import ModelOverrides, ModelRouter, ModelSettings
 from runtime.predictors.model import ModelDecl
 from runtime.predictors.predict import Predictor
 from runtime.predictors.services import RunPredictionServices
-from runtime.run_journal import invoke_tool_journaled, start_journal
+from runtime.run_journal import invoke_tool_journaled, open_journal, start_journal
+from runtime.run_result import RunResult, Status, tool_calls_of
 from runtime.run_tags import check_tags
 from runtime.sandbox import Sandbox
 from runtime.source import ProcedureSource
-from runtime.store.handler import StoreHandler
 from runtime.stream_fallback import listed
 
 if TYPE_CHECKING:
     from runtime.store.base import ExecutionStore
-
-Status = Literal["completed", "failed", "cancelled", "waiting"]
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    status: Status
-    output: Any = None
-    error: ErrorInfo | None = None
-    partial_text: str | None = None
-    totals: RunTotals = field(default_factory=RunTotals)
-    event_counts: dict[str, int] = field(default_factory=dict)
-    state: dict[str, Any] = field(default_factory=dict)
-    tool_calls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    agent_turns: dict[str, int] = field(default_factory=dict)
-    # What a ``waiting`` run waits for: one question to a person per item.
-    pending: list[dict[str, Any]] = field(default_factory=list)
-    stop_reason: str | None = None  # what the procedure gave ``Stop.request``
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "completed"
 
 
 class Run(RunLibraryEffects):
@@ -142,10 +117,7 @@ class Run(RunLibraryEffects):
         self.info: ProcedureInfo | None = None
         self.inputs: dict[str, Any] = {}
         self.bus = EventBus(self.run_id, self.handlers)
-        # A run recorded in a store is durable: it keeps a journal of its effects there.
-        self.store_handler = next((h for h in self.handlers if isinstance(h, StoreHandler)), None)
-        store = store or getattr(self.store_handler, "store", None)
-        self.journal = journal or (Journal(self.run_id, store) if store is not None else None)
+        self.journal, self.store_handler = open_journal(self.run_id, self.handlers, store, journal)
         self.pending: list[dict[str, Any]] = []
         self.totals = RunTotals()
         # Why the run is stopping: "cancelled" or "timeout"; a cancel's own words go with it.
@@ -234,8 +206,7 @@ class Run(RunLibraryEffects):
                 if info is None:  # cancelled while being prepared
                     result = self._finish_cancelled()
                 else:
-                    if self.journal is not None:
-                        await start_journal(self, self.journal)
+                    await start_journal(self, self.journal)
                     result = await self._execute(info)
             finally:
                 with anyio.CancelScope(shield=True):
@@ -376,13 +347,6 @@ class Run(RunLibraryEffects):
         self, status: Status, *, output: Any = None, error: ErrorInfo | None = None
     ) -> RunResult:
         host = self._host
-        tool_calls: dict[str, list[dict[str, Any]]] = {}
-        if host is not None:
-            for tool in host.declarations.tools.values():
-                calls = host.ledger.of(tool.id)
-                tool_calls[tool.name or f"tool{tool.id}"] = [
-                    {"args": c.args, "result": c.result} for c in calls
-                ]
         return RunResult(
             run_id=self.run_id,
             status=status,
@@ -392,7 +356,7 @@ class Run(RunLibraryEffects):
             totals=self.totals,
             event_counts=dict(self.bus.counts),
             state=dict(host.state.values) if host else {},
-            tool_calls=tool_calls,
+            tool_calls=tool_calls_of(host),
             agent_turns={s.name: s.turns for s in self._sessions.values()},
             pending=list(self.pending),
             stop_reason=host.library.control.stop_reason if host else None,
@@ -406,9 +370,6 @@ class Run(RunLibraryEffects):
         result: TurnResult = self._bridge.wait_for(self._agent_turn, agent, tools, message, options)
         self.last_outputs[agent.id] = result.response
         return result.to_lua_value()
-
-    def sessions(self) -> list[AgentSession]:
-        return list(self._sessions.values())
 
     def log(self, level: str, message: str, fields: dict[str, Any], source: str | None) -> None:
         anyio.from_thread.run_sync(
@@ -440,7 +401,7 @@ class Run(RunLibraryEffects):
         emit("started")
         started = time.monotonic()
         try:
-            result = self._invoke_tool_journaled(tool, args)
+            result = invoke_tool_journaled(self, tool, args)
         except TideError as exc:
             emit("failed", error=exc.message, duration_ms=(time.monotonic() - started) * 1000)
             raise
@@ -452,14 +413,9 @@ class Run(RunLibraryEffects):
 
     def park(self) -> None:
         """Stop the Lua thread: the run waits for a person (see ``human_requests``)."""
-        if self._stop_reason is None:
-            self._stop_reason = "waiting"
+        self._stop_reason = self._stop_reason or "waiting"
         if self._sandbox is not None:
             self._sandbox.abort("waiting")
-
-    def _invoke_tool_journaled(self, tool: ToolDecl, args: dict[str, Any]) -> Any:
-        assert self._host is not None
-        return invoke_tool_journaled(self, self._host, tool, args)
 
     def predict(self, model: ModelDecl, payload: Any) -> Any:
         if self._predictor is None:
@@ -499,8 +455,7 @@ class Run(RunLibraryEffects):
         client, model = await self.models.client(
             name, config.model_name, settings, placeholder=placeholder
         )
-        if self.journal is not None:
-            client = self.journal.wrap(client)
+        client = journaled_client(self.journal, client)
         streaming = (
             bool(self.handlers)
             and self.config.streaming
@@ -517,7 +472,7 @@ class Run(RunLibraryEffects):
     async def invoke_tool(self, tool: ToolDecl, arguments: dict[str, Any]) -> Any:
         assert self._bridge is not None and self._host is not None
         self.totals.tool_calls += 1
-        return await self._bridge.run_in_lua_thread(self._invoke_tool_journaled, tool, arguments)
+        return await self._bridge.run_in_lua_thread(invoke_tool_journaled, self, tool, arguments)
 
     def template_values(self) -> tuple[dict[str, Any], dict[str, Any]]:
         state = self._host.state.values if self._host else {}
@@ -536,21 +491,8 @@ class Run(RunLibraryEffects):
     def _check_alerts(self, cost: CostEvent) -> None:
         session = next((s for s in self._sessions.values() if s.name == cost.agent), None)
         own = session.decl.config.alerts if session is not None else None
-        for metric, value, threshold in self.config.alerts.merged(own).crossed(cost):
-            self.bus.emit(
-                LogEvent,
-                level="warn",
-                message=alert_message(cost.agent, metric, value, threshold),
-                fields={
-                    "alert": metric,
-                    "value": value,
-                    "threshold": threshold,
-                    "agent": cost.agent,
-                    "turn": cost.turn,
-                    "model": cost.model,
-                },
-                source=ALERT_SOURCE,
-            )
+        for fields in self.config.alerts.merged(own).warnings(cost):
+            self.bus.emit(LogEvent, **fields)
 
     def note_partial(self, text: str) -> None:
         if text:

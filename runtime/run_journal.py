@@ -3,18 +3,47 @@ tools it calls."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime.journal import Journal, journaled
+from runtime.store.handler import StoreHandler
 
 if TYPE_CHECKING:
+    from runtime.bus import EventBus
     from runtime.declarations import ToolDecl
     from runtime.host import Host
-    from runtime.run import Run
+    from runtime.source import ProcedureSource
+    from runtime.store.base import ExecutionStore
 
 
-async def start_journal(run: Run, journal: Journal) -> None:
+class DurableRun(Protocol):
+    """What journaling needs of its run (a ``Run``)."""
+
+    bus: EventBus
+    store_handler: StoreHandler | None
+    source: ProcedureSource
+    inputs: dict[str, Any]
+    model_override: str | None
+    mock: bool
+    timeout_s: float
+
+    @property
+    def host(self) -> Host | None: ...
+
+
+def open_journal(
+    run_id: str, handlers: list[Any], store: ExecutionStore | None, journal: Journal | None
+) -> tuple[Journal | None, StoreHandler | None]:
+    """A run's journal (None without a store) and the handler that records it in the store."""
+    handler = next((h for h in handlers if isinstance(h, StoreHandler)), None)
+    store = store or (handler.store if handler is not None else None)
+    return journal or (Journal(run_id, store) if store is not None else None), handler
+
+
+async def start_journal(run: DurableRun, journal: Journal | None) -> None:
     """Attach the journal to the run; a new run records, at position 0, what resuming needs."""
+    if journal is None:
+        return
 
     def state_values() -> dict[str, Any]:
         host = run.host
@@ -38,9 +67,11 @@ async def start_journal(run: Run, journal: Journal) -> None:
     )
 
 
-def invoke_tool_journaled(run: Run, host: Host, tool: ToolDecl, args: dict[str, Any]) -> Any:
+def invoke_tool_journaled(run: DurableRun, tool: ToolDecl, args: dict[str, Any]) -> Any:
     """Call a tool (on the Lua thread) through the journal. A call the journal answers does not
     run; it is still in the tool's ledger (``called()``, ``last_result()``)."""
+    host = run.host
+    assert host is not None
     ran = False
 
     def invoke() -> Any:

@@ -14,6 +14,7 @@ mid-run leaves every event of every written batch, in order and without gaps; it
 most the last batch (50 ms or 256 events). A finished run is complete on disk.
 """
 
+from runtime.store._owners import INTERRUPTED
 from runtime.store.base import (
     GROUPS,
     RUN_STATUSES,
@@ -33,6 +34,7 @@ from runtime.store.sqlite import SQLiteStore, default_store_path
 
 __all__ = [
     "GROUPS",
+    "INTERRUPTED",
     "RUN_STATUSES",
     "TERMINAL_STATUSES",
     "ExecutionStore",

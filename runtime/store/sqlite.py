@@ -24,20 +24,18 @@ import anyio
 import anyio.to_thread
 
 from runtime.alerts import ALERT_SOURCE
-from runtime.events import AgentStreamChunkEvent, CostEvent, ErrorInfo, Event, LogEvent, RunTotals
+from runtime.events import AgentStreamChunkEvent, CostEvent, ErrorInfo, Event, LogEvent
 from runtime.store._owners import INTERRUPTED, INTERRUPTED_MESSAGE, is_gone, this_process
-from runtime.store.base import GroupBy, RunRecord, RunStatus, SeriesPoint, StatsRow
+from runtime.store.base import GroupBy, RunRecord, SeriesPoint, StatsRow
 from runtime.store.codec import (
     EventRow,
     decode_events,
-    dumps,
     encode_event,
-    from_micros,
-    loads,
     to_micros,
 )
 from runtime.store.series import query_series
 from runtime.store.sqlite_durable import INSERT_JOURNAL, JOURNAL_SCHEMA, DurableSQLite
+from runtime.store.sqlite_rows import RUN_COLUMNS, UPSERT_RUN, run_record, run_row
 from runtime.store.stats import query_stats, tag_filter
 from runtime.store.writer import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_EVENTS, Batch, BatchWriter
 
@@ -115,16 +113,6 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_by_ts ON alerts (ts);
 """
 
-_RUN_COLUMNS = (
-    "id, procedure, status, inputs, model, mock, created_at, started_at, finished_at, output, "
-    "error, partial_text, totals, duration_ms, total_tokens, cost_usd, agent_turns, ttft_ms, "
-    "owner, tags, pending"
-)
-_UPSERT_RUN = (
-    f"INSERT INTO runs ({_RUN_COLUMNS}) VALUES ({', '.join('?' * len(_RUN_COLUMNS.split(', ')))}) "
-    "ON CONFLICT (id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _RUN_COLUMNS.split(", ")[1:])
-)
 _INSERT_TURN = "INSERT OR IGNORE INTO turns VALUES (" + ", ".join("?" * 15) + ")"
 _INSERT_ALERT = "INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_EVENT = "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)"
@@ -140,53 +128,6 @@ _INSERT_CHUNKS = (
 
 def default_store_path(workspace: str | Path) -> Path:
     return Path(workspace) / STORE_DIR / STORE_FILE
-
-
-def _dumps(value: Any) -> str:
-    return dumps(value)
-
-
-def _micros(moment: datetime | None) -> int | None:
-    return None if moment is None else to_micros(moment)
-
-
-def _time(value: int | None) -> datetime | None:
-    return None if value is None else from_micros(value)
-
-
-def _run_row(r: RunRecord, owner: str) -> tuple[Any, ...]:
-    t = r.totals
-    error = r.error.model_dump_json() if r.error else None
-    return (
-        r.id, r.procedure, r.status, _dumps(r.inputs), r.model, int(r.mock),
-        to_micros(r.created_at), _micros(r.started_at), _micros(r.finished_at),
-        None if r.output is None else _dumps(r.output), error, r.partial_text,
-        t.model_dump_json(), t.duration_ms if r.finished else None, t.total_tokens, t.cost_usd,
-        t.agent_turns, r.ttft_ms, None if r.parked else owner, _dumps(r.tags),
-        _dumps(r.pending) if r.pending else None,
-    )  # fmt: skip
-
-
-def _record(row: sqlite3.Row) -> RunRecord:
-    status: RunStatus = row["status"]
-    return RunRecord(
-        id=row["id"],
-        procedure=row["procedure"],
-        status=status,
-        inputs=loads(row["inputs"]),
-        model=row["model"],
-        mock=bool(row["mock"]),
-        created_at=from_micros(row["created_at"]),
-        started_at=_time(row["started_at"]),
-        finished_at=_time(row["finished_at"]),
-        output=None if row["output"] is None else loads(row["output"]),
-        error=None if row["error"] is None else ErrorInfo.model_validate_json(row["error"]),
-        partial_text=row["partial_text"],
-        totals=RunTotals.model_validate_json(row["totals"]),
-        ttft_ms=row["ttft_ms"],
-        tags=json.loads(row["tags"] or "{}"),
-        pending=json.loads(row["pending"]) if row["pending"] else [],
-    )
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -277,7 +218,7 @@ class SQLiteStore(DurableSQLite):
             if live is not None and live.started_at is not None:
                 return
             self._live[record.id] = record = replace(record, totals=record.totals.model_copy())
-            row = _run_row(record, self._owner)
+            row = run_row(record, self._owner)
         self._writer.put(run=(record.id, row))
 
     def record_event(self, event: Event) -> None:
@@ -306,7 +247,7 @@ class SQLiteStore(DurableSQLite):
                     id=event.run_id, procedure="?", created_at=event.ts
                 )
             record.apply(event)
-            run = (record.id, _run_row(record, self._owner))
+            run = (record.id, run_row(record, self._owner))
             if record.parked:
                 del self._live[record.id]
         turn = _turn_row(record, event) if isinstance(event, CostEvent) else None
@@ -337,7 +278,7 @@ class SQLiteStore(DurableSQLite):
             conn.executemany(_INSERT_EVENT, batch.events)
             conn.executemany(_INSERT_TURN, batch.turns)
             conn.executemany(_INSERT_ALERT, batch.alerts)
-            conn.executemany(_UPSERT_RUN, batch.runs.values())
+            conn.executemany(UPSERT_RUN, batch.runs.values())
             conn.executemany(INSERT_JOURNAL, batch.journal)
             conn.execute("COMMIT")
         except BaseException:
@@ -439,14 +380,14 @@ class SQLiteStore(DurableSQLite):
             where.append("id >= ? AND id < ?")
             params += [id_prefix, id_prefix + "\U0010ffff"]
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs {clause} ORDER BY created_at DESC, id LIMIT ?"
-        return [_record(row) for row in conn.execute(sql, [*params, max(0, limit)])]
+        sql = f"SELECT {RUN_COLUMNS} FROM runs {clause} ORDER BY created_at DESC, id LIMIT ?"
+        return [run_record(row) for row in conn.execute(sql, [*params, max(0, limit)])]
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         def query(conn: sqlite3.Connection) -> RunRecord | None:
-            row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
+            row = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
             found = row.fetchone()
-            return _record(found) if found else None
+            return run_record(found) if found else None
 
         return await self._read(query)
 

@@ -19,6 +19,7 @@ from runtime.events import ErrorInfo, HumanResponseEvent
 from runtime.store._owners import INTERRUPTED
 from runtime.store.codec import encode_event
 from runtime.store.journal import JournalEntry, RequestMismatch, is_expired, request_position
+from runtime.store.sqlite_rows import RUN_COLUMNS, UPSERT_RUN, run_record, run_row
 
 if TYPE_CHECKING:
     from runtime.store.base import RunRecord
@@ -97,8 +98,6 @@ class DurableSQLite:
         return await self._read(partial(_last_seq, run_id=run_id))
 
     def resume_record(self, record: RunRecord) -> None:
-        from runtime.store.sqlite import _run_row
-
         with self._records_lock:
             live = replace(
                 record,
@@ -109,7 +108,7 @@ class DurableSQLite:
                 totals=record.totals.model_copy(),
             )
             self._live[record.id] = live
-            row = _run_row(live, self._owner)
+            row = run_row(live, self._owner)
         self._writer.put(run=(record.id, row), urgent=True)
 
     # -- answers ----------------------------------------------------------------------------
@@ -137,12 +136,10 @@ class DurableSQLite:
         *,
         resume_here: bool,
     ) -> RunRecord:
-        from runtime.store.sqlite import _RUN_COLUMNS, _UPSERT_RUN, _record, _run_row
-
-        row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        row = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise KeyError(run_id)
-        record = _record(row)
+        record = run_record(row)
         request = next((p for p in record.pending if p["request_id"] == request_id), None)
         position = request_position(run_id, request_id)
         if record.status != "waiting" or request is None or position is None:
@@ -182,7 +179,7 @@ class DurableSQLite:
             record = replace(
                 record, status="failed", error=ErrorInfo(kind=INTERRUPTED, message=message)
             )
-        conn.execute(_UPSERT_RUN, _run_row(record, self._owner))
+        conn.execute(UPSERT_RUN, run_row(record, self._owner))
         return record
 
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:

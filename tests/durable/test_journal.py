@@ -15,8 +15,7 @@ from runtime.api import Runtime
 from runtime.handlers import MemoryHandler
 from runtime.models.function import FunctionModel
 from runtime.resume import NotResumable
-from runtime.store import SQLiteStore
-from runtime.store._owners import INTERRUPTED
+from runtime.store import INTERRUPTED, SQLiteStore
 from tests.durable.procedures import WORKFLOW, workflow_answer
 
 pytestmark = pytest.mark.anyio
