@@ -186,7 +186,7 @@ def test_tide_run_without_a_terminal_exits_4_and_says_how_to_answer(tmp_path: Pa
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert waiting.returncode == 4, waiting.stderr
     assert "is waiting for a person: Publish it?" in waiting.stderr
@@ -199,7 +199,7 @@ def test_tide_run_without_a_terminal_exits_4_and_says_how_to_answer(tmp_path: Pa
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert answered.returncode == 4, answered.stderr  # the second question
     done = subprocess.run(
@@ -209,7 +209,7 @@ def test_tide_run_without_a_terminal_exits_4_and_says_how_to_answer(tmp_path: Pa
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     assert '"name": "Ada"' in done.stdout
@@ -219,7 +219,7 @@ def test_tide_run_without_a_terminal_exits_4_and_says_how_to_answer(tmp_path: Pa
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert refused.returncode == 2
     assert "completed" in refused.stderr and "Traceback" not in refused.stderr
