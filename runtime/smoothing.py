@@ -18,7 +18,7 @@ from typing import Literal, TypeVar, get_args
 
 import anyio
 
-from runtime.events import AgentStreamChunkEvent, Event, TextBuffer
+from runtime.events import TERMINAL_TYPES, AgentStreamChunkEvent, Event, TextBuffer
 from runtime.handlers import LogHandler
 
 SmoothMode = Literal["word", "line"]
@@ -112,7 +112,7 @@ class SmoothedHandler:
             return
         # Anything else (a tool call, the turn's cost line) comes after the text before it.
         self.flush()
-        if event.type in ("run_completed", "run_failed", "run_cancelled"):
+        if event.type in TERMINAL_TYPES:
             for key in [k for k in self._streams if k[0] == event.run_id]:
                 del self._streams[key], self._buffers[key]
         await self._pass(event)

@@ -12,7 +12,10 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from runtime.store.base import GroupBy, Stat, StatsRow
+from runtime.store.base import TERMINAL_STATUSES, GroupBy, Stat, StatsRow
+
+# The statuses of runs that ended, as an SQL list.
+_ENDED = ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES))
 
 METRICS = ("ttft_ms", "duration_ms", "total_tokens", "cost_usd")
 PERCENTILES = (50, 95)
@@ -24,7 +27,7 @@ _SOURCES: dict[str, str] = {
     "agent": "SELECT agent AS key, run_id, ts, mock, {metrics} FROM turns",
     "procedure": (
         "SELECT procedure AS key, id AS run_id, started_at AS ts, mock, {metrics} FROM runs "
-        "WHERE status IN ('completed', 'failed', 'cancelled') AND started_at IS NOT NULL"
+        f"WHERE status IN ({_ENDED}) AND started_at IS NOT NULL"
     ),
 }
 # The column of the ``alerts`` table (one row per ``runtime.alerts`` warning) for each key.

@@ -1,14 +1,12 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { api } from '../../api/client';
-import type { RunStatus, RunSummary } from '../../api/types';
+import { RUN_STATUSES, type RunStatus, type RunSummary } from '../../api/types';
 import { followRun, useRunStore } from '../../state/runStore';
 import { formatCost, formatDuration, formatTime, formatTokens } from '../../lib/format';
 import { useInterval } from '../../lib/hooks';
 import { errorText } from '../../state/toasts';
 import { useWorkspace } from '../../state/workspace';
 import { Feed } from '../feed/Feed';
-
-const STATUSES: RunStatus[] = ['queued', 'running', 'waiting', 'completed', 'failed', 'cancelled'];
 
 /** `team=search env=prod` as the API's `tag` filters; words without `=` are left out. */
 export function parseTagFilter(text: string): string[] {
@@ -83,7 +81,7 @@ export function HistoryView({ selected, onSelect }: { selected: string | null; o
             status
             <select value={status} onChange={(e) => setStatus(e.target.value as RunStatus | '')} data-testid="history-status">
               <option value="">all</option>
-              {STATUSES.map((s) => (
+              {RUN_STATUSES.map((s) => (
                 <option key={s} value={s}>
                   {s}
                 </option>
