@@ -20,7 +20,7 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
         # A browser can send text/plain across sites without asking first; JSON it cannot.
         raise ApiError(415, "send the body as JSON (Content-Type: application/json)")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and (whole_number(declared) or 0) > limit:
         raise ApiError(413, f"the body is larger than {limit // 1024} KiB")
     body = bytearray()
     async for part in request.stream():
@@ -31,9 +31,31 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
         data = json.loads(body or b"{}")
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object")
     return data
+
+
+def whole_number(text: str) -> int | None:
+    """``text`` as a non-negative whole number in ASCII digits (``str.isdigit`` also takes
+    "²", which ``int`` refuses), at most 18 of them; None otherwise."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
+        return None
+    return int(text)
+
+
+def event_seq(request: Request, default: str | None = "0") -> int | None:
+    """The seq a reconnecting client last got: ``Last-Event-ID``, or ``?after=``."""
+    text = request.headers.get("last-event-id") or request.query_params.get("after") or default
+    if text is None:
+        return None
+    seq = whole_number(text)
+    if seq is None:
+        raise ApiError(400, "Last-Event-ID and after must be a non-negative event seq")
+    return seq
 
 
 def optional(data: dict[str, Any], name: str, kind: type[T]) -> T | None:

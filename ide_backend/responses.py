@@ -23,7 +23,7 @@ from collections.abc import AsyncGenerator
 
 from starlette.requests import Request
 
-from ide_backend.errors import ApiError
+from ide_backend.bodies import event_seq
 from ide_backend.event_stream import EventStreamResponse, negotiate
 from ide_backend.sse import SEND_TIMEOUT_S, encode_all
 from ide_backend.ui_messages import UI_STREAM_HEADERS, UIMessageEncoder, frame
@@ -37,10 +37,7 @@ def resume_after(request: Request | None) -> int:
     """The seq a reconnecting client last got: ``Last-Event-ID``, or ``?after=``; 0 for none."""
     if request is None:
         return 0
-    text = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
-    if not text.strip().isdigit():
-        raise ApiError(400, "Last-Event-ID and after must be a non-negative event seq")
-    return int(text)
+    return event_seq(request) or 0
 
 
 def _respond(

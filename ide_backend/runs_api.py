@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from ide_backend.bodies import optional, read_json
+from ide_backend.bodies import optional, read_json, whole_number
 from ide_backend.errors import ApiError, from_tide_error
 from ide_backend.procedures import UNSAVED_NAME
 from ide_backend.runs import LiveRun
@@ -98,9 +98,9 @@ async def list_runs(request: Request) -> JSONResponse:
     if status is not None and status not in RUN_STATUSES:
         raise ApiError(400, f"unknown status '{status}'; use one of {', '.join(RUN_STATUSES)}")
     limit_text = query.get("limit") or "50"
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIST:
+    limit = whole_number(limit_text) or 0
+    if not 1 <= limit <= MAX_LIST:
         raise ApiError(400, f"limit must be a number from 1 to {MAX_LIST}")
-    limit = int(limit_text)
     tags = query_tags(request)
     stored = await ide.store.list_runs(procedure=procedure, status=status, limit=limit, tags=tags)
     records = {r.id: r for r in stored}

@@ -36,6 +36,7 @@ import anyio
 from starlette.requests import Request
 from starlette.routing import Route
 
+from ide_backend.bodies import event_seq, whole_number
 from ide_backend.errors import ApiError
 from ide_backend.event_stream import EventStreamResponse, negotiate
 from ide_backend.relay import (
@@ -83,21 +84,17 @@ def lagged(resume_after: int) -> bytes:
 
 
 def _after(request: Request) -> int | None:
-    text = request.headers.get("last-event-id") or request.query_params.get("after")
-    if text is None:
-        return None
-    if not text.strip().isdigit():
-        raise ApiError(400, "Last-Event-ID and after must be a non-negative event seq")
-    return int(text)
+    return event_seq(request, None)
 
 
 def _window_s(request: Request) -> float:
     text = request.query_params.get("coalesce_ms")
     if text is None:
         return 0.0
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_COALESCE_MS:
+    window = whole_number(text)
+    if window is None or window > MAX_COALESCE_MS:
         raise ApiError(400, f"coalesce_ms must be a whole number from 0 to {MAX_COALESCE_MS}")
-    return int(text) / 1000
+    return window / 1000
 
 
 async def _live(

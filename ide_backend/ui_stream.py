@@ -24,7 +24,7 @@ import anyio.to_thread
 from starlette.requests import Request
 from starlette.routing import Route
 
-from ide_backend.bodies import optional, read_json
+from ide_backend.bodies import event_seq, optional, read_json
 from ide_backend.errors import ApiError, from_tide_error
 from ide_backend.event_stream import EventStreamResponse, negotiate
 from ide_backend.relay import RunChannel
@@ -184,10 +184,7 @@ async def _owned(
 
 
 def _after(request: Request) -> int:
-    text = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
-    if not text.strip().isdigit():
-        raise ApiError(400, "Last-Event-ID and after must be a non-negative event seq")
-    return int(text)
+    return event_seq(request) or 0
 
 
 async def run_ui_stream(request: Request) -> EventStreamResponse:

@@ -24,6 +24,8 @@ SUFFIXES = (".tac", ".lua")
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "dist", "build"})
 MAX_FILES = 5_000
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# The longest file or folder name most file systems take, in bytes.
+NAME_MAX = 255
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,12 @@ class Workspace:
         if len(rel) > 1024:
             raise ApiError(400, "the path is too long", "bad_path")
         parts = rel.split("/")
+        try:
+            sizes = [len(part.encode("utf-8")) for part in parts]
+        except UnicodeEncodeError:
+            raise ApiError(400, "the path is not valid Unicode text", "bad_path") from None
+        if max(sizes) > NAME_MAX:
+            raise ApiError(400, f"a file or folder name is over {NAME_MAX} bytes", "bad_path")
         if any(part in ("", ".", "..") for part in parts):
             raise ApiError(400, f"'{rel}' has an empty, '.' or '..' segment", "bad_path")
         if any(part.startswith(".") for part in parts):
@@ -83,8 +91,11 @@ class Workspace:
     def resolve(self, rel: object) -> Resolved:
         checked = self.check(rel)
         candidate = self.root / checked
-        parent = candidate.parent.resolve()
-        target = candidate.resolve()
+        try:
+            parent = candidate.parent.resolve()
+            target = candidate.resolve()
+        except (OSError, RuntimeError):  # a loop of links (RuntimeError before Python 3.13)
+            raise ApiError(400, f"'{checked}' is a loop of links", "bad_path") from None
         for path in (parent, target):
             inside = self._inside(path)
             if inside is None:
