@@ -20,7 +20,7 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
         # A browser can send text/plain across sites without asking first; JSON it cannot.
         raise ApiError(415, "send the body as JSON (Content-Type: application/json)")
     declared = request.headers.get("content-length")
-    if declared is not None and (whole_number(declared) or 0) > limit:
+    if declared is not None and (whole_number(declared.strip()) or 0) > limit:
         raise ApiError(413, f"the body is larger than {limit // 1024} KiB")
     body = bytearray()
     async for part in request.stream():
@@ -41,7 +41,6 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
 def whole_number(text: str) -> int | None:
     """``text`` as a non-negative whole number in ASCII digits (``str.isdigit`` also takes
     "²", which ``int`` refuses), at most 18 of them; None otherwise."""
-    text = text.strip()
     if not (text.isascii() and text.isdigit()) or len(text) > 18:
         return None
     return int(text)
@@ -52,7 +51,7 @@ def event_seq(request: Request, default: str | None = "0") -> int | None:
     text = request.headers.get("last-event-id") or request.query_params.get("after") or default
     if text is None:
         return None
-    seq = whole_number(text)
+    seq = whole_number(text.strip())
     if seq is None:
         raise ApiError(400, "Last-Event-ID and after must be a non-negative event seq")
     return seq
