@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime.declarations import AgentDecl
 from runtime.errors import DeclarationError, TideError
+from runtime.journal import journaled, nondeterministic
 from runtime.library import control, files, history, subprocedure
 from runtime.library.control import Control
 
@@ -38,10 +39,6 @@ GLOBALS = frozenset(
 Reader = Callable[[], Any]
 
 
-def _read(kind: str, read: Reader) -> Any:
-    return read()
-
-
 class Library:
     NAMESPACES = NAMESPACES
 
@@ -49,9 +46,6 @@ class Library:
         self.host = host
         self.control = Control()
         self.files = files.Files(host.source.project_root, lambda: host.sandbox.max_memory)
-        # ``nondeterministic(kind, read)`` returns ``read()``; a journaling run replaces it to
-        # record each value and give the same one back when the run is resumed.
-        self.nondeterministic: Callable[[str, Reader], Any] = _read
         # The names inline tools were written with (before their toolset's or agent's prefix).
         self.inline_names: dict[int, str] = {}
 
@@ -85,11 +79,19 @@ class Library:
         if namespace == "Tool":
             return self._tool(function, args)
         if namespace == "os":
-            if function == "time":
-                return self.nondeterministic("os.time", time.time)
-            return self.nondeterministic("os.clock", time.thread_time)
+            # A resumed run reads the clock as its first attempt did.
+            read = time.time if function == "time" else time.thread_time
+            return nondeterministic(self.host.effects, f"os.{function}", None, read)
         if namespace == "Sleep":
-            return control.sleep(self.host, args[0] if args else None)
+            seconds = control.seconds(args[0] if args else None)
+            # A resumed run does not wait again for a pause it already took.
+            return journaled(
+                self.host.effects,
+                "sleep",
+                "Sleep",
+                seconds,
+                lambda: control.sleep(self.host, seconds),
+            )
         if namespace in ("Stop", "Iterations", "System"):
             return self.control.call(self.host, namespace, function, args)
         if namespace == "MessageHistory":

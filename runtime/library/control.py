@@ -87,11 +87,15 @@ def alert(host: LibraryHost, options: Any) -> None:
         )
 
 
-def sleep(host: LibraryHost, seconds: Any) -> None:
-    """``Sleep(seconds)``: wait, but stop at once when the run is cancelled or out of time."""
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or math.isnan(seconds):
+def seconds(value: Any) -> float:
+    """``Sleep``'s argument, checked."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
         raise DeclarationError("Sleep expects a number of seconds, e.g. Sleep(0.5)")
-    seconds = max(float(seconds), 0.0)
+    return max(float(value), 0.0)
+
+
+def sleep(host: LibraryHost, seconds: float) -> None:
+    """``Sleep(seconds)``: wait, but stop at once when the run is cancelled or out of time."""
     wait = getattr(host.effects, "sleep", None)
     if wait is not None:
         wait(seconds)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from runtime.errors import DeclarationError, ProcedureLoadError
+from runtime.journal import journaled
 
 if TYPE_CHECKING:
     from runtime.library._host import LibraryHost
@@ -37,7 +38,9 @@ def run(host: LibraryHost, args: list[Any]) -> Any:
     start = getattr(host.effects, "run_procedure", None)
     if start is None:
         raise DeclarationError("Procedure.run is not available here")
-    return start(path, inputs)
+    # A resumed run takes a finished nested run's output from the journal.
+    relative = path.relative_to(host.source.project_root.resolve()).as_posix()  # type: ignore[union-attr]
+    return journaled(host.effects, "procedure", relative, inputs, lambda: start(path, inputs))
 
 
 def find_file(host: LibraryHost, name: str) -> Path:

@@ -10,6 +10,7 @@ import pytest
 
 from runtime import Runtime, RuntimeConfig
 from runtime.host import Host
+from runtime.inspect import _Inspecting
 from runtime.validate import validate_source
 from tests.helpers import of_type, run, source
 
@@ -40,22 +41,32 @@ async def test_os_subset_reads_the_clock() -> None:
     assert "os.getenv is not available in procedures" in out["missing"]
 
 
-def test_clock_reads_go_through_one_replaceable_function() -> None:
-    from runtime.inspect import _Inspecting
+class _Replaying(_Inspecting):
+    """Effects with a journal that answers every read as a resumed run would."""
 
-    host = Host(source("x = 1"), _Inspecting())
-    seen: list[str] = []
+    def __init__(self) -> None:
+        self.journal = self
+        self.seen: list[tuple[str, str, Any]] = []
 
-    def replay(kind: str, read: Any) -> Any:
-        seen.append(kind)
-        return 1_000_000.5 if kind == "os.time" else 2.0
+    def run_sync(self, kind: str, name: str, args: Any, compute: Any) -> Any:
+        self.seen.append((kind, name, args))
+        return {"os.time": 1_000_000.5, "os.clock": 2.0}.get(name)
 
-    host.library.nondeterministic = replay
+
+def test_clock_reads_and_sleeps_go_through_the_journal() -> None:
+    effects = _Replaying()
+    host = Host(source("x = 1"), effects)
     chunk = host.sandbox.compile(
-        'return os.time(), os.date("!%Y", os.time()), os.clock(), os.date("!%d")', "t.lua"
+        'Sleep(30) return os.time(), os.date("!%Y", os.time()), os.clock(), os.date("!%d")', "t.lua"
     )
     assert host.sandbox.call(chunk) == (1_000_000, "1970", 2.0, "12")
-    assert seen == ["os.time", "os.time", "os.clock", "os.time"]
+    assert effects.seen == [
+        ("sleep", "Sleep", 30.0),
+        ("read", "os.time", None),
+        ("read", "os.time", None),
+        ("read", "os.clock", None),
+        ("read", "os.time", None),
+    ]
 
 
 async def test_stop_and_iterations() -> None:
