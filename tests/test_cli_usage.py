@@ -171,3 +171,39 @@ def test_every_numeric_option_is_checked() -> None:
     walk(parser)
     assert seen == []
     assert all(callable(check) for check in NUMERIC_TYPES)
+
+
+# -- models checked before the run -----------------------------------------------------------------
+
+
+def test_an_unknown_provider_stops_the_run_before_it_starts(workdir: Path) -> None:
+    done = tide(workdir, "run", "hello.tac", "--model", "opnai/gpt-4o-mini")
+    assert done.returncode == 2, done.stderr
+    assert "unknown model provider 'opnai'" in done.stderr
+    assert "did you mean openai" in done.stderr
+    assert "▶" not in done.stdout
+
+
+@pytest.mark.parametrize("content", [None, "not json", '{"replies": [{"txt": "x"}]}'])
+def test_a_missing_or_invalid_script_stops_the_run_before_it_starts(
+    workdir: Path, tmp_path: Path, content: str | None
+) -> None:
+    script = tmp_path / "script.json"
+    if content is not None:
+        script.write_text(content)
+    env = {
+        **os.environ,
+        "TIDE_SCRIPTED_SCRIPT": str(script),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
+    done = subprocess.run(
+        [str(TIDE), "run", "hello.tac", "--model", "scripted/default"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "TIDE_SCRIPTED_SCRIPT" in done.stderr and "Traceback" not in done.stderr
+    assert "▶" not in done.stdout

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 from urllib.parse import urlsplit
 
+from runtime.errors import ConfigurationError
 from runtime.models._dspy import import_litellm
 from runtime.models.providers import LOCAL_PROVIDERS
 
@@ -30,6 +32,24 @@ def is_local_api_base(api_base: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def unknown_provider(provider: str) -> None:
+    """Raise ``ConfigurationError`` naming the closest known providers when LiteLLM does not
+    know ``provider``, so that a typo stops the run before it starts."""
+    from runtime.models.providers import LOCAL_PROVIDERS
+
+    litellm = import_litellm()
+    known = {str(getattr(p, "value", p)) for p in getattr(litellm, "provider_list", ())}
+    if not known or provider in known or provider in LOCAL_PROVIDERS:
+        return
+    close = difflib.get_close_matches(provider, sorted(known | set(LOCAL_PROVIDERS)), n=3)
+    suggestion = f"did you mean {' or '.join(close)}? " if close else ""
+    raise ConfigurationError(
+        f"unknown model provider '{provider}'",
+        hint=f"{suggestion}a model is provider/model, e.g. openai/gpt-4o-mini; "
+        f"or use {_alternatives()} to run without an account",
+    )
 
 
 def _describe(missing: list[str]) -> str:

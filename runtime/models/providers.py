@@ -54,13 +54,32 @@ class LocalProvider:
 
 @asynccontextmanager
 async def _serve_scripted(options: ServerOptions) -> AsyncIterator[Served]:
-    from runtime.model_server import Script, ScriptedModelServer
+    from runtime.model_server import ScriptedModelServer
 
-    script = None
-    if options.scripted_script:
-        script = Script.model_validate_json(Path(options.scripted_script).read_text("utf-8"))
+    script = load_script(options.scripted_script) if options.scripted_script else None
     async with ScriptedModelServer(script) as server:
         yield Served(server.base_url, server)
+
+
+def load_script(path: str) -> Any:
+    """The scripted server's ``Script`` from a JSON file (``TIDE_SCRIPTED_SCRIPT``); a
+    ``ConfigurationError`` saying what is wrong with it, before any run starts."""
+    from pydantic import ValidationError
+
+    from runtime.model_server import Script
+
+    hint = 'a JSON object such as {"replies": ["Hello!", {"text": "Bye.", "repeat": true}]}'
+    try:
+        return Script.model_validate_json(Path(path).read_text("utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(
+            f"TIDE_SCRIPTED_SCRIPT={path}: {exc.strerror or exc}", hint=hint
+        ) from None
+    except (ValidationError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[:3]
+        raise ConfigurationError(
+            f"TIDE_SCRIPTED_SCRIPT={path} is not a script: {' '.join(first)}", hint=hint
+        ) from None
 
 
 @asynccontextmanager

@@ -34,6 +34,7 @@ from runtime.models.providers import (
     LocalProvider,
     Served,
     ServerOptions,
+    load_script,
     served_here,
     split_model,
 )
@@ -120,10 +121,14 @@ class ModelRouter:
         if any(served_here(split_model(model)[0]) is None for model, _ in pairs):
             await self.warm_up()
         for model, api_base in pairs:
-            if served_here(split_model(model)[0]) is not None:
+            provider = split_model(model)[0]
+            if provider == "scripted" and self.options.scripted_script:
+                load_script(self.options.scripted_script)
+            if served_here(provider) is not None:
                 continue
-            from runtime.models.credentials import missing_credentials
+            from runtime.models.credentials import missing_credentials, unknown_provider
 
+            unknown_provider(provider)
             problem = missing_credentials(model, api_base)
             if problem:
                 raise ConfigurationError(problem)
