@@ -133,3 +133,39 @@ async def test_a_completed_run_is_not_resumed(tmp_path: Path, store: SQLiteStore
     async with Runtime(store=store) as runtime:
         with pytest.raises(NotResumable, match="completed"):
             await runtime.resume(result.run_id)
+
+
+async def test_the_call_in_flight_keeps_its_partial_text_and_estimated_cost(
+    tmp_path: Path, store: SQLiteStore
+) -> None:
+    result, _, _ = await first_run(tmp_path, store)
+    events = await store.read_events(result.run_id)
+    entries = await store.read_journal(result.run_id)
+    # Killed while the writer's last call streamed: its first chunks are stored, its entry not.
+    last = entries[-1]
+    assert last.kind == "model" and last.name == "writer"
+    chunks = [
+        e for e in events if e.type == "agent_stream_chunk" and entries[-2].seq < e.seq < last.seq
+    ]
+    assert len(chunks) >= 2
+    kept = chunks[1].seq
+    with closing(sqlite3.connect(store.path)) as conn, conn:
+        conn.execute(
+            "DELETE FROM journal WHERE run_id = ? AND position = ?", (result.run_id, last.position)
+        )
+        conn.execute("DELETE FROM events WHERE run_id = ? AND seq > ?", (result.run_id, kept))
+        conn.execute(
+            "UPDATE runs SET status = 'failed', error = ? WHERE id = ?",
+            (f'{{"kind": "{INTERRUPTED}", "message": "stopped"}}', result.run_id),
+        )
+    again = model()
+    async with Runtime(store=store) as runtime:
+        resumed = await runtime.resume(result.run_id, models=models(again))
+    await store.flush()
+    assert resumed.ok and resumed.output == result.output
+    assert len(again.requests) == 1
+    after = await store.read_events(result.run_id)
+    [attempt] = [e for e in after if e.type == "cost" and e.finish_reason == INTERRUPTED]
+    assert attempt.agent == "writer" and attempt.completion_tokens >= 1
+    # The interrupted attempt is counted on top of what the uninterrupted run cost.
+    assert resumed.totals.completion_tokens > result.totals.completion_tokens
