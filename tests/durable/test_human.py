@@ -93,6 +93,7 @@ async def test_a_timeout_passed_while_nothing_ran_is_answered_by_its_default(
     async with Runtime(store=store) as runtime:
         first = await runtime.run(path, models={"m/writer": model})
     assert first.status == "waiting"
+    await store.flush()
     # An hour later, some Tide process opens the store.
     answered = store.expire_requests_sync(now=datetime.now(UTC) + timedelta(hours=1))
     assert answered == [first.run_id]
