@@ -56,6 +56,7 @@ async def test_a_run_waits_then_is_answered_twice(tmp_path: Path, store: SQLiteS
         [request] = first.pending
         assert request["kind"] == "approve" and request["message"] == "Publish it?"
         assert request["default"] is False and request["timeout_s"] == 3600
+        await store.flush()
         record = await store.get_run(first.run_id)
         assert record is not None and record.status == "waiting"
         assert record.pending[0]["request_id"] == request["request_id"]
