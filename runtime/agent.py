@@ -376,7 +376,9 @@ class _Turn:
                 # Text of a later round (after tools, or a retry) starts a new paragraph.
                 self._append("\n\n")
             if self.account.ttft_ms is None:
-                self.account.ttft_ms = (time.monotonic() - call_started) * 1000
+                now = time.monotonic()
+                self.account.ttft_ms = (now - call_started) * 1000
+                self.account.first_visible_token_ms = (now - self.account.started) * 1000
             self._produced_in_call = True
             round_text.append(item.text)
             self._append(item.text)

@@ -137,6 +137,9 @@ class ConsoleHandler:
         )
         cached = " · cached" if event.cached else ""
         cached += "" if event.streamed else " · not streamed"
+        visible, ttft = event.first_visible_token_ms, event.time_to_first_token_ms
+        if visible is not None and ttft is not None and visible - ttft >= 1:
+            cached += f" · first text after {format_ms(visible)}"
         about = "~" if event.usage_estimated else ""
         estimated = " (estimated)" if event.usage_estimated else ""
         self.console.print(

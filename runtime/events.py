@@ -199,6 +199,8 @@ class CostEvent(_EventBase):
     cost_usd: float = 0.0
     duration_ms: float = 0.0
     time_to_first_token_ms: float | None = None
+    # From the turn's start to its first text, tool rounds before it included.
+    first_visible_token_ms: float | None = None
     chunks: int = 0
     finish_reason: str | None = None
     streamed: bool = True

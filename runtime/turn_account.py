@@ -13,6 +13,8 @@ from runtime.models.base import Usage
 class TurnAccount:
     started: float = field(default_factory=time.monotonic)
     ttft_ms: float | None = None
+    # From the turn's start to its first text, across tool rounds: what a person waits.
+    first_visible_token_ms: float | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
@@ -51,6 +53,7 @@ class TurnAccount:
             "cost_usd": self.cost_usd,
             "duration_ms": (time.monotonic() - self.started) * 1000,
             "time_to_first_token_ms": self.ttft_ms,
+            "first_visible_token_ms": self.first_visible_token_ms,
             "chunks": self.chunks,
             "finish_reason": self.finish_reason,
             "streamed": self.streamed,

@@ -209,6 +209,28 @@ async def test_tool_calls_run_lua_tools_inside_the_turn() -> None:
     assert result.totals.tool_calls == 1
 
 
+async def test_first_visible_token_counts_from_the_turn_not_the_round() -> None:
+    """A turn whose first round only calls a tool shows its first text in a later round: a
+    person waits from the turn's start, which ``first_visible_token_ms`` measures."""
+
+    async def answer(request: ModelRequest) -> AsyncIterator[ModelItem]:
+        await anyio.sleep(0.05)
+        if request.round == 1:
+            yield ToolCallRequest("c1", "multiply", {"a": 6, "b": 7})
+            return
+        yield TextDelta("It is 42.")
+
+    text = TOOLS + agent_procedure("tools = { multiply }")
+    result, events, _ = await run_with(text, answer)
+    assert result.output == {"text": "It is 42."}
+    (cost,) = of_type(events, "cost")
+    assert cost.time_to_first_token_ms is not None and cost.first_visible_token_ms is not None
+    # Two model calls of at least 50 ms each came before the first text; the round's own
+    # time to first token covers only the second.
+    assert cost.first_visible_token_ms >= 100
+    assert cost.first_visible_token_ms > cost.time_to_first_token_ms
+
+
 async def test_tool_errors_go_back_to_the_model() -> None:
     def answer(request: ModelRequest) -> list[ModelItem] | str:
         if request.round == 1:

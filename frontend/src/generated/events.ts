@@ -136,6 +136,7 @@ export interface CostEvent {
   cost_usd?: number;
   duration_ms?: number;
   time_to_first_token_ms?: number | null;
+  first_visible_token_ms?: number | null;
   chunks?: number;
   finish_reason?: string | null;
   streamed?: boolean;

@@ -34,6 +34,8 @@ export interface TurnCost {
   costUsd: number;
   durationMs: number;
   ttftMs: number | null;
+  // From the turn's start to its first text, tool rounds included.
+  firstVisibleMs: number | null;
   cached: boolean;
   llmCalls: number;
   // Tide's count from the text, the provider having reported none (or an impossible one).
@@ -350,6 +352,7 @@ function applyCost(d: Draft, e: CostEvent): void {
     costUsd: add(prev?.costUsd, e.cost_usd),
     durationMs: add(prev?.durationMs, e.duration_ms),
     ttftMs: prev?.ttftMs ?? e.time_to_first_token_ms ?? null,
+    firstVisibleMs: prev?.firstVisibleMs ?? e.first_visible_token_ms ?? null,
     cached: (prev?.cached ?? true) && (e.cached ?? false),
     llmCalls: add(prev?.llmCalls, e.llm_calls ?? 1),
     usageEstimated: (prev?.usageEstimated ?? false) || (e.usage_estimated ?? false),

@@ -25,7 +25,7 @@ describe('ValidationItem', () => {
 describe('CostFooter', () => {
   const cost = {
     model: 'scripted/default', provider: 'scripted', promptTokens: 10, completionTokens: 300, totalTokens: 310,
-    costUsd: 0, durationMs: 1000, ttftMs: 50, cached: false, llmCalls: 1, usageEstimated: false, streamed: true,
+    costUsd: 0, durationMs: 1000, ttftMs: 50, firstVisibleMs: 50, cached: false, llmCalls: 1, usageEstimated: false, streamed: true,
   };
 
   it('says when the tokens are an estimate and when the answer did not stream', () => {
@@ -35,5 +35,12 @@ describe('CostFooter', () => {
     rerender(<CostFooter cost={{ ...cost, usageEstimated: true, streamed: false }} durationMs={null} />);
     expect(screen.getByTestId('usage-estimated').textContent).toBe('estimated');
     expect(screen.getByTestId('not-streamed')).toBeTruthy();
+  });
+
+  it('shows when the first text came after tool rounds', () => {
+    const { rerender } = render(<CostFooter cost={cost} durationMs={null} />);
+    expect(screen.queryByTestId('first-visible')).toBeNull();
+    rerender(<CostFooter cost={{ ...cost, firstVisibleMs: 2400 }} durationMs={null} />);
+    expect(screen.getByTestId('first-visible').textContent).toContain('first text');
   });
 });

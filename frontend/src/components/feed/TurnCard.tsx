@@ -32,6 +32,11 @@ export function CostFooter({ cost, durationMs }: { cost: TurnCost; durationMs: n
       <span title="Time to first token">
         ttft <b>{formatDuration(cost.ttftMs)}</b>
       </span>
+      {cost.firstVisibleMs !== null && cost.ttftMs !== null && cost.firstVisibleMs - cost.ttftMs >= 1 ? (
+        <span title="From the turn's start to its first text, tool rounds included" data-testid="first-visible">
+          first text <b>{formatDuration(cost.firstVisibleMs)}</b>
+        </span>
+      ) : null}
       <span>
         time <b>{formatDuration(total)}</b>
       </span>
