@@ -26,6 +26,7 @@ import anyio.to_thread
 from runtime.alerts import ALERT_SOURCE
 from runtime.events import AgentStreamChunkEvent, CostEvent, ErrorInfo, Event, LogEvent
 from runtime.store._owners import INTERRUPTED, INTERRUPTED_MESSAGE, is_gone, this_process
+from runtime.store.interrupted import interrupted_fields
 from runtime.store.base import GroupBy, RunRecord, SeriesPoint, StatsRow
 from runtime.store.codec import (
     EventRow,
@@ -300,12 +301,15 @@ class SQLiteStore(DurableSQLite):
             error = ErrorInfo(kind=INTERRUPTED, message=INTERRUPTED_MESSAGE).model_dump_json()
             conn.execute("BEGIN IMMEDIATE")
             for run_id in gone:
+                # As complete as a failed run's record: its duration, its partial text.
+                duration, partial, totals = interrupted_fields(conn, run_id)
                 # Guarded by status: the run may have finished since it was read.
                 conn.execute(
                     "UPDATE runs SET status = 'failed', error = ?, owner = NULL, finished_at = "
-                    "(SELECT MAX(ts) FROM events WHERE run_id = runs.id) "
+                    "(SELECT MAX(ts) FROM events WHERE run_id = runs.id), duration_ms = ?, "
+                    "partial_text = COALESCE(partial_text, ?), totals = ? "
                     "WHERE id = ? AND status IN ('queued', 'running')",
-                    (error, run_id),
+                    (error, duration, partial, totals, run_id),
                 )
             conn.execute("COMMIT")
         return gone

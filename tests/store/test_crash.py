@@ -82,6 +82,9 @@ def test_sigkill_mid_run_keeps_everything_before_the_last_batch(tmp_path: Path) 
         assert record.status == "failed"
         assert record.error is not None and record.error.kind == "interrupted"
         assert record.finished_at is not None
+        # As complete as a failed run's record: how long it ran, and the text it streamed.
+        assert record.totals.duration_ms > 0
+        assert record.partial_text is not None and len(record.partial_text) == offset
         assert store.reap_abandoned_sync() == []
     finally:
         store.close()
