@@ -26,7 +26,6 @@ import anyio.to_thread
 from runtime.alerts import ALERT_SOURCE
 from runtime.events import AgentStreamChunkEvent, CostEvent, ErrorInfo, Event, LogEvent
 from runtime.store._owners import INTERRUPTED, INTERRUPTED_MESSAGE, is_gone, this_process
-from runtime.store.interrupted import interrupted_fields
 from runtime.store.base import GroupBy, RunRecord, SeriesPoint, StatsRow
 from runtime.store.codec import (
     EventRow,
@@ -34,6 +33,7 @@ from runtime.store.codec import (
     encode_event,
     to_micros,
 )
+from runtime.store.interrupted import interrupted_fields
 from runtime.store.series import query_series
 from runtime.store.sqlite_durable import INSERT_JOURNAL, JOURNAL_SCHEMA, DurableSQLite
 from runtime.store.sqlite_rows import RUN_COLUMNS, UPSERT_RUN, run_record, run_row
