@@ -50,11 +50,14 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 _SUMMARY_CHARS = 160
-# Effects whose entry must be on disk before the run goes on: a model call or a prediction
-# costs money and a person's answer cannot be asked for again. The others (tools, sub-procedures, reads) are
-# written with the next batch of events, within milliseconds: one lost in a crash is done
-# again on resume, in the sandbox, with no effect outside it.
-WAIT_FOR_DISK = frozenset({"run", "model", "prediction", "human"})
+# Entries that must be on disk before the run goes on: a prediction costs money and a
+# person's answer cannot be asked for again. A model call's entry is written at once and the
+# next model call waits until it is on disk (by then, usually long since): a crash repeats at
+# most the one call whose entry was on its way. The others (tools, sub-procedures, reads) go
+# with the next batch of events, within milliseconds: one lost in a crash is done again on
+# resume, in the sandbox.
+WAIT_FOR_DISK = frozenset({"run", "prediction", "human"})
+WRITE_AT_ONCE = WAIT_FOR_DISK | {"model"}
 
 
 class DivergedError(TideError):
@@ -242,9 +245,8 @@ class Journal:
             extra={"summary": slot.summary, **(extra or {})},
         )
         self.entries[slot.position] = entry
-        durable = slot.kind in WAIT_FOR_DISK
-        self.store.record_journal(self.run_id, entry, urgent=durable)
-        if durable:
+        self.store.record_journal(self.run_id, entry, urgent=slot.kind in WRITE_AT_ONCE)
+        if slot.kind in WAIT_FOR_DISK:
             await self.store.flush()
 
     def record_from_thread(self, slot: Slot, value: Any, **options: Any) -> None:
@@ -323,6 +325,8 @@ class JournaledClient:
             "settings": request.settings,
             "output_schema": request.output_schema,
         }
+        # The previous call's entry is on disk before this one is paid for.
+        await journal.store.journal_durable()
         slot = journal.begin("model", request.agent, args, model=request.model)
         if slot.entry is not None:
             for item in _replayed_items(slot.entry.value):

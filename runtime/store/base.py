@@ -304,6 +304,10 @@ class ExecutionStore(Protocol):
         it: at once when ``urgent``, else with the next batch. ``flush`` waits until it is
         durable."""
 
+    async def journal_durable(self) -> None:
+        """Wait until every journal entry queued so far is on disk (at once when it is)."""
+        ...
+
     async def read_journal(self, run_id: str) -> list[JournalEntry]:
         """The run's journal entries by position."""
         ...

@@ -91,6 +91,10 @@ class DurableSQLite:
     def record_journal(self, run_id: str, entry: JournalEntry, *, urgent: bool = True) -> None:
         self._writer.put(journal=journal_row(run_id, entry), urgent=urgent)
 
+    async def journal_durable(self) -> None:
+        if not self._writer.journal_written():
+            await anyio.to_thread.run_sync(self._writer.flush)
+
     async def read_journal(self, run_id: str) -> list[JournalEntry]:
         return await self._read(partial(read_journal_rows, run_id=run_id))
 

@@ -74,6 +74,9 @@ class BatchWriter:
         self._urgent = False
         self._waiters: list[threading.Event] = []
         self._closing = False
+        # Journal rows put and written so far: a reader can tell the journal is on disk.
+        self._journal_put = 0
+        self._journal_written = 0
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
@@ -107,6 +110,7 @@ class BatchWriter:
                 pending.alerts.append(alert)
             if journal is not None:
                 pending.journal.append(journal)
+                self._journal_put += 1
             self._urgent = self._urgent or urgent
             self._added()
 
@@ -119,6 +123,10 @@ class BatchWriter:
             self._wake.set()
         elif self._count == self.max_events or self._urgent:
             self._wake.set()
+
+    def journal_written(self) -> bool:
+        """Whether every journal row put so far has been written (read from any thread)."""
+        return self._journal_written >= self._journal_put
 
     def flush(self, timeout: float | None = None) -> bool:
         """Block until everything put so far is written; False on timeout."""
@@ -162,6 +170,7 @@ class BatchWriter:
                 closing = self._closing
             timeout = None
             self._commit(batch)
+            self._journal_written += len(batch.journal)
             for waiter in waiters:
                 waiter.set()
             if closing:
