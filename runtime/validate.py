@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -111,6 +112,29 @@ class ValidationReport:
         }
 
 
+_QUOTED = re.compile(r"'([^'\n]{1,80})'")
+
+
+def column_of(text: str, line: int | None, message: str) -> int:
+    """Where on ``line`` the error is, from what its message quotes: Lua's "near 'x'", the
+    checker's "unknown key 'x'" and the like; else the line's first character."""
+    lines = text.splitlines()
+    if line is None or not 1 <= line <= len(lines):
+        return 1
+    row = lines[line - 1]
+    if "near <eof>" in message or "near '<eof>'" in message:
+        return len(row.rstrip()) + 1
+    near = re.search(r"near '([^'\n]+)'", message)
+    quoted = [near.group(1)] if near else []
+    quoted += _QUOTED.findall(message)
+    for token in quoted:
+        found = row.find(token)
+        if found >= 0:
+            return found + 1
+    indent = len(row) - len(row.lstrip())
+    return indent + 1
+
+
 def validate_source(source: ProcedureSource, *, timeout_s: float = 10.0) -> ValidationReport:
     report = ValidationReport(source)
     name = source.display_name
@@ -138,7 +162,7 @@ def validate_source(source: ProcedureSource, *, timeout_s: float = 10.0) -> Vali
     try:
         report.info = inspect_procedure(source, timeout_s=timeout_s)
     except TideError as exc:
-        add("error", exc.message, exc.line, hint=exc.hint)
+        add("error", exc.message, exc.line, column_of(source.text, exc.line, exc.message), exc.hint)
         return report
     info = report.info
     for message, _file, line in info.warnings:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from runtime.validate import Diagnostic, validate_source
 from tests.helpers import source
 
@@ -123,3 +125,24 @@ return { story = writer(prompt).output }
     report = validate_source(source(text))
     assert report.ok, report.diagnostics
     assert report.info is not None and report.info.mode == "script"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        ("Procedure {\n  function(input)\n    return { x = }\n  end\n}\n", 3, 18),
+        (
+            'writer = Agent { modle = "openai/gpt-4o-mini" }\nProcedure { function(input) return {} end }\n',
+            1,
+            18,
+        ),
+        ("Procedure {\n  function(input)\n    local t = { a = 1 b = 2 }\n  end\n}\n", 3, 23),
+    ],
+)
+def test_errors_point_at_their_column(text: str, line: int, column: int) -> None:
+    from runtime.source import ProcedureSource
+    from runtime.validate import validate_source
+
+    report = validate_source(ProcedureSource.from_text(text, name="p.tac"))
+    error = next(d for d in report.diagnostics if d.severity == "error")
+    assert (error.line, error.column) == (line, column), error
