@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from ide_backend.static import frontend_routes
 from ide_backend.workspace import Workspace
 from runtime import __version__
 from runtime.api import Runtime
+from runtime.executor import ExecutorPool
 from runtime.store import SQLiteStore
 
 # The real-model client (DSPy and LiteLLM) takes seconds to import: done in a thread at start
@@ -93,6 +94,9 @@ def create_app(
         try:
             async with (
                 Runtime(config.runtime) as runtime,
+                (
+                    ExecutorPool(preload=PRELOAD) if config.executors else nullcontext(None)
+                ) as executors,
                 RunManager(
                     runtime,
                     store,
@@ -100,6 +104,7 @@ def create_app(
                     max_backlog=config.max_backlog,
                     retain_finished=config.retain_finished,
                     preload=PRELOAD,
+                    executors=executors,
                 ) as manager,
             ):
                 app.state.services = Services(

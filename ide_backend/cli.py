@@ -33,6 +33,17 @@ def register(sub: Any) -> None:
         metavar="N",
         help="runs executing at once; more wait in a queue (default 4)",
     )
+    parser.add_argument(
+        "--max-memory",
+        type=positive_int,
+        metavar="MIB",
+        help="each run's memory limit: Lua's heap and what it hands the server (default 256)",
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run procedures in the server's own process (trusting them) instead of executors",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -74,6 +85,8 @@ def handle(args: argparse.Namespace) -> int:
     if token is None and not is_loopback(args.host):
         token = secrets.token_urlsafe(24)
     config = RuntimeConfig.from_env()
+    if args.max_memory is not None:
+        config = config.model_copy(update={"max_memory": args.max_memory * 1024 * 1024})
     # Each running run holds a thread for its Lua code while its agents wait for their models.
     threads = max(config.max_lua_threads, args.max_concurrent + 16)
     settings = Settings(
@@ -82,6 +95,7 @@ def handle(args: argparse.Namespace) -> int:
         port=args.port,
         token=token,
         max_concurrent=args.max_concurrent,
+        executors=not args.in_process,
         runtime=config.model_copy(update={"max_lua_threads": threads}),
     )
     try:

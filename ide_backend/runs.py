@@ -27,6 +27,8 @@ from ide_backend.relay import RunChannel
 from ide_backend.timeouts import watch_timeouts
 from runtime.api import Runtime
 from runtime.events import ErrorInfo, Event, RunFailedEvent
+from runtime.executor import ExecutorPool, ExecutorRun
+from runtime.handlers import LogHandler
 from runtime.resume import NotResumable, UnknownRun, open_resumed_run
 from runtime.run import Run
 from runtime.source import ProcedureSource
@@ -49,7 +51,7 @@ class LiveRun:
 
     record: RunRecord
     channel: RunChannel
-    _run: Run | None = field(default=None, init=False)
+    _run: Run | ExecutorRun | None = field(default=None, init=False)
     done: anyio.Event = field(default_factory=anyio.Event)
     holds_slot: bool = False
     queue_scope: anyio.CancelScope | None = None
@@ -61,13 +63,13 @@ class LiveRun:
         return self.record.id
 
     @property
-    def run(self) -> Run:
+    def run(self) -> Run | ExecutorRun:
         if self._run is None:
             raise RuntimeError(f"run {self.id} has ended")
         return self._run
 
     @run.setter
-    def run(self, run: Run) -> None:
+    def run(self, run: Run | ExecutorRun) -> None:
         self._run = run
 
     def log(self, event: Event) -> None:
@@ -85,7 +87,10 @@ class RunManager:
         max_backlog: int,
         retain_finished: int,
         preload: Sequence[str] = (),
+        executors: ExecutorPool | None = None,
     ) -> None:
+        """``executors``: run each procedure in an executor process (else in this one)."""
+        self.executors = executors
         self.runtime = runtime
         self.store = store
         self.max_concurrent = max_concurrent
@@ -159,17 +164,29 @@ class RunManager:
             RunRecord(id=run_id, procedure=source.display_name, mock=mock),
             RunChannel(run_id, max_backlog=self.max_backlog),
         )
-        live.run = run = self.runtime.create_run(
-            source,
-            inputs,
-            handlers=[live, StoreHandler(self.store)],
-            mock=mock,
-            model=model,
-            run_id=run_id,
-            tags=tags,
-        )
-        info = await run.prepare()
-        named = sorted({a.model for a in info.agents if a.model})
+        handlers: list[LogHandler] = [live, StoreHandler(self.store)]
+        run: Run | ExecutorRun
+        if self.executors is not None:
+            # In a process of its own, which can be killed whatever its Lua is doing.
+            live.run = run = ExecutorRun(
+                self.executors,
+                self.runtime,
+                source,
+                inputs,
+                handlers=handlers,
+                mock=mock,
+                model=model,
+                run_id=run_id,
+                tags=tags,
+            )
+            await run.prepare()
+            named = run.models
+        else:
+            live.run = run = in_process = self.runtime.create_run(
+                source, inputs, handlers=handlers, mock=mock, model=model, run_id=run_id, tags=tags
+            )
+            info = await in_process.prepare()
+            named = sorted({a.model for a in info.agents if a.model})
         record = live.record
         record.inputs = dict(run.inputs)
         record.tags = dict(run.tags)

@@ -42,6 +42,9 @@ class Settings:
     # Finished runs kept in memory, so that reconnects right after the end need no database.
     retain_finished: int = 64
     keepalive_s: float = 15.0
+    # Each run in an executor process that is killed when it overstays its timeout or a cancel
+    # (False: in the server's own process, trusting the procedures).
+    executors: bool = True
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig.from_env)
 
     def __post_init__(self) -> None:

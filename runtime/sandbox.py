@@ -24,12 +24,14 @@ DEFAULT_MAX_MEMORY = 256 * 1024 * 1024
 # the Python call costs about 1% of run time.
 DEFAULT_HOOK_INTERVAL = 10_000
 # Worst-case steps a single pattern match may take (see the prelude's pattern guard): about
-# a second of C at worst, for patterns the guard cannot tell from pathological ones.
-PATTERN_BUDGET = 1e9
+# a second of C at worst on a busy 2-core machine.
+PATTERN_BUDGET = 2e8
 # Elements one call of table.move/concat/unpack/sort may cover, and the longest string.pack
 # format: each is work in C that the hook cannot interrupt.
 MAX_ITEMS = 1 << 24
 MAX_FORMAT = 4096
+# A sort without a comparison function runs wholly in C: under a second for this many.
+MAX_C_SORT = 1 << 18
 # Failures a host function reported to Lua, kept so that the one that ends the run keeps its
 # kind and hint; only the most recent matter.
 _RAISED_KEPT = 32
@@ -100,6 +102,7 @@ class Sandbox:
                     "max_bytes": max_memory,
                     "max_items": MAX_ITEMS,
                     "max_format": MAX_FORMAT,
+                    "max_c_sort": MAX_C_SORT,
                 }
             ),
         }

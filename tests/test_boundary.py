@@ -46,6 +46,11 @@ C_LOOPS = {
         "table.concat",
     ),
     "unpack": ("return { table.unpack({}, 1, 2^40) }", "table.unpack"),
+    "sort": (
+        "local t = {1, 2, 3, 4}\n    while #t < 2^19 do table.move(t, 1, #t, #t + 1) end\n"
+        "    table.sort(t)",
+        "comparison function",
+    ),
     "optional_pattern": (
         "local s = string.rep('a', 40)\n"
         "    return { m = s:match(string.rep('a?', 40) .. string.rep('a', 40)) }",
@@ -84,19 +89,20 @@ async def test_c_functions_refuse_unbounded_work(case: tuple[str, str | None]) -
         return
     assert result.status == "failed"
     assert expected in result.error.message
-    assert (result.error.file, result.error.line) == ("proc.tac", 4) or result.error.line == 3
+    assert result.error.file == "proc.tac"
+    assert result.error.line == 2 + body.count("\n") + 1
 
 
 async def test_ordinary_patterns_still_work() -> None:
     body = """
-    local line = string.rep("key=value ", 2000)
+    local line = string.rep("key=value ", 1000)
     local pairs_found = 0
     for k, v in line:gmatch("(%w+)=(%w+)") do pairs_found = pairs_found + 1 end
-    local trimmed = ("  " .. string.rep("x", 20000) .. "  "):match("^%s*(.-)%s*$")
+    local trimmed = ("  " .. string.rep("x", 10000) .. "  "):match("^%s*(.-)%s*$")
     return { pairs = pairs_found, trimmed = #trimmed, opt = ("colour"):match("colou?r") }
     """
     result, _ = await outcome(body)
-    assert result.output == {"pairs": 2000, "trimmed": 20000, "opt": "colour"}
+    assert result.output == {"pairs": 1000, "trimmed": 10000, "opt": "colour"}
 
 
 # -- values that cannot cross ----------------------------------------------------------------

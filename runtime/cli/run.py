@@ -173,6 +173,12 @@ def handle(args: argparse.Namespace) -> int:
         from runtime.store import StoreHandler
 
         handlers.append(StoreHandler(store, model=args.model, mock=args.mock))
+    from runtime.executor.watchdog import Watchdog
+
+    # Only a run that streams has handlers: a watchdog among them would make it stream.
+    watchdog = Watchdog(config.timeout_s, config.inspect_timeout_s, follows=bool(handlers))
+    if handlers:
+        handlers.insert(0, watchdog)
     try:
         result = anyio.run(
             lambda: alongside(
@@ -193,6 +199,7 @@ def handle(args: argparse.Namespace) -> int:
     except TideError as exc:
         return report_tide_error(exc, debug=args.debug)
     finally:
+        watchdog.disarm()
         if jsonl is not None:
             jsonl.close()
         if store is not None:

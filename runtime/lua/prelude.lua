@@ -298,8 +298,18 @@ return function(control, calls, hook_count)
     return raw_unpack(list, i, j)
   end
   local raw_sort = table.sort
+  -- Sorting without a comparison function compares in C, out of the hook's reach.
+  local MAX_C_SORT = LIMITS.max_c_sort
   table.sort = function(list, comp)
-    if raw_type(list) == "table" then span(1, #list, "table.sort") end
+    if raw_type(list) == "table" then
+      local n = #list
+      span(1, n, "table.sort")
+      if comp == nil and n > MAX_C_SORT then
+        refuse("table.sort: sorting %d elements without a comparison function is more than a "
+          .. "procedure may do in one call (%d); pass one, e.g. function(a, b) return a < b end",
+          n, MAX_C_SORT)
+      end
+    end
     return raw_sort(list, comp)
   end
 

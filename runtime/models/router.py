@@ -170,6 +170,16 @@ class ModelRouter:
         server: ScriptedModelServer = (await self._serve(local)).server
         return server
 
+    async def served_api_base(self, model: str) -> str | None:
+        """The address of the server on this machine that answers ``model`` (started if need
+        be), or None when another machine does: an executor process calls the same one."""
+        local = served_here(split_model(model)[0])
+        return None if local is None else (await self._serve(local)).api_base
+
+    def adopt(self, provider: str, api_base: str) -> None:
+        """Use the server another process runs for ``provider`` instead of starting one."""
+        self._served[provider] = Served(api_base, None)
+
     async def _serve(self, provider: LocalProvider) -> Served:
         async with self._lock:
             if provider.name not in self._served:

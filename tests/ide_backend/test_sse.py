@@ -149,13 +149,15 @@ async def test_two_watchers_see_the_same_stream(ide: Ide, scripted: ScriptedMode
     assert first.texts[("writer", 1)] == final_text(first)
 
 
-async def test_a_late_joiner_gets_a_merged_snapshot(
-    ide: Ide, scripted: ScriptedModelServer
-) -> None:
-    scripted.append(Reply(tokens=120, tokens_per_second=0))
-    run_id = await ide.start()
-    full = await follow(ide.client, run_id, after=0)
-    late = await follow(ide.client, run_id)
+async def test_a_late_joiner_gets_a_merged_snapshot(make_ide: IdeFactory) -> None:
+    # In the server's process, where the first watcher is sure to see the chunks one by one;
+    # an executor may hand them over in one burst.
+    async with make_ide(executors=False) as ide:
+        scripted = await ide.services.runtime.scripted_server()
+        scripted.append(Reply(tokens=120, tokens_per_second=0))
+        run_id = await ide.start()
+        full = await follow(ide.client, run_id, after=0)
+        late = await follow(ide.client, run_id)
     chunk_ids = [m.id for m in full.messages if m.event == "agent_stream_chunk"]
     merged = [m for m in late.messages if m.event == "agent_stream_chunk"]
     assert len(chunk_ids) >= 100

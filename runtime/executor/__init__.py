@@ -1,0 +1,16 @@
+"""Executor processes: a run in a process of its own, which can be killed whatever its Lua is
+doing (a call into Lua's C library cannot be interrupted from inside the process).
+
+A long-lived host (the IDE server) starts one fork server (``python -m runtime.executor``), a
+single-threaded process that has imported the runtime and forks one executor per run or
+inspection. The host hands it a ``RunSpec`` (serializable: source, inputs, settings, run id)
+and a socket; the executor streams the run's events back over that socket as lines of the
+usual event JSON and reads ``cancel`` from it. Nothing else is shared, so the same boundary can
+later carry runs to other machines. The host kills an executor that overstays its timeout or a
+cancel by ``GRACE_S`` and ends the run itself, with the partial text it has seen.
+"""
+
+from runtime.executor.pool import ExecutorPool, ExecutorRun
+from runtime.executor.spec import GRACE_S, RunSpec
+
+__all__ = ["GRACE_S", "ExecutorPool", "ExecutorRun", "RunSpec"]

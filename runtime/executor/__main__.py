@@ -1,0 +1,5 @@
+import sys
+
+from runtime.executor.server import main
+
+sys.exit(main())

@@ -1,0 +1,141 @@
+"""An executor: the forked process that runs one spec and streams its events to the host."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import socket
+from typing import Any
+
+import anyio
+from anyio.abc import SocketStream
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from runtime.errors import TideError
+from runtime.events import Event
+from runtime.executor.spec import ADDRESS_SPACE_OVERHEAD, RunSpec
+from runtime.executor.wire import MAX_LINE_BYTES, event_line
+
+SPEC_MAX_BYTES = 32 * 1024 * 1024
+
+
+def run_executor(data_fd: int) -> int:
+    """In the forked child: read the spec from ``data_fd``, run it, stream what happens."""
+    sock = socket.socket(fileno=data_fd)
+    sock.setblocking(True)
+    return anyio.run(_main, sock)
+
+
+async def _main(sock: socket.socket) -> int:
+    from anyio.abc import UNIXSocketStream
+
+    stream = await UNIXSocketStream.from_socket(sock)
+    reader = BufferedByteReceiveStream(stream)
+    try:
+        spec = RunSpec.model_validate_json(await reader.receive_until(b"\n", SPEC_MAX_BYTES))
+    except (anyio.EndOfStream, anyio.IncompleteRead, anyio.DelimiterNotFound, ValueError):
+        return 2
+    _limit_resources(spec)
+    if spec.kind == "inspect":
+        await _send(stream, await _inspect(spec))
+    else:
+        await _run(spec, stream, reader)
+    with contextlib.suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+        await stream.aclose()
+    return 0
+
+
+def _limit_resources(spec: RunSpec) -> None:
+    """A backstop behind the run's own limits: the kernel stops what they miss."""
+    config = spec.runtime_config()
+    with open("/proc/self/statm") as statm:
+        virtual = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    address_space = virtual + 2 * config.max_memory + ADDRESS_SPACE_OVERHEAD
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    cpu = int(spec.time_allowed()) + 5
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+
+
+def _create_run(runtime: Any, spec: RunSpec, handlers: list[Any]) -> Any:
+    for provider, api_base in spec.served.items():
+        runtime.router.adopt(provider, api_base)
+    return runtime.create_run(
+        spec.procedure(),
+        spec.inputs,
+        handlers=handlers,
+        mock=spec.mock,
+        model=spec.model,
+        run_id=spec.run_id,
+        inputs_from_strings=spec.inputs_from_strings,
+        tags=spec.tags,
+    )
+
+
+async def _inspect(spec: RunSpec) -> dict[str, Any]:
+    from runtime.api import Runtime
+
+    async with Runtime(spec.runtime_config()) as runtime:
+        try:
+            run = _create_run(runtime, spec, [])
+            info = await run.prepare()
+        except TideError as exc:
+            error: dict[str, Any] = exc.info().model_dump(mode="json")
+            issues = getattr(exc, "issues", None)
+            if issues:
+                error["issues"] = [i.model_dump(mode="json") for i in issues]
+            return {"error": error}
+        return {
+            "inputs": run.inputs,
+            "models": sorted({a.model for a in info.agents if a.model}),
+            "model": run.model_override,
+            "tags": run.tags,
+        }
+
+
+async def _send(stream: SocketStream, message: dict[str, Any]) -> None:
+    await stream.send(json.dumps(message, default=str).encode() + b"\n")
+
+
+class _Relay:
+    """The run's one log handler: each event as a line on the socket, in order."""
+
+    def __init__(self, stream: SocketStream) -> None:
+        self._stream = stream
+        self.broken = False
+
+    async def log(self, event: Event) -> None:
+        if self.broken:
+            return
+        try:
+            await self._stream.send(event_line(event))
+        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self.broken = True
+
+
+async def _run(spec: RunSpec, stream: SocketStream, reader: BufferedByteReceiveStream) -> None:
+    from runtime.api import Runtime
+
+    relay = _Relay(stream)
+    async with Runtime(spec.runtime_config()) as runtime:
+        run = _create_run(runtime, spec, [relay])
+        async with anyio.create_task_group() as group:
+
+            async def listen() -> None:
+                # "cancel" from the host, or the host gone: either way the run stops.
+                with contextlib.suppress(Exception):
+                    while True:
+                        line = await reader.receive_until(b"\n", MAX_LINE_BYTES)
+                        if line.strip() == b"cancel":
+                            break
+                run.cancel()
+
+            group.start_soon(listen)
+            try:
+                await run.execute()
+            except TideError as exc:
+                await _send(stream, {"error": exc.info().model_dump(mode="json")})
+            group.cancel_scope.cancel()

@@ -1,0 +1,70 @@
+"""What crosses into an executor: a run described as data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from runtime.config import RuntimeConfig
+from runtime.source import ProcedureSource
+
+# How long past its timeout, or past a cancel, an executor may take to end its run by itself
+# before it is killed.
+GRACE_S = 0.5
+# The executor's address space: what the fork server had, the run's memory limit twice (the
+# Lua heap and what was copied out of it) and this much for threads, buffers and the model
+# client's work. Reaching it fails allocations; it is a backstop behind the accounting.
+ADDRESS_SPACE_OVERHEAD = 1024 * 1024 * 1024
+
+
+class RunSpec(BaseModel):
+    """Everything an executor needs for one run (or one inspection)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["run", "inspect"] = "run"
+    run_id: str
+    source: str
+    display_name: str
+    path: str | None = None
+    project_root: str | None = None
+    inputs: dict[str, Any] = {}
+    inputs_from_strings: bool = False
+    mock: bool = False
+    model: str | None = None
+    tags: dict[str, Any] = {}
+    # Model servers the host runs for providers served on this machine: provider -> address.
+    served: dict[str, str] = {}
+    config: dict[str, Any] = {}
+
+    @classmethod
+    def for_source(cls, source: ProcedureSource, config: RuntimeConfig, **fields: Any) -> RunSpec:
+        return cls(
+            source=source.text,
+            display_name=source.display_name,
+            path=str(source.path) if source.path else None,
+            project_root=str(source.project_root) if source.project_root else None,
+            config=config.model_dump(mode="json"),
+            **fields,
+        )
+
+    def procedure(self) -> ProcedureSource:
+        return ProcedureSource(
+            text=self.source,
+            display_name=self.display_name,
+            path=Path(self.path) if self.path else None,
+            project_root=Path(self.project_root) if self.project_root else None,
+        )
+
+    def runtime_config(self) -> RuntimeConfig:
+        return RuntimeConfig(**self.config)
+
+    def time_allowed(self) -> float:
+        """The longest an executor may live: inspecting, then running, then the grace."""
+        config = self.runtime_config()
+        inspect = min(config.inspect_timeout_s, config.timeout_s)
+        if self.kind == "inspect":
+            return inspect + GRACE_S
+        return inspect + config.timeout_s + GRACE_S

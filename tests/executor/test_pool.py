@@ -1,0 +1,97 @@
+"""Runs in executor processes: events arrive as the run's, a run stuck in C is killed and ends
+with its partial text, a cancel ends it, mistakes are reported before it starts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from runtime import MemoryHandler, Runtime, RuntimeConfig
+from runtime.errors import TideError
+from runtime.executor import ExecutorPool, ExecutorRun
+from runtime.source import ProcedureSource
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
+
+# A call into Lua's C library that takes seconds: the hook cannot interrupt it.
+STUCK_IN_C = "local s = string.rep(\"a\", 14000)\n  for i = 1, 1000 do s:find('.-b') end\n"
+
+
+@pytest.fixture
+async def pool() -> AsyncIterator[ExecutorPool]:
+    async with ExecutorPool() as started:
+        yield started
+
+
+@pytest.fixture
+async def runtime() -> AsyncIterator[Runtime]:
+    async with Runtime(RuntimeConfig(timeout_s=0.5, inspect_timeout_s=5)) as started:
+        yield started
+
+
+def make(pool: ExecutorPool, runtime: Runtime, body: str, **options: Any) -> tuple[Any, Any]:
+    text = f"Procedure {{ function(input)\n  {body}\nend }}\n"
+    events = MemoryHandler()
+    run = ExecutorRun(
+        pool,
+        runtime,
+        ProcedureSource.from_text(text, "proc.tac"),
+        {},
+        handlers=[events],
+        mock=True,
+        run_id="r1",
+        **options,
+    )
+    return run, events
+
+
+async def test_a_run_streams_its_events(pool: ExecutorPool, runtime: Runtime) -> None:
+    run, events = make(pool, runtime, 'Log.info("hi", { f = print })\n  return { x = 1 }')
+    await run.prepare()
+    await run.execute()
+    assert [e.type for e in events.events] == ["run_started", "log", "run_completed"]
+    assert events.events[1].fields == {"f": "<function>"}
+    assert events.events[-1].output == {"x": 1}
+
+
+async def test_a_run_stuck_in_c_is_killed_and_times_out(
+    pool: ExecutorPool, runtime: Runtime
+) -> None:
+    run, events = make(pool, runtime, STUCK_IN_C)
+    await run.prepare()
+    await run.execute()
+    last = events.events[-1]
+    assert last.type == "run_failed"
+    assert last.error.kind == "timeout"
+    assert "process was stopped" in last.error.message
+    assert [e.seq for e in events.events] == list(range(1, len(events.events) + 1))
+
+
+async def test_a_cancelled_run_stuck_in_c_ends_cancelled(pool: ExecutorPool) -> None:
+    import anyio
+
+    async with Runtime(RuntimeConfig(timeout_s=60.0, inspect_timeout_s=5)) as runtime:
+        run, events = make(pool, runtime, STUCK_IN_C)
+        await run.prepare()
+        async with anyio.create_task_group() as group:
+            group.start_soon(run.execute)
+            await anyio.sleep(0.5)
+            run.cancel()
+    assert events.events[-1].type == "run_cancelled"
+
+
+async def test_mistakes_are_reported_before_the_run(pool: ExecutorPool, runtime: Runtime) -> None:
+    run, _ = make(pool, runtime, "return {")
+    with pytest.raises(TideError) as caught:
+        await run.prepare()
+    assert caught.value.kind == "syntax" and caught.value.file == "proc.tac"
+
+
+async def test_a_cancel_before_the_start_ends_at_once(pool: ExecutorPool, runtime: Runtime) -> None:
+    run, events = make(pool, runtime, "return {}")
+    await run.prepare()
+    run.cancel()
+    await run.execute()
+    assert [e.type for e in events.events] == ["run_started", "run_cancelled"]
