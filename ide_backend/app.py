@@ -103,7 +103,8 @@ def create_app(
                     max_concurrent=config.max_concurrent,
                     max_backlog=config.max_backlog,
                     retain_finished=config.retain_finished,
-                    preload=PRELOAD,
+                    # Executors call the models: the server itself needs no model client.
+                    preload=() if config.executors else PRELOAD,
                     executors=executors,
                 ) as manager,
             ):
@@ -111,7 +112,10 @@ def create_app(
                     settings=config,
                     workspace=workspace,
                     catalog=Catalog(
-                        workspace, timeout_s=config.runtime.inspect_timeout_s, limiter=limiter
+                        workspace,
+                        # A file's top level is cut short as a run's would be.
+                        timeout_s=min(config.runtime.inspect_timeout_s, config.runtime.timeout_s),
+                        limiter=limiter,
                     ),
                     store=store,
                     runtime=runtime,

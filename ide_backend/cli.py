@@ -40,9 +40,10 @@ def register(sub: Any) -> None:
         help="each run's memory limit: Lua's heap and what it hands the server (default 256)",
     )
     parser.add_argument(
-        "--in-process",
+        "--executors",
         action="store_true",
-        help="run procedures in the server's own process (trusting them) instead of executors",
+        help="run each procedure in an executor process that is killed when it overstays its "
+        "timeout or a cancel (procedures that wait for a person run in the server)",
     )
     parser.set_defaults(handler=handle)
 
@@ -95,7 +96,7 @@ def handle(args: argparse.Namespace) -> int:
         port=args.port,
         token=token,
         max_concurrent=args.max_concurrent,
-        executors=not args.in_process,
+        executors=args.executors,
         runtime=config.model_copy(update={"max_lua_threads": threads}),
     )
     try:

@@ -44,7 +44,7 @@ class Settings:
     keepalive_s: float = 15.0
     # Each run in an executor process that is killed when it overstays its timeout or a cancel
     # (False: in the server's own process, trusting the procedures).
-    executors: bool = True
+    executors: bool = False
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig.from_env)
 
     def __post_init__(self) -> None:

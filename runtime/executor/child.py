@@ -117,11 +117,30 @@ class _Relay:
 
 
 async def _run(spec: RunSpec, stream: SocketStream, reader: BufferedByteReceiveStream) -> None:
-    from runtime.api import Runtime
 
     relay = _Relay(stream)
+    handlers: list[Any] = [relay]
+    store = None
+    if spec.store is not None:
+        from runtime.store import SQLiteStore, StoreHandler
+
+        store = SQLiteStore(spec.store)
+        handlers.append(StoreHandler(store))
+    try:
+        await _run_with(spec, stream, reader, handlers)
+    finally:
+        if store is not None:
+            with anyio.CancelScope(shield=True):
+                await store.aclose()
+
+
+async def _run_with(
+    spec: RunSpec, stream: SocketStream, reader: BufferedByteReceiveStream, handlers: list[Any]
+) -> None:
+    from runtime.api import Runtime
+
     async with Runtime(spec.runtime_config()) as runtime:
-        run = _create_run(runtime, spec, [relay])
+        run = _create_run(runtime, spec, handlers)
         async with anyio.create_task_group() as group:
 
             async def listen() -> None:

@@ -37,6 +37,7 @@ from runtime.executor.spec import GRACE_S, RunSpec
 from runtime.executor.wire import MAX_LINE_BYTES
 from runtime.handlers import LogHandler
 from runtime.source import ProcedureSource
+from runtime.store.handler import StoreHandler
 from runtime.worker._wire import send
 
 if TYPE_CHECKING:
@@ -190,7 +191,17 @@ class ExecutorRun:
         )
         self.tags: dict[str, str] = {}
         self.timeout_s = config.timeout_s
-        self.handlers = list(handlers or [])
+        # A store the host records in is the executor's to record in (and journal into); the
+        # host records there only what it has to say itself (a run it stopped by force).
+        self.handlers: list[LogHandler] = []
+        self._store_handlers: list[StoreHandler] = []
+        for handler in handlers or []:
+            path = getattr(getattr(handler, "store", None), "path", None)
+            if isinstance(handler, StoreHandler) and path is not None and not self._store_handlers:
+                self._store_handlers.append(handler)
+                self.spec = self.spec.model_copy(update={"store": str(path)})
+            else:
+                self.handlers.append(handler)
         self.inputs: dict[str, Any] = {}
         self.models: list[str] = []
         self.model_override: str | None = model
@@ -251,13 +262,14 @@ class ExecutorRun:
             # Cancelled while queued: it starts and ends at once, as an in-process run does.
             self._seq += 1
             await self._deliver(
-                RunStartedEvent(
+                ours=True,
+                event=RunStartedEvent(
                     run_id=self.run_id,
                     seq=self._seq,
                     procedure=self.spec.display_name,
                     inputs=self.inputs,
                     tags=self.tags,
-                )
+                ),
             )
             await self._end(RunCancelledEvent, reason=self._stop_reason)
             return
@@ -348,10 +360,11 @@ class ExecutorRun:
             totals=self.totals,
             **fields,
         )
-        await self._deliver(event)
+        await self._deliver(event, ours=True)
 
-    async def _deliver(self, event: Event) -> None:
-        for handler in self.handlers:
+    async def _deliver(self, event: Event, *, ours: bool = False) -> None:
+        """Hand ``event`` to the handlers; to the store too when the host made it (``ours``)."""
+        for handler in [*self.handlers, *(self._store_handlers if ours else [])]:
             result = handler.log(event)
             if result is not None and hasattr(result, "__await__"):
                 await result

@@ -59,6 +59,11 @@ class ForkServer:
         selector.register(self.control, selectors.EVENT_READ, "control")
         selector.register(wakeup_read, selectors.EVENT_READ, "signal")
         try:
+            # The model client, once, when nothing asked for an executor yet: a first request
+            # that arrives meanwhile waits for it.
+            if self.preload and not selector.select(timeout=0):
+                prepare(self.preload)
+                self.preloaded = True
             while not self.stopping:
                 timeout = self._next_deadline()
                 for key, _ in selector.select(timeout=timeout):

@@ -37,6 +37,8 @@ class RunSpec(BaseModel):
     tags: dict[str, Any] = {}
     # Model servers the host runs for providers served on this machine: provider -> address.
     served: dict[str, str] = {}
+    # The execution store (a SQLite file) the run records itself in, and journals into.
+    store: str | None = None
     config: dict[str, Any] = {}
 
     @classmethod

@@ -1,0 +1,6 @@
+-- expect: runtime table.move
+Procedure {
+  function(input)
+    table.move({}, 1, 2^40, 2)
+  end
+}

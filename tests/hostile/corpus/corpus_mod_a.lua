@@ -1,0 +1,2 @@
+require('corpus_mod_b')
+return {}

@@ -1,0 +1,6 @@
+-- expect: runtime without a message
+Procedure {
+  function(input)
+    error()
+  end
+}

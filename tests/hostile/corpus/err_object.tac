@@ -1,0 +1,6 @@
+-- expect: runtime custom message
+Procedure {
+  function(input)
+    error(setmetatable({}, { __tostring = function() return 'custom message' end }))
+  end
+}

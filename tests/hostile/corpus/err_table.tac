@@ -1,0 +1,6 @@
+-- expect: runtime {"code": 42}
+Procedure {
+  function(input)
+    error({ code = 42 })
+  end
+}

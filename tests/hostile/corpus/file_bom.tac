@@ -1,0 +1,2 @@
+﻿-- expect: completed
+Procedure { function(input) return {} end }

@@ -1,0 +1,3 @@
+-- expect: timeout ran out of time
+while true do end
+Procedure { function(input) return {} end }

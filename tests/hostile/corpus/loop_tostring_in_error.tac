@@ -1,0 +1,6 @@
+-- expect: timeout ran out of time
+Procedure {
+  function(input)
+    error(setmetatable({}, { __tostring = function() while true do end end }))
+  end
+}

@@ -1,0 +1,8 @@
+-- expect: memory_limit memory limit
+Procedure {
+  function(input)
+    local big = string.rep("j", 150 * 1024 * 1024)
+    local s = Json.encode({ a = big })
+    return { n = #s }
+  end
+}

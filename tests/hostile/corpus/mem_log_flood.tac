@@ -1,0 +1,7 @@
+-- expect: memory_limit memory limit
+Procedure {
+  function(input)
+    local s = string.rep("z", 60000)
+    for i = 1, 100000 do Log.info(s, { again = s }) end
+  end
+}

@@ -1,0 +1,7 @@
+-- expect: memory_limit memory
+Procedure {
+  function(input)
+    local t = {}
+    for i = 1, 1e9 do t[i] = ('x'):rep(64) .. i end
+  end
+}

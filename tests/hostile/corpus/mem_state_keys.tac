@@ -1,0 +1,7 @@
+-- expect: memory_limit memory limit
+Procedure {
+  function(input)
+    local big = string.rep("x", 10 * 1024 * 1024)
+    for i = 1, 1000 do State.set("k" .. i, big .. i) end
+  end
+}

@@ -1,0 +1,6 @@
+-- expect: runtime circular require
+Procedure {
+  function(input)
+    require('corpus_mod_a')
+  end
+}

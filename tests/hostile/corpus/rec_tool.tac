@@ -1,0 +1,7 @@
+-- expect: runtime stack|nested
+deeper = Tool { function(args) return deeper({}) end }
+Procedure {
+  function(input)
+    deeper({})
+  end
+}

@@ -1,0 +1,6 @@
+-- expect: runtime infinities
+Procedure {
+  function(input)
+    State.set('k', 1/0)
+  end
+}
