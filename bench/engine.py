@@ -14,7 +14,11 @@ Prints JSON:
   handler attached (which turns streaming on), beside a plain Lua→Python call (``State.get``);
 - ``concurrent``: for each size N, N mocked runs of FILE in one event loop, each size in a
   fresh process: total time, time per run, RSS idle / at peak / after, the peak's growth per
-  run, and errors (must be 0).
+  run, and errors (must be 0);
+- ``executors``: a mocked run in an executor process (``runtime.executor``, as ``tide ide
+  --executors`` runs them) one at a time beside the same run in-process (median, p99, added
+  cost), then ``--executors``' CONCURRENT runs with AT_ONCE executors alive at a time: total
+  time and the peak RSS of the whole process tree.
 
 Other work on the machine skews every figure; the load average is reported with them.
 """
@@ -274,6 +278,115 @@ def bench_concurrent(procedure: Path, sizes: list[int]) -> list[dict[str, Any]]:
     return results
 
 
+# -- executors -------------------------------------------------------------------------------------------
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory of ``pid`` and all its descendants."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+        pending += [int(c) for c in children]
+    return total / 1024
+
+
+async def _executors(procedure: Path, starts: int, concurrent: int, slots: int) -> dict[str, Any]:
+    from runtime import MemoryHandler, Runtime, RuntimeConfig
+    from runtime.executor import ExecutorPool, ExecutorRun
+    from runtime.source import ProcedureSource
+
+    source = ProcedureSource.from_path(procedure)
+    async with Runtime(RuntimeConfig()) as runtime, ExecutorPool() as pool:
+
+        async def one(index: int) -> str:
+            events = MemoryHandler()
+            run = ExecutorRun(
+                pool, runtime, source, {}, handlers=[events], mock=True, run_id=f"b{index}"
+            )
+            await run.prepare()
+            await run.execute()
+            return events.events[-1].type
+
+        await one(-1)  # the fork server's start is not a run's
+        in_process, in_executor = [], []
+        for index in range(starts):
+            began = time.perf_counter()
+            await runtime.run(source, mock=True)
+            in_process.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            await one(index)
+            in_executor.append(time.perf_counter() - began)
+        in_executor.sort()
+        ends: list[str] = []
+        limiter = anyio.CapacityLimiter(slots)
+        peak = idle = tree_rss_mib(os.getpid())
+
+        async def limited(index: int) -> None:
+            async with limiter:
+                ends.append(await one(index))
+
+        async def sample(scope: anyio.CancelScope) -> None:
+            nonlocal peak
+            while not scope.cancel_called:
+                peak = max(peak, tree_rss_mib(os.getpid()))
+                await anyio.sleep(0.05)
+
+        began = time.perf_counter()
+        async with anyio.create_task_group() as group:
+            group.start_soon(sample, group.cancel_scope)
+            async with anyio.create_task_group() as runs:
+                for index in range(concurrent):
+                    runs.start_soon(limited, starts + index)
+            group.cancel_scope.cancel()
+        total = time.perf_counter() - began
+    return {
+        "start": {
+            "runs": starts,
+            "in_process_median_ms": round(median(in_process) * 1000, 1),
+            "executor_median_ms": round(median(in_executor) * 1000, 1),
+            "executor_p99_ms": round(
+                in_executor[min(len(in_executor) - 1, int(0.99 * len(in_executor)))] * 1000, 1
+            ),
+            "added_median_ms": round((median(in_executor) - median(in_process)) * 1000, 1),
+        },
+        "concurrent": {
+            "runs": concurrent,
+            "executors_at_once": slots,
+            "completed": ends.count("run_completed"),
+            "total_s": round(total, 2),
+            "tree_rss_idle_mib": round(idle, 1),
+            "tree_rss_peak_mib": round(peak, 1),
+        },
+    }
+
+
+def bench_executors(procedure: Path, starts: int, concurrent: int, slots: int) -> dict[str, Any]:
+    done = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            str(procedure),
+            "--one-executors",
+            f"{starts},{concurrent},{slots}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return {"failure": done.stderr[-2000:]}
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
 # -- main ----------------------------------------------------------------------------------------------
 
 
@@ -284,11 +397,21 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=2000, help="agent calls per procedure")
     parser.add_argument("--sizes", default="1,100,1000", help="concurrent run counts")
     parser.add_argument("--one-concurrent", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--executors",
+        default="50,500,16",
+        help="executor runs: STARTS (one at a time, vs in-process), CONCURRENT, AT_ONCE",
+    )
+    parser.add_argument("--one-executors", help=argparse.SUPPRESS)
     args = parser.parse_args()
     procedure = Path(args.procedure).resolve()
     if not procedure.is_file():
         print(f"bench/engine.py: no procedure at {procedure}", file=sys.stderr)
         return 2
+    if args.one_executors is not None:
+        starts, concurrent, slots = (int(x) for x in args.one_executors.split(","))
+        print(json.dumps(anyio.run(_executors, procedure, starts, concurrent, slots)))
+        return 0
     if args.one_concurrent is not None:
         print(json.dumps(anyio.run(_concurrent, procedure, args.one_concurrent)))
         return 0
@@ -302,6 +425,7 @@ def main() -> int:
         "sandbox": bench_sandbox(200),
         "agent_call": bench_agent_call(args.calls, repeat),
         "concurrent": bench_concurrent(procedure, [int(s) for s in args.sizes.split(",")]),
+        "executors": bench_executors(procedure, *(int(x) for x in args.executors.split(","))),
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(report, indent=2))
