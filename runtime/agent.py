@@ -26,6 +26,7 @@ from runtime.events import (
     ToolCallEvent,
 )
 from runtime.fields import json_schema, parse_answer
+from runtime.model_errors import explain
 from runtime.models.base import (
     Finish,
     ModelError,
@@ -278,10 +279,8 @@ class _Turn:
                 if self._produced_in_call or not exc.retryable or attempt > session.limits.retries:
                     if exc.kind == "timeout" and isinstance(exc.__cause__, _Silent):
                         raise AgentError(str(exc), kind="timeout") from None
-                    raise AgentError(
-                        f"model call failed for agent '{session.name}' ({session.model}): {exc}",
-                        kind="model",
-                    ) from None
+                    failed = f"agent '{session.name}': {explain(exc, session.model)}"
+                    raise AgentError(failed, kind="model", detail=str(exc)) from None
                 delay = (
                     exc.retry_after
                     if exc.retry_after is not None

@@ -95,11 +95,21 @@ class AgentError(TideError):
     kind = "agent"
 
     def __init__(
-        self, message: str, *, kind: str = "agent", partial_text: str = "", **kwargs: object
+        self,
+        message: str,
+        *,
+        kind: str = "agent",
+        partial_text: str = "",
+        detail: str | None = None,
+        **kwargs: object,
     ) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.kind = kind
         self.partial_text = partial_text
+        self.detail = detail
+
+    def info(self) -> ErrorInfo:
+        return super().info().model_copy(update={"detail": self.detail})
 
 
 class InternalError(TideError):

@@ -44,6 +44,8 @@ class ErrorInfo(_Model):
     file: str | None = None
     line: int | None = None
     hint: str | None = None
+    # What the component that failed said, word for word (a provider's error), for --debug.
+    detail: str | None = None
 
     def location(self) -> str | None:
         if self.file is None:

@@ -487,7 +487,8 @@ async def test_retries_give_up() -> None:
     result, _, model = await run_with(agent_procedure("retries = 2"), answer)
     assert len(model.requests) == 3
     assert result.error is not None and result.error.kind == "model"
-    assert "overloaded" in result.error.message
+    assert "try again later" not in result.error.message  # no status: nothing invented
+    assert result.error.detail is not None and "overloaded" in result.error.detail
 
 
 async def test_non_retryable_error_is_not_retried() -> None:
@@ -496,7 +497,9 @@ async def test_non_retryable_error_is_not_retried() -> None:
 
     result, _, model = await run_with(agent_procedure(), answer)
     assert len(model.requests) == 1
-    assert result.error is not None and "bad key" in result.error.message
+    assert result.error is not None and "refused the request (HTTP 401)" in result.error.message
+    assert "check the API key" in result.error.message
+    assert result.error.detail == "bad key"
 
 
 async def test_failure_after_the_first_chunk_fails_the_turn_with_partial_text() -> None:
@@ -515,7 +518,8 @@ async def test_failure_after_the_first_chunk_fails_the_turn_with_partial_text() 
     assert failed.type == "run_failed"
     assert failed.partial_text == "Half an answer"
     assert failed.error.kind == "model"
-    assert "connection reset" in failed.error.message
+    assert "the connection to test failed or was cut" in failed.error.message
+    assert failed.error.detail == "connection reset"
     assert result.partial_text == "Half an answer"
 
 
@@ -632,7 +636,8 @@ async def test_the_model_option_picks_the_override() -> None:
 async def test_function_model_rejects_bad_answers() -> None:
     result, _, _ = await run_with(agent_procedure(), lambda r: 42)
     assert result.error is not None and result.error.kind == "model"
-    assert "must return a str" in result.error.message
+    assert "malformed" in result.error.message
+    assert result.error.detail is not None and "must return a str" in result.error.detail
     result, _, _ = await run_with(agent_procedure(), lambda r: [TextDelta("ok"), 3.5])
     assert result.error is not None and "not a model item: 3.5" in result.error.message
 

@@ -320,10 +320,10 @@ def test_validate_a_good_file(workdir: Path) -> None:
         ),
         (
             "bad_key.tac",
-            ["bad_key.tac:1:1: error: unknown agent key 'modle'", "  hint: did you mean 'model'?"],
+            ["bad_key.tac:1:18: error: unknown agent key 'modle'", "  hint: did you mean 'model'?"],
         ),
-        ("bad_field.tac", ["bad_field.tac:2:1: error: unknown field type 'field.strin'"]),
-        ("syntax.tac", ["syntax.tac:3:1: error: unexpected symbol near '}'"]),
+        ("bad_field.tac", ["bad_field.tac:2:21: error: unknown field type 'field.strin'"]),
+        ("syntax.tac", ["syntax.tac:3:18: error: unexpected symbol near '}'"]),
     ],
 )
 def test_validate_bad_files(workdir: Path, name: str, expected: list[str]) -> None:

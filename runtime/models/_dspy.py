@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+import re
 import threading
 import uuid
 from collections.abc import Iterator
@@ -330,6 +331,12 @@ def _retry_after(chain: list[BaseException]) -> float | None:
     return None
 
 
+_JSON_ERROR = re.compile(
+    r"Unterminated string|Expecting (?:value|property name|',' delimiter|':' delimiter)|"
+    r"Extra data: line|Invalid control character|JSONDecodeError"
+)
+
+
 def _classify(names: set[str], status: int | None, mid_stream: bool) -> tuple[ModelErrorKind, bool]:
     if names & _MALFORMED:
         return "malformed", False
@@ -364,6 +371,9 @@ def to_model_error(exc: BaseException, *, mid_stream: bool, usage: Usage | None)
     names = _names(chain)
     status = _status(chain)
     kind, retryable = _classify(names, status, mid_stream)
+    if _JSON_ERROR.search(" ".join(str(e) for e in chain)):
+        # The OpenAI client's JSON decoder failed on a chunk; LiteLLM calls it a connection error.
+        kind, retryable = "malformed", not mid_stream
     if kind in ("connection", "timeout", "malformed"):
         # LiteLLM gives these a made-up status (500, 408, 503) that no server sent.
         status = None

@@ -67,6 +67,7 @@ export interface ErrorInfo {
   file?: string | null;
   line?: number | null;
   hint?: string | null;
+  detail?: string | null;
 }
 export interface RunCancelledEvent {
   run_id: string;
