@@ -288,8 +288,10 @@ def _print_stats(by: str, rows: list[Any]) -> None:
     def pair(low: float | None, high: float | None, fmt: Any) -> str:
         return f"{fmt(low)} / {fmt(high)}" if low is not None else "–"
 
-    def tokens(value: float | None) -> str:
-        return "–" if value is None else f"{value:.0f}"
+    def tokens(value: float | None, estimated: int) -> str:
+        # "~" and how many turns' usage was Tide's count rather than the provider's.
+        text = "–" if value is None else f"{value:.0f}"
+        return f"~{text} ({estimated} estimated)" if estimated else text
 
     table = Table(box=None, header_style="bold", pad_edge=False)
     table.add_column(by, overflow="fold")
@@ -302,7 +304,7 @@ def _print_stats(by: str, rows: list[Any]) -> None:
             str(row.count),
             pair(row.ttft_ms.p50, row.ttft_ms.p95, format_ms),
             pair(row.duration_ms.p50, row.duration_ms.p95, format_ms),
-            tokens(row.total_tokens.avg),
+            tokens(row.total_tokens.avg, row.usage_estimated),
             format_cost(row.cost_sum or 0.0),
             f"[yellow]{row.alerts}[/]" if row.alerts else "0",
         )

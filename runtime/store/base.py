@@ -197,12 +197,15 @@ class StatsRow:
     cost_sum: float | None
     # Alerts raised (``runtime.alerts``) in the same window.
     alerts: int = 0
+    # Agent turns whose tokens and cost are Tide's count (``usage_estimated``).
+    usage_estimated: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
             "key": self.key,
             "count": self.count,
             "alerts": self.alerts,
+            "usage_estimated": self.usage_estimated,
             "ttft_ms": self.ttft_ms.to_json(),
             "duration_ms": self.duration_ms.to_json(),
             "total_tokens": self.total_tokens.to_json(),

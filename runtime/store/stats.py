@@ -102,6 +102,16 @@ def _alerts_sql(by: GroupBy, tagged: str) -> str:
     )
 
 
+def _estimated_sql(by: GroupBy, tagged: str) -> str:
+    """Turns whose usage was Tide's count (``usage_estimated`` on their cost event)."""
+    return (
+        f"SELECT {by} AS key, COUNT(*) AS n FROM turns "
+        "WHERE (:since IS NULL OR ts >= :since) AND (:mock OR mock = 0) "
+        f"AND {tagged} AND EXISTS (SELECT 1 FROM events e WHERE e.run_id = turns.run_id "
+        "AND e.seq = turns.seq AND e.data ->> '$.usage_estimated' = 1) GROUP BY key"
+    )
+
+
 def query_stats(
     conn: sqlite3.Connection,
     *,
@@ -122,6 +132,9 @@ def query_stats(
         for row in conn.execute(_percentile_sql(by, metric, tagged), params):
             percentiles[metric][row["key"]] = row
     alerts = {row["key"]: int(row["n"]) for row in conn.execute(_alerts_sql(by, tagged), params)}
+    estimated = {
+        row["key"]: int(row["n"]) for row in conn.execute(_estimated_sql(by, tagged), params)
+    }
     rows = []
     for key, total in totals.items():
         stats = {m: _stat(total, percentiles[m].get(key), m) for m in METRICS}
@@ -131,6 +144,7 @@ def query_stats(
                 count=int(total["n"]),
                 cost_sum=total["cost_sum"],
                 alerts=alerts.get(key, 0),
+                usage_estimated=estimated.get(key, 0),
                 **stats,
             )
         )

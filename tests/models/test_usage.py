@@ -96,3 +96,27 @@ async def test_a_cancelled_stream_counts_what_arrived() -> None:
     assert memory.events[-1].type == "run_cancelled"
     assert cost.completion_tokens >= 20 and cost.usage_estimated
     assert memory.events[-1].totals.completion_tokens == cost.completion_tokens
+
+
+async def test_tide_stats_counts_the_turns_whose_usage_was_estimated(tmp_path: Any) -> None:
+    from runtime.store import SQLiteStore, StoreHandler
+
+    store = SQLiteStore.for_workspace(tmp_path)
+    try:
+        async with Runtime(RuntimeConfig(retry_backoff_s=0.01)) as runtime:
+            server = await runtime.scripted_server()
+            server.script.extend(
+                Script(replies=[Reply(tokens=30, send_usage=False), Reply(tokens=5)])
+            )
+            for _ in range(2):
+                await runtime.run(
+                    source(TEXT.replace("AGENT", "retries = 0")),
+                    handlers=[StoreHandler(store, model=None, mock=False)],
+                )
+        await store.aclose()
+        store = SQLiteStore.for_workspace(tmp_path)
+        (row,) = await store.stats("model", include_mock=True)
+        assert (row.count, row.usage_estimated) == (2, 1)
+        assert row.to_json()["usage_estimated"] == 1
+    finally:
+        await store.aclose()
