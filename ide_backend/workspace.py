@@ -159,7 +159,7 @@ class Workspace:
         else:
             resolved = self.resolve(rel)
         return ProcedureSource(
-            text=text,
+            text=text.removeprefix("\ufeff"),  # a byte-order mark is not Lua
             display_name=resolved.rel,
             path=resolved.target,
             project_root=resolved.target.parent,

@@ -53,6 +53,7 @@ class ProcedureSource:
     def from_text(
         cls, text: str, name: str = "<source>", project_root: Path | None = None
     ) -> ProcedureSource:
+        text = text.removeprefix("\ufeff")
         if not text.strip():
             raise ProcedureLoadError(
                 f"{name} is empty", hint="a procedure declares agents and a Procedure { ... }"

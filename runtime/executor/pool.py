@@ -34,11 +34,10 @@ from runtime.events import (
     parse_event,
 )
 from runtime.executor.spec import GRACE_S, RunSpec
-from runtime.executor.wire import MAX_LINE_BYTES
+from runtime.executor.wire import MAX_LINE_BYTES, send_control
 from runtime.handlers import LogHandler
 from runtime.source import ProcedureSource
 from runtime.store.handler import StoreHandler
-from runtime.worker._wire import send
 
 if TYPE_CHECKING:
     from runtime.api import Runtime
@@ -96,7 +95,7 @@ class ExecutorPool:
         if self._control is None:
             raise RuntimeError("the executor pool is not running")
         with self._lock:
-            send(self._control, message, fds)
+            send_control(self._control, message, fds)
 
     async def _wait_ready(self) -> None:
         """Wait until the fork server has imported the runtime (once): the time a run is

@@ -5,7 +5,7 @@ could inherit a lock some thread held at the instant of the fork. It never runs 
 itself, so it always answers: it kills an executor when its host asks, when the executor
 outlives the time its spec allows, and all of them when its host goes away.
 
-Requests arrive on the control socket (``runtime.worker._wire`` messages): ``{"op": "start",
+Requests arrive on the control socket (``runtime.executor.wire`` control messages): ``{"op": "start",
 "run": ID, "seconds": S}`` with the executor's socket, and ``{"op": "kill", "run": ID}``.
 """
 
@@ -25,7 +25,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from runtime.worker._wire import receive
+from runtime.executor.wire import receive_control
 
 log = logging.getLogger("tide.executor")
 
@@ -89,7 +89,7 @@ class ForkServer:
 
     def _request(self) -> None:
         try:
-            message, fds = receive(self.control, max_fds=1)
+            message, fds = receive_control(self.control, max_fds=1)
         except (ConnectionError, OSError, ValueError):
             self.stopping = True  # the host is gone
             return

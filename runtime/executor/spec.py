@@ -13,6 +13,9 @@ from runtime.source import ProcedureSource
 # How long past its timeout, or past a cancel, an executor may take to end its run by itself
 # before it is killed.
 GRACE_S = 0.5
+# What an executor may take to start (fork, the runtime, the Lua state) on a busy machine, before
+# its procedure's own time counts. A run's timeout is counted from its run_started exactly.
+START_ALLOWANCE_S = 3.0
 # The executor's address space: what the fork server had, the run's memory limit twice (the
 # Lua heap and what was copied out of it) and this much for threads, buffers and the model
 # client's work. Reaching it fails allocations; it is a backstop behind the accounting.
@@ -66,7 +69,7 @@ class RunSpec(BaseModel):
     def time_allowed(self) -> float:
         """The longest an executor may live: inspecting, then running, then the grace."""
         config = self.runtime_config()
-        inspect = min(config.inspect_timeout_s, config.timeout_s)
+        inspect = min(config.inspect_timeout_s, config.timeout_s) + START_ALLOWANCE_S
         if self.kind == "inspect":
             return inspect + GRACE_S
         return inspect + config.timeout_s + GRACE_S

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import struct
+from collections.abc import Sequence
 from typing import Any
 
 from runtime._convert import clip
@@ -38,3 +41,42 @@ def _clip_texts(value: Any, limit: int) -> Any:
             value = [*value[:1000], f"…[truncated {len(value) - 1000:,} items]"]
         return [_clip_texts(v, limit) for v in value]
     return value
+
+
+# -- control messages (host <-> fork server): a length, then JSON, descriptors with the first bytes
+
+_HEADER = struct.Struct("!I")
+MAX_CONTROL_BYTES = 1 << 20
+
+
+def send_control(sock: socket.socket, message: dict[str, Any], fds: Sequence[int] = ()) -> None:
+    body = json.dumps(message).encode()
+    data = _HEADER.pack(len(body)) + body
+    sent = socket.send_fds(sock, [data], list(fds)) if fds else 0
+    sock.sendall(data[sent:])
+
+
+def receive_control(sock: socket.socket, *, max_fds: int = 0) -> tuple[dict[str, Any], list[int]]:
+    """The next message and the descriptors that came with it; ``ConnectionError`` at EOF."""
+    header, fds, _flags, _address = socket.recv_fds(sock, _HEADER.size, max(1, max_fds))
+    if not header:
+        raise ConnectionError("the other side closed the connection")
+    header += _read_exact(sock, _HEADER.size - len(header))
+    (length,) = _HEADER.unpack(header)
+    if length > MAX_CONTROL_BYTES:
+        raise ConnectionError(f"message of {length} bytes refused")
+    message = json.loads(_read_exact(sock, length))
+    if not isinstance(message, dict):
+        raise ConnectionError("malformed message")
+    return message, list(fds)
+
+
+def _read_exact(sock: socket.socket, size: int) -> bytes:
+    parts = []
+    while size:
+        part = sock.recv(size)
+        if not part:
+            raise ConnectionError("the other side closed the connection")
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)

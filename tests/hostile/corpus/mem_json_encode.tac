@@ -1,4 +1,4 @@
--- expect: memory_limit memory limit
+-- expect: memory_limit|timeout memory|ran out of time
 Procedure {
   function(input)
     local big = string.rep("j", 150 * 1024 * 1024)

@@ -1,4 +1,4 @@
--- expect: memory_limit memory
+-- expect: memory_limit|timeout memory|ran out of time
 Procedure {
   function(input)
     local t = {}

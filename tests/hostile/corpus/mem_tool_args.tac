@@ -1,4 +1,4 @@
--- expect: memory_limit memory limit
+-- expect: memory_limit|timeout memory|ran out of time
 echo = Tool { function(args) return { n = #args.text } end }
 Procedure {
   function(input)
