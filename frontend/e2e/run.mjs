@@ -71,10 +71,8 @@ async function main() {
       server = startServer(command, { TIDE_SCRIPTED_SCRIPT: scriptPath }, null);
       await waitForHealth(api, 60000, server.proc);
     };
-    const fake = serverCommand().includes('fake-server.mjs');
     for (const scenario of scenarios) {
       if (only && !scenario.name.includes(only)) continue;
-      if (scenario.realServer && fake) continue;
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'light' });
       const page = await context.newPage();
       const errors = [];

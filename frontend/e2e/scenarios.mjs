@@ -351,7 +351,6 @@ export const scenarios = [
   },
   {
     name: 'approve: a run that asks a person waits, is approved in the browser, and completes',
-    realServer: true,
     async run({ page, api, manifest, shot }) {
       await openFile(page, manifest.approve);
       const runId = await startRun(page);
@@ -377,7 +376,6 @@ export const scenarios = [
   },
   {
     name: 'resume: after the server is killed mid-run, Resume completes it without repeating model calls',
-    realServer: true,
     async run({ page, api, shot, restartServer, tide }) {
       // A model server of its own, which outlives the IDE's, keeps the log of every request.
       const port = await freePort();
