@@ -400,7 +400,8 @@ async def test_malformed_chunk_is_reported(
 ) -> None:
     scripted(Reply(text="one two three four", malformed_after_tokens=after))
     seen, error = await failure(client_for(server), request())
-    assert (error.kind, error.retryable) == ("malformed", False)
+    # Before the first token any failure may be retried; after it, the partial text stands.
+    assert (error.kind, error.retryable) == ("malformed", after == 0)
     assert text_of(seen) == "one two three four"[: len(text_of(seen))]
     assert (error.usage is not None) == (after > 0)
 
