@@ -38,4 +38,15 @@ def is_gone(owner: str) -> bool:
         return True
     except PermissionError:
         return False  # it exists, under another user
-    return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed process whose parent died too stays a zombie until init collects it, which
+    some inits do late: it still answers ``kill(pid, 0)`` but will never write again."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            # The state follows the command name, which is in parentheses and may hold any byte.
+            return stat.read().rpartition(b")")[2].split()[0] == b"Z"
+    except (OSError, IndexError):
+        return False
