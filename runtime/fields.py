@@ -10,7 +10,15 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    create_model,
+)
 
 from runtime.errors import DeclarationError, InputValidationError
 from runtime.events import ValidationIssue
@@ -18,10 +26,24 @@ from runtime.events import ValidationIssue
 FieldType = Literal["string", "number", "integer", "boolean", "array", "object"]
 FIELD_TYPES: tuple[str, ...] = ("string", "number", "integer", "boolean", "array", "object")
 FIELD_OPTIONS = frozenset({"required", "default", "description", "enum", "items", "properties"})
+_INTEGER_TEXT = re.compile(r"[+-]?\d+")
+
+
+def _keep_integers(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """A number field checks its value as a float but keeps a whole number whole: Lua shows
+    ``3.0`` for a float, so ``"n=" .. input.n`` must see the integer the caller gave."""
+    number = handler(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
+        return int(value)
+    return number
+
+
 _PY_TYPES: dict[str, Any] = {
     "string": str,
     # NaN and infinities are not numbers JSON (the store, the IDE, --json) can hold.
-    "number": Annotated[float, Field(allow_inf_nan=False)],
+    "number": Annotated[float, Field(allow_inf_nan=False), WrapValidator(_keep_integers)],
     "integer": int,
     "boolean": bool,
     "array": list[Any],
@@ -220,6 +242,26 @@ def coerce_inputs(
     return data
 
 
+def _text_of(value: dict[str, Any]) -> Any:
+    """The text a result table stands for where a string is declared: an agent call's
+    result is its answer, the ``done`` tool's result its reason. Anything else stays as is."""
+    if {"response", "usage", "tool_calls"} <= value.keys():
+        output = value.get("output")
+        return output if isinstance(output, str) else value["response"]
+    if value.get("tool") == "done" and isinstance(value.get("reason"), str):
+        return value["reason"]
+    return value
+
+
+def _with_texts(fields: Fields, value: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: _text_of(item)
+        if isinstance(item, dict) and key in fields and fields[key].type == "string"
+        else item
+        for key, item in value.items()
+    }
+
+
 def check_output(fields: Fields, value: Any) -> tuple[Any, list[ValidationIssue]]:
     """Validate a procedure's or agent's output; return (checked value, issues)."""
     if not isinstance(value, dict):
@@ -228,7 +270,7 @@ def check_output(fields: Fields, value: Any) -> tuple[Any, list[ValidationIssue]
             ValidationIssue(path="(output)", message=f"expected a table of fields, got {kind}")
         ]
     try:
-        checked = model_for(fields).model_validate(value).model_dump()
+        checked = model_for(fields).model_validate(_with_texts(fields, value)).model_dump()
     except ValidationError as exc:
         return value, issues_from(exc)
     return checked, []

@@ -171,7 +171,7 @@ async def test_tool_calls_run_lua_tools_inside_the_turn() -> None:
         'local r = agent("6 times 7?")\nreturn { text = r.output, calls = multiply.call_count(), tool_calls = r.tool_calls }',
     )
     result, events, model = await run_with(text, answer)
-    assert result.output["text"] == "Let me compute. \n\nIt is 42.0."
+    assert result.output["text"] == "Let me compute. \n\nIt is 42."
     assert result.output["calls"] == 1
     assert result.output["tool_calls"] == [
         {"tool": "multiply", "args": {"a": 6, "b": 7}, "result": 42}
@@ -186,7 +186,7 @@ async def test_tool_calls_run_lua_tools_inside_the_turn() -> None:
         ("log", None),
         ("tool_call", "completed"),
         ("agent_stream_chunk", "\n\n"),
-        ("agent_stream_chunk", "It is 42.0."),
+        ("agent_stream_chunk", "It is 42."),
         ("cost", None),
         ("agent_turn", "completed"),
     ]
@@ -205,7 +205,7 @@ async def test_tool_calls_run_lua_tools_inside_the_turn() -> None:
     assert first.tools[0].parameters["required"] == ["a", "b"]
     assert second.round == 2
     assert second.messages[-2]["tool_calls"][0]["function"]["name"] == "multiply"
-    assert second.messages[-1] == {"role": "tool", "tool_call_id": "c1", "content": "42.0"}
+    assert second.messages[-1] == {"role": "tool", "tool_call_id": "c1", "content": "42"}
     assert result.totals.tool_calls == 1
 
 

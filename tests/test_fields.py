@@ -177,3 +177,32 @@ def test_json_schema_for_models_and_the_ide() -> None:
     assert schema["properties"]["topic"]["description"] == "What about"
     assert schema["properties"]["n"]["default"] == 3
     assert schema["properties"]["tone"]["anyOf"][0]["enum"] == ["calm", "wild"]
+
+
+def test_number_fields_keep_whole_numbers_whole() -> None:
+    values = coerce_inputs(FIELDS, {"topic": "t", "ratio": 4})
+    assert values["ratio"] == 4 and isinstance(values["ratio"], int)
+    from_text = coerce_inputs(FIELDS, {"topic": "t", "ratio": "7"}, from_strings=True)
+    assert from_text["ratio"] == 7 and isinstance(from_text["ratio"], int)
+    fraction = coerce_inputs(FIELDS, {"topic": "t", "ratio": "2.5"}, from_strings=True)
+    assert fraction["ratio"] == 2.5
+    assert coerce_inputs(FIELDS, {"topic": "t", "ratio": True})["ratio"] == 1.0
+    with pytest.raises(InputValidationError, match="ratio"):
+        coerce_inputs(FIELDS, {"topic": "t", "ratio": float("nan")})
+
+
+def test_a_result_table_where_text_is_declared_gives_its_text() -> None:
+    fields = parse_fields(
+        {"reply": spec("string"), "reason": spec("string"), "raw": spec("object")}, "out"
+    )
+    reply = {"output": "Hi", "response": "Hi", "usage": {}, "tool_calls": [], "cost": 0.0}
+    finished = {"status": "completed", "reason": "All set", "tool": "done"}
+    checked, issues = check_output(fields, {"reply": reply, "reason": finished, "raw": finished})
+    assert issues == []
+    assert checked["reply"] == "Hi" and checked["reason"] == "All set"
+    assert checked["raw"] == finished
+    structured = {**reply, "output": {"city": "Paris"}, "response": '{"city": "Paris"}'}
+    checked, _ = check_output(fields, {"reply": structured})
+    assert checked["reply"] == '{"city": "Paris"}'
+    _, issues = check_output(fields, {"reply": {"some": "table"}})
+    assert [i.path for i in issues] == ["reply"]
