@@ -102,7 +102,6 @@ def create_app(
                     store,
                     max_concurrent=config.max_concurrent,
                     max_backlog=config.max_backlog,
-                    retain_finished=config.retain_finished,
                     # Executors call the models: the server itself needs no model client.
                     preload=() if config.executors else PRELOAD,
                     executors=executors,

@@ -15,13 +15,19 @@ after the merged message's id misses nothing: every event up to that seq was in 
 A watcher notes when the first event it has not taken arrived (``since``), so that one that
 holds chunks back for a while (``coalesce_ms``, see ``sse``) can count its window from there.
 While it holds chunks (``holding``) further chunks do not wake it; any other event does.
+
+A channel holds only the events after ``stored_through``: the store has the rest. When a run
+has ended and the store has all of its events, the channel lets go of them (``release``), so
+that the server's memory holds no finished run; a watcher that had not taken them all, or that
+starts before ``stored_through`` (a resumed run's first attempt), is ``behind`` and reads what
+it misses from the store (``take_stored``) before it goes on with the channel.
 """
 
 from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import anyio
@@ -50,6 +56,8 @@ class Chunk:
 
 # What a watcher is sent: an event, or consecutive chunks of a turn merged into one.
 Relayed = Event | Chunk
+# The run's stored events after a seq.
+StoredReader = Callable[[int], Awaitable[Sequence[Entry]]]
 
 
 def is_terminal(entry: Entry) -> bool:
@@ -58,6 +66,10 @@ def is_terminal(entry: Entry) -> bool:
 
 def is_chunk(entry: Entry) -> bool:
     return isinstance(entry, tuple | AgentStreamChunkEvent)
+
+
+def entry_seq(entry: Entry) -> int:
+    return entry[0] if isinstance(entry, tuple) else entry.seq
 
 
 def _row(entry: Entry) -> ChunkRow | None:
@@ -100,13 +112,15 @@ def coalesce(entries: Iterable[Entry], run_id: str) -> list[Relayed]:
 
 
 class Watcher:
-    __slots__ = ("_wake", "cursor", "delivered", "holding", "lagged", "since")
+    __slots__ = ("_wake", "behind", "cursor", "delivered", "holding", "lagged", "since")
 
     def __init__(self, cursor: int, delivered: int) -> None:
         self.cursor = cursor
         # The seq of the last event handed to this watcher: where it resumes after ``lagged``.
         self.delivered = delivered
         self.lagged = False
+        # True while what it misses is in the store only (``RunChannel.take_stored``).
+        self.behind = False
         # When (``time.monotonic()``) the first event it has not taken arrived; None for none,
         # and for the events it started with.
         self.since: float | None = None
@@ -127,17 +141,28 @@ class Watcher:
 class RunChannel:
     """A run's events in memory and the watchers following them. ``log`` makes it a handler."""
 
-    def __init__(self, run_id: str, *, max_backlog: int) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        *,
+        max_backlog: int,
+        stored: StoredReader | None = None,
+        stored_through: int = 0,
+    ) -> None:
+        """``stored`` reads the run's events from the store; ``stored_through``: the store
+        already has the events up to this seq, which the channel does not hold."""
         self.run_id = run_id
         self.max_backlog = max_backlog
         self.entries: list[Entry] = []
         self._seqs: list[int] = []
         self._watchers: set[Watcher] = set()
         self.finished = False
+        self._stored = stored
+        self.stored_through = stored_through
 
     @property
     def last_seq(self) -> int:
-        return self._seqs[-1] if self._seqs else 0
+        return self._seqs[-1] if self._seqs else self.stored_through
 
     @property
     def watchers(self) -> int:
@@ -167,6 +192,7 @@ class RunChannel:
     def watch(self, after: int = 0) -> Watcher:
         """A watcher that starts with the events after seq ``after``."""
         watcher = Watcher(bisect.bisect_right(self._seqs, after), after)
+        watcher.behind = after < self.stored_through
         self._watchers.add(watcher)
         return watcher
 
@@ -183,3 +209,30 @@ class RunChannel:
         watcher.delivered = self._seqs[-1]
         watcher.since = None
         return batch
+
+    def release(self) -> None:
+        """Let go of the events held: the store has them all now. A watcher that had not taken
+        them all is ``behind``: it reads the rest from the store."""
+        if self._stored is None:
+            raise RuntimeError("a channel without a store keeps its events")
+        now = time.monotonic()
+        for watcher in self._watchers:
+            if watcher.cursor < len(self.entries):
+                watcher.behind = True
+                watcher.notify(now)
+            watcher.cursor = 0
+        self.stored_through = self.last_seq
+        self.entries = []
+        self._seqs = []
+
+    async def take_stored(self, watcher: Watcher) -> Sequence[Entry]:
+        """For a watcher that is ``behind``: the events it has not taken that only the store
+        holds (it has taken them after this)."""
+        assert self._stored is not None
+        through = self.stored_through
+        entries = [e for e in await self._stored(watcher.delivered) if entry_seq(e) <= through]
+        if entries:
+            watcher.delivered = entry_seq(entries[-1])
+        # Released again while it read (a resumed run that ended): it reads again.
+        watcher.behind = self.stored_through != through
+        return entries

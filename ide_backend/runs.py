@@ -1,9 +1,11 @@
 """The run manager: starts runs as tasks in the server's event loop, at most ``max_concurrent``
 at a time (the rest wait, ``queued``), relays their events and records them in the store.
 
-Only ``cancel`` stops a run; watchers come and go without affecting it. A finished run stays
-in memory (its ``RunChannel``) until the store has it on disk and a few newer runs have
-finished, so that a reconnect right after the end is served without a database read. The
+Only ``cancel`` stops a run; watchers come and go without affecting it. Once a run has ended
+and the store has all of its events, the server lets go of them: a finished run lives in the
+store only, and its watchers read what they have not taken from there (see ``relay``), so that
+the server's memory returns to where it was however many runs ended. A run waiting for an
+answer keeps its record and its channel's watchers (not its events) until it is resumed. The
 manager also decides when the process runs full garbage collections (see ``gc_policy``).
 """
 
@@ -38,15 +40,19 @@ log = logging.getLogger("tide.ide")
 
 # How long shutting down waits for cancelled runs to record their end.
 SHUTDOWN_GRACE_S = 10.0
+# How often an ended run looks whether the store has all of its events yet.
+STORE_WAIT_S = 0.02
+# Ended runs kept in memory, at most, because the store lacks some of their events.
+UNSTORED_KEPT = 64
 
 
 @dataclass
 class LiveRun:
     """A run this server started: its record (kept current from its events) and channel.
 
-    Once the run has ended only those two are kept (for reconnects): the ``Run`` itself, its
-    Lua state and the rest, is let go, so that the finished runs held in memory do not add
-    their thousands of objects to every full garbage collection, a pause of every stream.
+    Once the run has ended the ``Run`` itself, its Lua state and the rest, is let go at once,
+    whoever still holds the ``LiveRun`` (a watcher, a request): a cycle through the run's
+    handlers would otherwise wait for a full garbage collection, a pause of every stream.
     """
 
     record: RunRecord
@@ -55,8 +61,6 @@ class LiveRun:
     done: anyio.Event = field(default_factory=anyio.Event)
     holds_slot: bool = False
     queue_scope: anyio.CancelScope | None = None
-    # A resumed run's channel holds what follows this seq; the store has the rest.
-    stored_through: int = 0
 
     @property
     def id(self) -> str:
@@ -85,7 +89,6 @@ class RunManager:
         *,
         max_concurrent: int,
         max_backlog: int,
-        retain_finished: int,
         preload: Sequence[str] = (),
         executors: ExecutorPool | None = None,
     ) -> None:
@@ -95,10 +98,11 @@ class RunManager:
         self.store = store
         self.max_concurrent = max_concurrent
         self.max_backlog = max_backlog
-        self.retain_finished = retain_finished
         self._slots = anyio.Semaphore(max_concurrent)
         self._active: dict[str, LiveRun] = {}
-        self._finished: OrderedDict[str, LiveRun] = OrderedDict()
+        # Ended runs waiting for an answer: their records and watchers (not their events).
+        self._parked: dict[str, LiveRun] = {}
+        self._unstored: OrderedDict[str, LiveRun] = OrderedDict()
         self._group: TaskGroup | None = None
         self._preload = tuple(preload)
         self._preloaded = anyio.Event()
@@ -161,8 +165,7 @@ class RunManager:
             await self._preloaded.wait()
         run_id = uuid.uuid4().hex[:12]
         live = LiveRun(
-            RunRecord(id=run_id, procedure=source.display_name, mock=mock),
-            RunChannel(run_id, max_backlog=self.max_backlog),
+            RunRecord(id=run_id, procedure=source.display_name, mock=mock), self._channel(run_id)
         )
         handlers: list[LogHandler] = [live, StoreHandler(self.store)]
         run: Run | ExecutorRun
@@ -213,8 +216,7 @@ class RunManager:
             live = known
             live.record, live.done = record, anyio.Event()
         else:
-            live = LiveRun(record, RunChannel(run_id, max_backlog=self.max_backlog))
-            live.stored_through = await self.store.last_seq(run_id)
+            live = LiveRun(record, self._channel(run_id, await self.store.last_seq(run_id)))
         live.run = await open_resumed_run(
             self.runtime,
             self.store,
@@ -223,9 +225,18 @@ class RunManager:
             handlers=[live, StoreHandler(self.store)],
         )
         record.status, record.error, record.finished_at = "queued", None, None
-        self._finished.pop(run_id, None)
+        self._parked.pop(run_id, None)
+        self._unstored.pop(run_id, None)
         self._launch(live, record=False)
         return live
+
+    def _channel(self, run_id: str, stored_through: int = 0) -> RunChannel:
+        async def stored(after: int) -> list[Event]:
+            return await self.store.read_events(run_id, after=after)
+
+        return RunChannel(
+            run_id, max_backlog=self.max_backlog, stored=stored, stored_through=stored_through
+        )
 
     def _launch(self, live: LiveRun, *, record: bool) -> None:
         assert self._group is not None
@@ -241,11 +252,11 @@ class RunManager:
         self._group.start_soon(self._drive, live)
 
     def get(self, run_id: str) -> LiveRun | None:
-        return self._active.get(run_id) or self._finished.get(run_id)
+        return self._active.get(run_id) or self._parked.get(run_id) or self._unstored.get(run_id)
 
     def recent(self) -> list[LiveRun]:
-        """Runs in progress and the finished runs still in memory."""
-        return [*self._active.values(), *self._finished.values()]
+        """Runs in progress and the ended runs still in memory."""
+        return [*self._active.values(), *self._parked.values(), *self._unstored.values()]
 
     def cancel(self, run_id: str) -> LiveRun | None:
         live = self.get(run_id)
@@ -290,15 +301,31 @@ class RunManager:
             )
             live.log(event)
             self.store.record_event(event)
+        stored = False
         with anyio.move_on_after(SHUTDOWN_GRACE_S):
-            await self.store.flush()
+            stored = await self._stored(live)
         self._active.pop(live.id, None)
-        self._finished[live.id] = live
-        while len(self._finished) > self.retain_finished:
-            self._finished.popitem(last=False)
+        if stored:
+            live.channel.release()
+            if not live.channel.finished:
+                self._parked[live.id] = live
+        else:
+            # A store that cannot keep up (or write): the latest such runs stay for reconnects.
+            log.warning("the store lacks events of run %s: they stay in memory", live.id)
+            self._unstored[live.id] = live
+            while len(self._unstored) > UNSTORED_KEPT:
+                self._unstored.popitem(last=False)
         # The run refers to this LiveRun (a handler of its), which refers back to it: a cycle
         # that only a full collection would free. Broken here, the run is freed at once, as
         # far as its own structure allows.
         live._run = None
         self.gc.run_finished()
         live.done.set()
+
+    async def _stored(self, live: LiveRun) -> bool:
+        """Wait until the store has every event of the run (an executor records its own, from
+        its process)."""
+        await self.store.flush()
+        while await self.store.last_seq(live.id) < live.channel.last_seq:
+            await anyio.sleep(STORE_WAIT_S)
+        return True

@@ -39,8 +39,6 @@ class Settings:
     max_body_bytes: int = MAX_BODY_BYTES
     # Events a watcher may fall behind by before it is told to reconnect (``lagged``).
     max_backlog: int = 10_000
-    # Finished runs kept in memory, so that reconnects right after the end need no database.
-    retain_finished: int = 64
     keepalive_s: float = 15.0
     # Each run in an executor process that is killed when it overstays its timeout or a cancel
     # (False: in the server's own process, trusting the procedures).

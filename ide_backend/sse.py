@@ -5,7 +5,8 @@ out ``accumulated_text`` and ``ts``: the client rebuilds a turn's text by offset
 
 Without ``Last-Event-ID`` (or ``?after=``) a watcher first gets the run so far, then every
 event as it happens; with it, the stream resumes with exactly the events after that seq: from
-memory while the server holds the run, else from the store. Whatever a watcher takes at once
+memory while the server holds them, else from the store (a finished run's events are in the
+store only). Whatever a watcher takes at once
 (the run so far, or what arrived while its previous write was going out) is written as one
 write in which consecutive chunks of a turn are one chunk (see ``relay.coalesce``): a watcher
 that keeps up gets one message per event, one that falls behind catches up in fewer, larger
@@ -112,7 +113,7 @@ async def _live(
                 yield encode_all(held, channel.run_id) + lagged(watcher.delivered)
                 return
             arrived = watcher.since
-            batch = channel.take(watcher)
+            batch = await channel.take_stored(watcher) if watcher.behind else channel.take(watcher)
             if batch:
                 if not held:
                     # Counted from the first one's arrival. The events a watcher starts with
@@ -166,17 +167,6 @@ async def _stored(ide: Services, run_id: str, after: int | None) -> AsyncGenerat
         quiet_s += STORE_POLL_S
 
 
-async def _stored_then(
-    ide: Services, run_id: str, after: int, through: int, rest: AsyncGenerator[bytes, None]
-) -> AsyncGenerator[bytes, None]:
-    """A resumed run: what the store has up to ``through`` (its first attempt), then ``rest``."""
-    events = [e for e in await ide.store.read_events(run_id, after=after) if e.seq <= through]
-    if events:
-        yield encode_all(events, run_id)
-    async for data in rest:
-        yield data
-
-
 async def run_events(request: Request) -> EventStreamResponse:
     ide = services(request)
     run_id = request.path_params["run_id"]
@@ -186,8 +176,6 @@ async def run_events(request: Request) -> EventStreamResponse:
     stream: AsyncGenerator[bytes, None]
     if live is not None:
         stream = _live(live.channel, after, window_s)
-        if live.stored_through > (after or 0):
-            stream = _stored_then(ide, run_id, after or 0, live.stored_through, stream)
     elif await ide.store.get_run(run_id) is not None:
         stream = _stored(ide, run_id, after)
     else:

@@ -103,7 +103,7 @@ async def _live(channel: RunChannel, after: int) -> AsyncGenerator[bytes, None]:
                 text = "this stream fell behind the run; reconnect with Last-Event-ID to go on"
                 yield frame([{"type": "error", "errorText": text}], watcher.delivered)
                 return
-            batch = channel.take(watcher)
+            batch = await channel.take_stored(watcher) if watcher.behind else channel.take(watcher)
             if batch:
                 data = encoder.encode(batch, after)
                 if data:

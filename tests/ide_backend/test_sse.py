@@ -172,7 +172,7 @@ async def test_a_late_joiner_gets_a_merged_snapshot(make_ide: IdeFactory) -> Non
 async def test_after_the_end_the_store_serves_reconnects(
     make_ide: IdeFactory,
 ) -> None:
-    async with make_ide(retain_finished=0) as ide:
+    async with make_ide() as ide:
         scripted = await ide.services.runtime.scripted_server()
         scripted.append(Reply(tokens=80, tokens_per_second=0))
         run_id = await ide.start()

@@ -241,8 +241,10 @@ async def test_a_run_from_inputs_streams_and_a_finished_one_replays_from_the_sto
     live = frames(answer.content)
     assert live[-2][1][-1]["messageMetadata"]["output"]["heard"] == "Why?"
     # Gone from memory, the run is read back from the store the same way.
-    ide.services.manager._finished.pop(run_id, None)
-    await ide.services.store.flush()
+    live_run = ide.services.manager.get(run_id)
+    if live_run is not None:
+        await live_run.done.wait()
+    assert ide.services.manager.get(run_id) is None
     stored = await ide.client.get(f"/api/runs/{run_id}/ui-stream")
     assert merged(frames(stored.content)) == merged(live)
     after = live[3][0]
