@@ -35,7 +35,7 @@ from runtime.sandbox import Sandbox
 from runtime.source import ProcedureSource, find_module
 from runtime.subprocedure import checked_call
 from runtime.tool_mocks import NO_MOCK, ToolMock
-from runtime.tools import DONE_MODULES, ToolLedger, done_tool
+from runtime.tools import DONE_MODULES, LOG_MODULES, ToolLedger, done_tool, log_tool
 
 TOOL_METHODS = ("called", "call_count", "last_call", "last_result", "calls", "reset")
 AGENT_METHODS = ("turns", "history", "get_history", "clear_history")
@@ -120,6 +120,10 @@ class Host(PredictionHostPart):
                 line=procedure.line,
                 hint="add `function(input) ... end` inside Procedure { ... }",
             )
+        # The run has one state: a procedure's declared defaults fill the keys not yet set.
+        self.state.values.update(
+            {k: v for k, v in procedure.state.items() if k not in self.state.values}
+        )
         result = self.sandbox.call(procedure.function, self.to_lua(inputs))
         try:
             return self.data(result, f"procedure '{procedure.name or 'main'}''s output")
@@ -416,19 +420,29 @@ class Host(PredictionHostPart):
 
     def done_tool(self) -> ToolDecl:
         """The run's built-in ``done`` tool, created on first use."""
+        return self._builtin_tool("done", done_tool)
+
+    def _builtin_tool(self, name: str, make: Callable[[int], ToolDecl]) -> ToolDecl:
         existing = next(
-            (t for t in self.declarations.tools.values() if t.builtin and t.name == "done"), None
+            (t for t in self.declarations.tools.values() if t.builtin and t.name == name), None
         )
         if existing is not None:
             return existing
-        tool = done_tool(self.new_id())
+        tool = make(self.new_id())
         self.declarations.tools[tool.id] = tool
         self._make_handle("tool", tool.id, TOOL_METHODS)
         return tool
 
+    def _tool_log(self, level: str, message: str, fields: dict[str, Any]) -> None:
+        self.meter.charge(len(message), "logged text")
+        self.effects.log(level, clip(message), fields, None)
+
     def _builtin_module(self, name: str) -> Any:
         if name in DONE_MODULES:
             return self.handle("tool", self.done_tool().id)
+        if name in LOG_MODULES:
+            tool = self._builtin_tool("log", lambda ident: log_tool(ident, self._tool_log))
+            return self.handle("tool", tool.id)
         return self._prediction_module(name)
 
     def _module_source(self, name: str) -> tuple[str, str]:

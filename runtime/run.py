@@ -295,9 +295,6 @@ class Run(RunLibraryEffects):
             main = host.declarations.main_procedure()
             if main is None:
                 raise DeclarationError("this file declares no procedure")
-            host.state.values.update(
-                {k: v for k, v in main.state.items() if k not in host.state.values}
-            )
             return host.call_procedure(main, self.inputs)
         finally:
             self._lua_done = True

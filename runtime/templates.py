@@ -1,4 +1,4 @@
-"""``{input.x}`` and ``{state.x}`` in prompts, filled in at each call. Unknown markers stay as
+"""``{input.x}`` and ``{state.x}`` (also ``{State.x}``) in prompts, filled in at each call. Unknown markers stay as
 they are, so prompts may contain other braces (JSON examples)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-_MARKER = re.compile(r"\{(input|state|params)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\}")
+_MARKER = re.compile(r"\{(input|state|State|params)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)\}")
 _MISSING = object()
 
 
@@ -32,7 +32,7 @@ def render(
 
     def replace(match: re.Match[str]) -> str:
         namespace, path = match[1], match[2][1:].split(".")
-        sources = [state] if namespace == "state" else [context or {}, inputs]
+        sources = [state] if namespace in ("state", "State") else [context or {}, inputs]
         for source in sources:
             value = _lookup(source, path)
             if value is not _MISSING and value is not None:

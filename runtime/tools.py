@@ -1,8 +1,9 @@
-"""Tool bookkeeping: every call a tool receives, and the built-in ``done`` tool."""
+"""Tool bookkeeping: every call a tool receives, and the built-in ``done`` and ``log`` tools."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,14 @@ from runtime.fields import FieldSpec, json_schema
 from runtime.models.base import ToolSpec
 
 DONE_MODULES = frozenset({"tactus.tools.done", "tide.tools.done"})
+LOG_MODULES = frozenset({"tactus.tools.log", "tide.tools.log"})
+_LOG_LEVELS = {
+    "debug": "debug",
+    "info": "info",
+    "warn": "warn",
+    "warning": "warn",
+    "error": "error",
+}
 
 
 @dataclass
@@ -65,6 +74,33 @@ def done_tool(ident: int) -> ToolDecl:
         file=None,
         line=None,
         name="done",
+        builtin=True,
+    )
+
+
+def log_tool(ident: int, emit: Callable[[str, str, dict[str, Any]], None]) -> ToolDecl:
+    """The built-in ``log`` tool: an agent writes a log event of the run (an unknown level
+    is logged as info)."""
+
+    def log(args: dict[str, Any]) -> dict[str, Any]:
+        level = _LOG_LEVELS.get(str(args.get("level") or "info").lower(), "info")
+        message = str(args.get("message") or "")
+        data = args.get("data")
+        emit(level, message, data if isinstance(data, dict) else {})
+        return {"logged": True, "level": level, "message": message}
+
+    return ToolDecl(
+        ident,
+        description="Log a message while working: what you found, decided or could not do.",
+        input={
+            "message": FieldSpec(type="string", required=True, description="What to log"),
+            "level": FieldSpec(type="string", description="debug, info, warn or error"),
+            "data": FieldSpec(type="object", description="Details to keep with the message"),
+        },
+        function=log,
+        file=None,
+        line=None,
+        name="log",
         builtin=True,
     )
 

@@ -494,12 +494,15 @@ return function(control, calls, hook_count)
   })
   env.Json = namespace("Json", { "encode", "decode" })
   env.unpack = table_unpack
-  -- `state.key` reads and `state.key = value` writes the same store as State.get/set.
+  -- `state.key` and `State.key` read, and `state.key = value` and `State.key = value` write,
+  -- the same store as State.get/set (Tactus procedures use both spellings).
   local State = env.State
-  env.state = raw_setmetatable({}, {
+  local state_fields = {
     __index = function(_, key) return State.get(key) end,
     __newindex = function(_, key, value) State.set(key, value) end,
-  })
+  }
+  env.state = raw_setmetatable({}, state_fields)
+  raw_setmetatable(State, state_fields)
   env.Agent = declarer("agent")
   env.Tool = declarer("tool")
   env.Procedure = declarer("procedure")

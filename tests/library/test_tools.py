@@ -190,3 +190,46 @@ async def test_validate_accepts_unused_tactus_agent_keys_with_a_warning() -> Non
     # A near miss of a Tide key is still an error: it is a typo.
     report = validate_source(source('a = Agent { modle = "x" }\nProcedure { function() end }'))
     assert not report.ok
+
+
+async def test_the_log_module_is_a_tool_that_writes_log_events() -> None:
+    text = """
+local log = require("tactus.tools.log")
+Procedure {
+  function(input)
+    local first = log({ message = "checked the queue", level = "WARNING", data = { depth = 4 } })
+    log({ message = "odd level", level = "loud" })
+    return { first = first, count = log.call_count(), same = require("tactus.tools.log") == log }
+  end
+}
+"""
+    result, events = await run(text)
+    assert result.status == "completed", result.error
+    out = result.output
+    assert out["first"] == {"logged": True, "level": "warn", "message": "checked the queue"}
+    assert out["count"] == 2 and out["same"] is True
+    logs = [(e.level, e.message, e.fields) for e in of_type(events, "log")]
+    assert ("warn", "checked the queue", {"depth": 4}) in logs
+    assert ("info", "odd level", {}) in logs
+
+
+async def test_state_keys_through_the_State_namespace_and_subprocedure_defaults() -> None:
+    text = """
+Procedure "tally" {
+  state = { seen = field.integer{ default = 10 } },
+  function(input) State.seen = State.seen + 1; return { seen = State.seen } end
+}
+Procedure {
+  state = { seen = field.integer{ default = 0 } },
+  function(input)
+    State.label = "night"
+    local a = Procedure("tally")({})
+    return { a = a.seen, label = state.label, missing = State.missing == nil, get = State.get("seen") }
+  end
+}
+"""
+    result, _ = await run(text)
+    assert result.status == "completed", result.error
+    # The main procedure's default came first; the sub-procedure's does not replace it.
+    assert result.output == {"a": 1, "label": "night", "missing": True, "get": 1}
+    assert result.state["label"] == "night"
