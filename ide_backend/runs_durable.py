@@ -17,6 +17,7 @@ from ide_backend.bodies import read_json
 from ide_backend.errors import ApiError, from_tide_error
 from ide_backend.services import services
 from runtime.errors import TideError
+from runtime.human_fields import InvalidAnswer
 from runtime.journal import DivergedError
 from runtime.resume import NotResumable, UnknownRun
 from runtime.store.journal import RequestMismatch
@@ -30,6 +31,13 @@ def _conflict(exc: RequestMismatch) -> JSONResponse:
         {"error": {"code": "request_mismatch", "message": exc.message, "pending": exc.pending}},
         status_code=409,
     )
+
+
+def _invalid(exc: InvalidAnswer) -> JSONResponse:
+    """400 naming the fields of a ``multiple`` request that the answer gets wrong."""
+    message = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+    error = {"code": exc.kind, "message": message, "fields": exc.problems}
+    return JSONResponse({"error": error}, status_code=400)
 
 
 async def _resume(manager: RunManager, run_id: str) -> LiveRun:
@@ -60,6 +68,8 @@ async def answer_run(request: Request) -> JSONResponse:
         await app.store.answer_request(run_id, data["request_id"], data.get("value"), "person")
     except RequestMismatch as exc:
         return _conflict(exc)
+    except InvalidAnswer as exc:
+        return _invalid(exc)
     live = await _resume(app.manager, run_id)
     return JSONResponse({"run_id": run_id, "status": live.record.status}, status_code=202)
 

@@ -241,12 +241,30 @@ class OutputValidationEvent(_EventBase):
     retried: bool = False
 
 
-HumanKind = Literal["approve", "input", "select", "review"]
+HumanKind = Literal["approve", "input", "select", "review", "multiple"]
+HumanFieldKind = Literal["approve", "input", "select", "review"]
 AnsweredBy = Literal["person", "default", "mock"]
 
 
+class HumanField(BaseModel):
+    """One field of a ``multiple`` request (``Human.multiple``/``Human.inputs``): its answer is
+    the value under ``id`` in the request's one answer."""
+
+    id: str
+    label: str = ""
+    message: str = ""
+    type: HumanFieldKind = "input"
+    options: list[Any] = Field(default_factory=list)
+    default: Any = None
+    required: bool = True
+    # A select's: one option, or a list of them.
+    mode: Literal["single", "multiple"] = "single"
+
+
 class HumanRequestEvent(_EventBase):
-    """The procedure asks a person (``Human.approve/input/select/review``)."""
+    """The procedure asks a person (``Human.approve/input/select/review``), or asks several
+    fields at once (``Human.multiple``: kind ``multiple``, answered by an object keyed by the
+    fields' ids)."""
 
     type: Literal["human_request"] = "human_request"
     request_id: str
@@ -255,6 +273,7 @@ class HumanRequestEvent(_EventBase):
     options: list[Any] = Field(default_factory=list)
     default: Any = None
     timeout_s: float | None = None
+    fields: list[HumanField] = Field(default_factory=list)
 
 
 class HumanResponseEvent(_EventBase):

@@ -89,7 +89,7 @@ class Host(PredictionHostPart):
                 "handle_method": self._handle_method,
                 "call": self._call,
                 "namespace_call": self._namespace_call,
-                "handle_get": self.library.handle_get,
+                "handle_get": self._handle_field,
                 "library_call": self.library.lua_call,
                 "log": self._print,
                 "builtin_module": self._builtin_module,
@@ -286,6 +286,9 @@ class Host(PredictionHostPart):
 
     def declaration(self, kind: str, ident: int) -> Any:
         table = self._table(kind)
+        if kind == "model" and ident not in table:  # the model a classifier asks (`c.model`)
+            classifiers = self.declarations.classifiers.values()
+            return next(c.model for c in classifiers if c.model and c.model.id == ident)
         return table[ident]
 
     def _name_handle(self, kind: str, ident: int, name: str) -> None:
@@ -370,6 +373,8 @@ class Host(PredictionHostPart):
             return self.to_lua(self.ledger.method(decl.id, method, decl.name or f"tool{decl.id}"))
         if isinstance(decl, AgentDecl):
             return self.to_lua(self.effects.agent_method(decl, method))
+        if isinstance(decl, ClassifierDecl) and method == "parse_response":
+            return self._parse_response(decl, args[0] if args else None)
         if isinstance(decl, (ModelDecl, ClassifierDecl)):
             return self._call(kind, ident, None, None, *args)
         raise DeclarationError(f"{kind} handles have no method '{method}'")

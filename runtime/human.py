@@ -1,5 +1,5 @@
 """``Human.approve/input/review/select/multiple/notify/escalate``: questions a procedure asks a
-person (``Human.multiple``, alias ``Human.inputs``, asks several at once).
+person (``Human.multiple``, alias ``Human.inputs``, asks several fields in one request).
 
 In mock mode the answers are the stand-ins Tactus's test mode gives (approve → true, input →
 "test input", review → approved, select → its default, else its first option), unless ``Mocks { Human = {...} }`` says otherwise. Otherwise a
@@ -11,7 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.errors import ConfigurationError
-from runtime.library.human_fields import AskOne, answer_each, items_of
+from runtime.human_fields import as_list, field_defaults, mock_answer, option_value, parse_fields
+
+# ``Human.multiple`` and its older name ``Human.inputs``: one request of kind ``multiple``.
+MULTIPLE_OPS = ("multiple", "inputs")
 
 _MOCK_ANSWERS: dict[str, Any] = {
     "approve": True,
@@ -30,22 +33,12 @@ def request_message(args: list[Any]) -> str:
     return str(first)
 
 
-def option_value(option: Any) -> Any:
-    """What choosing an option answers: the option itself, or a table's ``value`` (else its
-    ``label``)."""
-    if isinstance(option, dict):
-        return option.get("value", option.get("label"))
-    return option
-
-
 def _mock_selection(options: dict[str, Any]) -> Any:
     """A mocked ``Human.select``: its default, else its first option (a list of one when it
     allows several)."""
     if options.get("default") is not None:
         return options["default"]
-    choices = options.get("options")
-    if isinstance(choices, dict):  # a Lua array arrives as a table keyed 1, 2, ...
-        choices = [choices[key] for key in sorted(choices)]
+    choices = as_list(options.get("options"))
     if not choices:
         return None
     first = option_value(choices[0])
@@ -64,15 +57,25 @@ class HumanResponder:
     def interactive(self) -> bool:
         return False
 
-    def respond(self, op: str, args: list[Any], ask_one: AskOne | None = None) -> Any:
-        """The answer to ``Human.<op>(*args)``; ``ask_one`` asks each item of a ``multiple``."""
+    def answers_itself(self, op: str) -> bool:
+        """Whether ``respond`` answers ``Human.<op>`` without a person: mocks, fixed answers."""
+        if op in MULTIPLE_OPS:
+            return self.mock or any(key in self.answers for key in MULTIPLE_OPS)
+        return self.mock or op in self.answers
+
+    def respond(self, op: str, args: list[Any]) -> Any:
+        """The answer to ``Human.<op>(*args)``. A ``multiple`` is answered whole by
+        ``answers["multiple"]``, else field by field (``answers[<id>]``, else stand-ins)."""
         if op == "notify":
             return None
-        if op in ("inputs", "multiple"):
-            items = items_of(f"Human.{op}", args[0] if args else None)
-            if op in self.answers or "multiple" in self.answers:
-                return self.answers.get(op, self.answers.get("multiple"))
-            return answer_each(items, self.answers, self.mock, ask_one or self.respond)
+        if op in MULTIPLE_OPS:
+            fields = parse_fields(f"Human.{op}", args[0] if args else None)
+            for key in MULTIPLE_OPS:
+                if key in self.answers:
+                    return self.answers[key]
+            if self.mock:
+                return mock_answer(fields, self.answers)
+            return self.ask("multiple", "", {"fields": fields, "default": field_defaults(fields)})
         if op in self.answers:
             return self.answers[op]
         if self.mock:

@@ -19,6 +19,7 @@ from runtime.host import Host
 from runtime.predictors.model import ModelDecl
 from runtime.sandbox import DEFAULT_MAX_MEMORY, Sandbox
 from runtime.source import ProcedureSource
+from runtime.tool_references import ToolProblem, tool_problems
 
 Mode = Literal["procedure", "script"]
 
@@ -84,6 +85,8 @@ class ProcedureInfo:
     evaluation: EvaluationSettings | None = None
     evaluations: EvaluationsConfig | None = None
     toolsets: list[str] = field(default_factory=list)
+    # Names in agents' `tools` (and toolsets) that nothing declares.
+    tool_problems: list[ToolProblem] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         """What the IDE's inputs form and ``tide validate --json`` show."""
@@ -175,6 +178,7 @@ def summarize(
         evaluation=decls.evaluation,
         evaluations=decls.evaluations,
         toolsets=[t.name for t in decls.toolsets.values()],
+        tool_problems=tool_problems(decls, source.text),
     )
 
 

@@ -167,6 +167,8 @@ def validate_source(source: ProcedureSource, *, timeout_s: float = 10.0) -> Vali
     info = report.info
     for message, _file, line in info.warnings:
         add("warning", message, line)
+    for named in info.tool_problems:
+        add(named.severity, named.message, named.line, named.column, named.hint)
     for agent in info.agents:
         if agent.model is None:
             add(

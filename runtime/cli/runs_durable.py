@@ -25,8 +25,11 @@ def register(actions: Any, workspace_args: Callable[..., None]) -> None:
         "answer",
         help="answer a run that waits for a person, and resume it",
         description="Answer the question a waiting run asked (Human.approve/input/select/"
-        "review), then resume the run. VALUE is JSON when it parses (true, 3, "
-        '"text", {"decision": "Approve"}), else text.',
+        "review/multiple), then resume the run. VALUE is JSON when it parses (true, 3, "
+        '"text", {"decision": "Approve"}), else text. A Human.multiple request takes one '
+        'object keyed by its fields: \'{"target": "prod", "confirm": true}\' (a field left '
+        "out takes its default; a missing required field or a value of the wrong kind is "
+        "refused, naming it, with exit status 2).",
     )
     answer.add_argument("run_id", metavar="ID", help="the run's id (or a unique prefix of it)")
     answer.add_argument("value", metavar="VALUE", help="the answer")
@@ -122,10 +125,34 @@ def print_waiting(result: RunResult, stream: Any) -> None:
     """How to answer a run that waits for a person."""
     import json
 
+    from runtime.human_fields import answer_example
+
     for request in result.pending:
         print(f"\nrun {result.run_id} is waiting for a person: {request['message']}", file=stream)
         if request.get("options"):
             print(f"  options: {json.dumps(request['options'])}", file=stream)
+        for field in request.get("fields") or []:
+            print(f"  {field['id']}: {field['message']} ({_field_shape(field)})", file=stream)
         extra = f" --request {request['request_id']}" if len(result.pending) > 1 else ""
-        example = "true" if request["kind"] == "approve" else "VALUE"
+        if request["kind"] == "multiple":
+            example = "'" + json.dumps(answer_example(request["fields"])) + "'"
+        else:
+            example = "true" if request["kind"] == "approve" else "VALUE"
         print(f"  answer it with: tide runs answer {result.run_id} {example}{extra}", file=stream)
+
+
+def _field_shape(field: dict[str, Any]) -> str:
+    import json
+
+    shape = {
+        "approve": "true or false",
+        "input": "text",
+        "review": '{"decision": "Approve"|"Edit"|"Reject", "feedback": ...}',
+        "select": "one of "
+        + ", ".join(json.dumps(o, ensure_ascii=False) for o in field.get("options") or []),
+    }[field["type"]]
+    if field["type"] == "select" and field.get("mode") == "multiple":
+        shape = "a list of " + shape.removeprefix("one of ")
+    if field.get("default") is not None:
+        return f"{shape}; default {json.dumps(field['default'], ensure_ascii=False)}"
+    return shape if field.get("required", True) else f"{shape}; optional"

@@ -167,6 +167,41 @@ def classify(
     }
 
 
+def instance_field(decl: ClassifierDecl, key: str) -> Any:
+    """A field of the classifier, as Tactus's classifier objects carry them: ``config`` and
+    ``classes``; an llm classifier's ``name``, ``prompt``, ``max_retries``, ``model_id``,
+    ``temperature``, ``max_tokens``, ``reasoning_effort``, ``verbosity``, ``confidence_mode``
+    and ``parse_direction``; a fuzzy one's ``threshold``, ``algorithm``, ``mode``
+    (``binary``/``multiclass``) and ``expected``. None for anything else (``model`` is a
+    handle, which the host makes)."""
+    config = decl.config
+    if key == "config":
+        return dict(config)
+    if key == "classes":
+        return list(decl.classes)
+    if decl.method == "llm":
+        llm_fields: dict[str, Any] = {
+            "name": config.get("name"),
+            "prompt": config.get("prompt"),
+            "max_retries": decl.max_retries,
+            "model_id": str(config.get("model") or DEFAULT_MODEL),
+            "temperature": config.get("temperature"),
+            "max_tokens": config.get("max_tokens"),
+            "reasoning_effort": config.get("reasoning_effort"),
+            "verbosity": config.get("verbosity"),
+            "confidence_mode": config.get("confidence_mode") or "heuristic",
+            "parse_direction": config.get("parse_direction") or "end",
+        }
+        return llm_fields.get(key)
+    fuzzy_fields: dict[str, Any] = {
+        "threshold": decl.threshold,
+        "algorithm": decl.algorithm,
+        "mode": "multiclass" if decl.expected is None else "binary",
+        "expected": decl.expected,
+    }
+    return fuzzy_fields.get(key)
+
+
 def parse_reply(decl: ClassifierDecl, reply: str) -> str | None:
     lines = [line.strip() for line in reply.splitlines() if line.strip()]
     if decl.config.get("parse_direction", "end") != "start":

@@ -7,14 +7,21 @@ from typing import Any
 
 from runtime.declarations import Declarations
 from runtime.evaluation.config import parse_evaluation
-from runtime.predictors.classify import ClassifierDecl, classify, llm_model, parse_classifier
+from runtime.predictors.classify import (
+    ClassifierDecl,
+    classify,
+    instance_field,
+    llm_model,
+    parse_classifier,
+    parse_reply,
+)
 from runtime.predictors.model import ModelDecl, parse_model
 from runtime.predictors.modules import SOURCES
 from runtime.sandbox import Sandbox
 
 PREDICTION_KINDS = ("model", "classifier", "evaluation", "evaluations")
 MODEL_METHODS = ("predict",)
-CLASSIFIER_METHODS = ("classify",)
+CLASSIFIER_METHODS = ("classify", "parse_response")
 
 
 class PredictionHostPart:
@@ -23,6 +30,8 @@ class PredictionHostPart:
     declarations: Declarations
     sandbox: Sandbox
     effects: Any
+    library: Any
+    _handles: dict[tuple[str, int], Any]
 
     def new_id(self) -> int:
         raise NotImplementedError
@@ -62,6 +71,21 @@ class PredictionHostPart:
         if isinstance(decl, ModelDecl):
             return self.to_lua(self.effects.predict(decl, {} if argument is None else argument))
         return self.to_lua(self._classify(decl, argument))
+
+    def _handle_field(self, kind: str, ident: int, key: Any) -> Any:
+        """A handle's field (``h.key``): a classifier's are Tactus's (``c.threshold``,
+        ``c.model``: the handle of the model it asks); the library answers the others."""
+        if kind != "classifier" or not isinstance(key, str):
+            return self.library.handle_get(kind, ident, key)
+        decl = self.declarations.classifiers[ident]
+        if key == "model" and decl.model is not None:
+            handle = self._handles.get(("model", decl.model.id))
+            return handle or self._make_handle("model", decl.model.id, MODEL_METHODS)
+        return self.to_lua(instance_field(decl, key))
+
+    def _parse_response(self, decl: ClassifierDecl, reply: Any) -> str | None:
+        """``c:parse_response(text)``: the class a classifier reads from a model's reply."""
+        return parse_reply(decl, "" if reply is None else str(reply))
 
     def _classify(self, decl: ClassifierDecl, text: Any) -> Any:
         return classify(decl, text, self.effects.predict)

@@ -32,6 +32,8 @@ TERMINAL_STATUSES = frozenset(kind.removeprefix("run_") for kind in TERMINAL_TYP
 GroupBy = Literal["model", "agent", "procedure"]
 GROUPS: tuple[str, ...] = get_args(GroupBy)
 
+# What a run's ``pending`` says of each request it waits for (with ``created_at``).
+PENDING_KEYS = {"request_id", "kind", "message", "options", "default", "timeout_s", "fields"}
 _SINCE = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -112,7 +114,7 @@ class RunRecord:
         elif isinstance(event, HumanRequestEvent):
             request = event.model_dump(
                 mode="json",
-                include={"request_id", "kind", "message", "options", "default", "timeout_s"},
+                include=PENDING_KEYS,
             )
             request["created_at"] = event.ts.isoformat()
             self.pending = [p for p in self.pending if p["request_id"] != event.request_id]
@@ -328,7 +330,9 @@ class ExecutionStore(Protocol):
     ) -> RunRecord:
         """Answer a waiting run's pending request at once and durably: the answer in the
         journal, a ``human_response`` event, the run ``running`` in this process when nothing
-        else is pending. Raises ``RequestMismatch`` (with what is pending) otherwise."""
+        else is pending. Raises ``RequestMismatch`` (with what is pending) otherwise, and
+        ``InvalidAnswer`` for a person's answer that does not fit a ``multiple`` request's
+        fields (omitted fields with a default take it)."""
         ...
 
     async def expire_requests(self) -> list[str]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio.to_thread
 
 from runtime.events import ErrorInfo, HumanResponseEvent
+from runtime.human_fields import check_answer
 from runtime.store._owners import INTERRUPTED
 from runtime.store.codec import encode_event
 from runtime.store.journal import JournalEntry, RequestMismatch, is_expired, request_position
@@ -152,6 +153,8 @@ class DurableSQLite:
                 f"run '{run_id}' is not waiting for request '{request_id}'{waiting}",
                 record.pending,
             )
+        if answered_by != "default":  # a timed-out request takes its default as it is
+            value = check_answer(request, value)
         seq = _last_seq(conn, run_id) + 1
         event = HumanResponseEvent(
             run_id=run_id,

@@ -42,7 +42,7 @@ async def test_a_run_waits_and_is_answered_over_http(ide: Ide, workspace: Path) 
     assert detail["status"] == "waiting"
     [pending] = detail["pending"]
     assert set(pending) == {
-        "request_id", "kind", "message", "options", "default", "timeout_s", "created_at",
+        "request_id", "kind", "message", "options", "default", "timeout_s", "created_at", "fields",
     }  # fmt: skip
     assert pending["kind"] == "approve" and pending["message"] == "Publish it?"
     listed = (await ide.client.get("/api/runs", params={"status": "waiting"})).json()["runs"]
@@ -86,3 +86,48 @@ async def test_a_timeout_answers_with_the_default(ide: Ide, workspace: Path) -> 
     events = await ide.services.store.read_events(run_id)
     [response] = [e for e in events if e.type == "human_response"]
     assert response.answered_by == "default"
+
+
+FIELDS = """
+Procedure {
+  function(input)
+    local r = Human.multiple({
+      { id = "target", type = "select", message = "Where to?", options = { "staging", "prod" } },
+      { id = "notes", type = "input", message = "Notes?" },
+    })
+    return { target = r.target, notes = r.notes }
+  end
+}
+"""
+
+
+async def test_a_multiple_request_is_answered_once_with_every_field(
+    ide: Ide, workspace: Path
+) -> None:
+    (workspace / "fields.tac").write_text(FIELDS)
+    run_id = await ide.start("fields.tac")
+    detail = await wait_for(ide, run_id, "waiting", "failed")
+    [pending] = detail["pending"]
+    assert pending["kind"] == "multiple"
+    assert [(f["id"], f["type"]) for f in pending["fields"]] == [
+        ("target", "select"), ("notes", "input"),
+    ]  # fmt: skip
+    url = f"/api/runs/{run_id}/answer"
+    bad = await ide.client.post(
+        url, json={"request_id": pending["request_id"], "value": {"target": "moon"}}
+    )
+    assert bad.status_code == 400
+    error = bad.json()["error"]
+    assert error["code"] == "invalid_answer"
+    assert set(error["fields"]) == {"target", "notes"}
+    assert "'target' must be one of" in error["message"]
+    value = {"target": "prod", "notes": "ship it"}
+    answered = await ide.client.post(
+        url, json={"request_id": pending["request_id"], "value": value}
+    )
+    assert answered.status_code == 202, answered.text
+    done = await wait_for(ide, run_id, "completed", "failed")
+    assert done["status"] == "completed", done["error"]
+    assert done["output"] == value
+    late = await ide.client.post(url, json={"request_id": pending["request_id"], "value": value})
+    assert late.status_code == 409 and late.json()["error"]["code"] == "request_mismatch"

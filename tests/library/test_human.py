@@ -40,20 +40,37 @@ async def test_multiple_under_mock_answers_every_item() -> None:
     assert (notice.level, notice.message, notice.source) == ("warn", "starting", "proc.tac:4")
 
 
-async def test_multiple_asks_a_responder_once_per_item_or_takes_mocked_answers() -> None:
-    asked: list[tuple[str, str]] = []
+async def test_multiple_is_one_request_asked_once_with_every_field() -> None:
+    asked: list[tuple[str, str, list[str]]] = []
 
     class Person(HumanResponder):
         def ask(self, op: str, message: str, options: dict[str, Any]) -> Any:
-            asked.append((op, message))
-            return {"select": "prod", "approve": False}.get(op, "typed")
+            asked.append((op, message, [f["id"] for f in options["fields"]]))
+            if len(options["fields"]) == 1:
+                return "not an object"
+            return {"target": "prod", "confirm": False, "notes": "given"}
 
-    result, _ = await run(ASK, mock=False, human=Person(answers={"notes": "given"}))
-    assert result.output == {"target": "prod", "confirm": False, "notes": "given", "name": "typed"}
-    assert asked == [("select", "Where?"), ("approve", "Sure?"), ("input", "Name?")]
+    result, events = await run(ASK, mock=False, human=Person())
+    assert result.output == {"target": "prod", "confirm": False, "notes": "given"}
+    assert asked == [
+        ("multiple", "3 questions: Target, Confirm, Notes", ["target", "confirm", "notes"]),
+        ("multiple", "1 question: name", ["name"]),
+    ]
+    first, second = of_type(events, "human_request")
+    assert first.kind == "multiple" and [f.type for f in first.fields] == [
+        "select", "approve", "input",
+    ]  # fmt: skip
+    assert first.fields[0].options == ["staging", "prod"] and first.fields[2].default == "none"
+    assert first.default == {"notes": "none"} and second.fields[0].label == "name"
+    assert [e.value for e in of_type(events, "human_response")] == [
+        {"target": "prod", "confirm": False, "notes": "given"},
+        "not an object",
+    ]
     whole = {"target": "x", "confirm": True, "notes": "n"}
     result, _ = await run(ASK, human=HumanResponder(mock=True, answers={"multiple": whole}))
     assert result.output is not None and result.output["target"] == "x"
+    result, _ = await run(ASK, human=HumanResponder(mock=True, answers={"notes": "given"}))
+    assert result.output is not None and result.output["notes"] == "given"
 
 
 async def test_multiple_mistakes() -> None:
@@ -61,6 +78,8 @@ async def test_multiple_mistakes() -> None:
         "{}": "expects a list of items",
         '{ { type = "input" } }': "item 1 needs an id",
         '{ { id = "a", type = "color" } }': "unknown type 'color'",
+        '{ { id = "a" }, { name = "a" } }': "two items have the id 'a'",
+        '{ { id = "a", type = "select" } }': "a select with no options",
     }.items():
         result, _ = await run(f"Procedure {{ function() local r = Human.multiple({items}) end }}")
         assert result.error is not None and message in result.error.message

@@ -131,3 +131,35 @@ async def test_tactus_classify_modules() -> None:
     """
     result, _ = await run(text)
     assert result.output == {"llm": "No", "fuzzy": "Yes", "direct": "a b", "model": "positive"}
+
+
+async def test_classifier_fields_are_tactus_s() -> None:
+    text = """
+    Mocks { router = { returns = {value = "Billing"} } }
+    local llm = Classify { name = "router", classes = {"Billing", "Shipping"}, prompt = "Which team?",
+                           max_retries = 1, temperature = 0.2 }
+    local plain = Classify { classes = {"a"}, prompt = "p" }
+    local yes = Classify { method = "fuzzy", expected = "hello", threshold = 0.7 }
+    local multi = Classify { method = "fuzzy", classes = {"x", "y"}, algorithm = "partial_ratio" }
+    return {
+      llm = { llm.name, llm.prompt, llm.max_retries, llm.model_id, llm.temperature,
+              llm.confidence_mode, llm.parse_direction, llm.classes[2], llm.config.prompt },
+      plain = { plain.max_retries, plain.model_id, plain.name == nil, plain.max_tokens == nil },
+      parsed = { llm:parse_response("I think\\n**shipping**"), llm.parse_response("nothing") == nil },
+      predicted = llm.model({text = "x"}).output.value,
+      yes = { yes.mode, yes.expected, yes.threshold, yes.algorithm, yes.classes[1] },
+      multi = { multi.mode, multi.expected == nil, multi.threshold, multi.algorithm },
+    }
+    """
+    result, _ = await run(text)
+    assert result.status == "completed", result.error
+    out = result.output
+    assert out["llm"] == [
+        "router", "Which team?", 1, "openai/gpt-4o-mini", 0.2, "heuristic", "end", "Shipping",
+        "Which team?",
+    ]  # fmt: skip
+    assert out["plain"] == [3, "openai/gpt-4o-mini", True, True]
+    assert out["parsed"] == ["Shipping", True]
+    assert out["predicted"] == "Billing"
+    assert out["yes"] == ["binary", "hello", 0.7, "ratio", "Yes"]
+    assert out["multi"] == ["multiclass", True, 0.8, "partial_ratio"]

@@ -181,7 +181,9 @@ export interface ValidationIssue {
   message: string;
 }
 /**
- * The procedure asks a person (``Human.approve/input/select/review``).
+ * The procedure asks a person (``Human.approve/input/select/review``), or asks several
+ * fields at once (``Human.multiple``: kind ``multiple``, answered by an object keyed by the
+ * fields' ids).
  */
 export interface HumanRequestEvent {
   run_id: string;
@@ -189,11 +191,26 @@ export interface HumanRequestEvent {
   ts?: string;
   type: 'human_request';
   request_id: string;
-  kind: 'approve' | 'input' | 'select' | 'review';
+  kind: 'approve' | 'input' | 'select' | 'review' | 'multiple';
   message?: string;
   options?: unknown[];
   default?: unknown;
   timeout_s?: number | null;
+  fields?: HumanField[];
+}
+/**
+ * One field of a ``multiple`` request (``Human.multiple``/``Human.inputs``): its answer is
+ * the value under ``id`` in the request's one answer.
+ */
+export interface HumanField {
+  id: string;
+  label?: string;
+  message?: string;
+  type?: 'approve' | 'input' | 'select' | 'review';
+  options?: unknown[];
+  default?: unknown;
+  required?: boolean;
+  mode?: 'single' | 'multiple';
 }
 /**
  * The answer to a ``human_request``: from a person, the request's default, or a mock.
