@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -15,6 +14,7 @@ import pytest
 from runtime.api import Runtime
 from runtime.human_fields import InvalidAnswer, check_answer
 from runtime.store import SQLiteStore
+from tests.test_cli import tide
 
 pytestmark = pytest.mark.anyio
 
@@ -150,19 +150,9 @@ Procedure {
 
 def test_tide_runs_answer_checks_the_fields(tmp_path: Path) -> None:
     (tmp_path / "ask.tac").write_text(ONE)
-    tide = Path(sys.executable).parent / "tide"
-    env = {**os.environ, "TIDE_WORKER": "off", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(tide), *args],
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        return tide(tmp_path, *args, timeout=300)
 
     waiting = cli("run", "ask.tac")
     assert waiting.returncode == 4, waiting.stderr
@@ -175,7 +165,6 @@ def test_tide_runs_answer_checks_the_fields(tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert "'target' is required" in refused.stderr
     assert "'confirm' must be true or false" in refused.stderr
-    assert "Traceback" not in refused.stderr
     done = cli("runs", "answer", run_id, '{"target": "prod", "confirm": true}', "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["output"] == {"target": "prod", "confirm": True}

@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
+from tests.durable.test_human_multiple import ONE
 from tests.ide_backend.conftest import Ide
 
 pytestmark = pytest.mark.anyio
@@ -88,29 +89,16 @@ async def test_a_timeout_answers_with_the_default(ide: Ide, workspace: Path) -> 
     assert response.answered_by == "default"
 
 
-FIELDS = """
-Procedure {
-  function(input)
-    local r = Human.multiple({
-      { id = "target", type = "select", message = "Where to?", options = { "staging", "prod" } },
-      { id = "notes", type = "input", message = "Notes?" },
-    })
-    return { target = r.target, notes = r.notes }
-  end
-}
-"""
-
-
 async def test_a_multiple_request_is_answered_once_with_every_field(
     ide: Ide, workspace: Path
 ) -> None:
-    (workspace / "fields.tac").write_text(FIELDS)
+    (workspace / "fields.tac").write_text(ONE)
     run_id = await ide.start("fields.tac")
     detail = await wait_for(ide, run_id, "waiting", "failed")
     [pending] = detail["pending"]
     assert pending["kind"] == "multiple"
     assert [(f["id"], f["type"]) for f in pending["fields"]] == [
-        ("target", "select"), ("notes", "input"),
+        ("target", "select"), ("confirm", "approve"),
     ]  # fmt: skip
     url = f"/api/runs/{run_id}/answer"
     bad = await ide.client.post(
@@ -119,9 +107,9 @@ async def test_a_multiple_request_is_answered_once_with_every_field(
     assert bad.status_code == 400
     error = bad.json()["error"]
     assert error["code"] == "invalid_answer"
-    assert set(error["fields"]) == {"target", "notes"}
+    assert set(error["fields"]) == {"target", "confirm"}
     assert "'target' must be one of" in error["message"]
-    value = {"target": "prod", "notes": "ship it"}
+    value = {"target": "prod", "confirm": True}
     answered = await ide.client.post(
         url, json={"request_id": pending["request_id"], "value": value}
     )
