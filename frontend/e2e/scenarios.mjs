@@ -375,6 +375,42 @@ export const scenarios = [
     },
   },
   {
+    name: 'fields: a request with two fields is filled in one form, submitted once, and the run completes',
+    async run({ page, api, manifest, shot }) {
+      await openFile(page, manifest.fields);
+      const runId = await startRun(page);
+      const card = page.locator(`${T('request-card')}[data-kind="multiple"][data-answered="false"]`);
+      await card.waitFor({ timeout: 60000 });
+      assert.equal(await waitForRunStatus(page, ['waiting']), 'waiting');
+      const detail = await (await fetch(`${api}/api/runs/${runId}`)).json();
+      assert.equal(detail.pending.length, 1, 'one request for both fields');
+      assert.equal(detail.pending[0].kind, 'multiple');
+      assert.deepEqual(detail.pending[0].fields.map((f) => f.id), ['target', 'owner']);
+      assert.equal(await card.locator(T('request-field')).count(), 2, 'both fields are in the card');
+      assert.equal(await card.locator(T('request-submit')).count(), 1, 'one Submit');
+      await card.locator(T('request-submit')).click();
+      await card.locator(T('field-problem')).first().waitFor();
+      assert.equal(await card.locator(T('field-problem')).count(), 2, 'blank required fields are named before anything is sent');
+      assert.equal((await (await fetch(`${api}/api/runs/${runId}`)).json()).status, 'waiting');
+      await card.locator(`${T('request-field')}[data-field="target"] ${T('field-select')}`).selectOption({ label: 'Production' });
+      await card.locator(`${T('request-field')}[data-field="owner"] ${T('field-input')}`).fill('Ada');
+      await shot('09b-two-fields-filled');
+      await card.locator(T('request-submit')).click();
+      assert.equal(await waitForRunStatus(page, ['completed', 'failed'], 60000), 'completed');
+      const done = await (await fetch(`${api}/api/runs/${runId}`)).json();
+      assert.equal(done.output.target, 'production');
+      assert.equal(done.output.owner, 'Ada');
+      assert.ok(done.output.note.length > 0, 'the agent ran after the answer');
+      const ref = await referenceRun(api, runId);
+      const responses = ref.events.filter((e) => e.type === 'human_response');
+      assert.deepEqual(responses.map((e) => e.value), [{ target: 'production', owner: 'Ada' }], 'answered once, with both fields');
+      await page.locator(`${T('request-card')}[data-kind="multiple"][data-answered="true"]`).waitFor();
+      assert.deepEqual(await rawTurnTexts(page), [...ref.turns.entries()], 'the text after the answer streams in the same feed');
+      await shot('09c-two-fields-answered');
+      return { runId };
+    },
+  },
+  {
     name: 'resume: after the server is killed mid-run, Resume completes it without repeating model calls',
     async run({ page, api, shot, restartServer, tide }) {
       // A model server of its own, which outlives the IDE's, keeps the log of every request.

@@ -361,7 +361,8 @@ def _tool_fails(ctx: ScenarioContext, match: re.Match[str]) -> None:
 
 @step(
     "given",
-    r"Human\.(?P<op>approve|input|review|select|escalate) (?:will return|returns) (?P<value>.+)",
+    r"Human\.(?P<op>approve|input|review|select|escalate|multiple|inputs) "
+    r"(?:will return|returns) (?P<value>.+)",
     "Human.approve will return false",
     "setup",
 )

@@ -21,6 +21,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** An answer's refused fields, by id (`invalid_answer`). */
+    readonly fields: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'ApiError';
@@ -59,12 +61,17 @@ async function request<T>(method: string, url: string, body?: unknown, signal?: 
     }
   }
   if (!res.ok) {
-    const err = (data as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+    const err = (data as { error?: { code?: unknown; message?: unknown; fields?: unknown } } | null)?.error;
     const code = typeof err?.code === 'string' ? err.code : `http_${res.status}`;
     const message = typeof err?.message === 'string' ? err.message : `${res.status} ${res.statusText}`.trim();
-    throw new ApiError(res.status, code, message);
+    throw new ApiError(res.status, code, message, fieldsOf(err?.fields));
   }
   return data as T;
+}
+
+function fieldsOf(value: unknown): Record<string, string> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return {};
+  return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 }
 
 function query(params: Record<string, string | number | string[] | undefined | null>): string {

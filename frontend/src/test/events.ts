@@ -85,6 +85,10 @@ export class EventFactory {
     return { ...this.base(), type: 'human_request', request_id: requestId, kind, message, options: [], default: null, timeout_s: null };
   }
 
+  fieldsRequest(requestId: string, fields: NonNullable<HumanRequestEvent['fields']>): HumanRequestEvent {
+    return { ...this.request(requestId, 'multiple', `${fields.length} questions`), fields };
+  }
+
   response(requestId: string, value: unknown, answeredBy: HumanResponseEvent['answered_by'] = 'person'): HumanResponseEvent {
     return { ...this.base(), type: 'human_response', request_id: requestId, value, answered_by: answeredBy };
   }

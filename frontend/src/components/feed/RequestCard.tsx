@@ -1,8 +1,10 @@
 import { memo, useState } from 'react';
 import type { FeedItem } from '../../run/feed';
 import { api, ApiError } from '../../api/client';
+import { assertNever } from '../../run/fields';
 import { useRunStore } from '../../state/runStore';
 import { jsonPreview } from '../common/JsonTree';
+import { FieldsForm } from './FieldsForm';
 
 type RequestItem = Extract<FeedItem, { kind: 'request' }>;
 
@@ -13,17 +15,20 @@ export const RequestCard = memo(function RequestCard({ item }: { item: RequestIt
   const { request, response } = item;
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [refused, setRefused] = useState<Record<string, string>>({});
   const [sent, setSent] = useState<unknown>(undefined);
 
   const answer = async (value: unknown) => {
     if (!runId) return;
     setBusy(true);
     setError(null);
+    setRefused({});
     try {
       await api.answerRun(runId, request.request_id, value);
       setSent(value);
     } catch (err) {
       setError(err instanceof ApiError || err instanceof Error ? err.message : String(err));
+      if (err instanceof ApiError) setRefused(err.fields);
     } finally {
       setBusy(false);
     }
@@ -42,7 +47,7 @@ export const RequestCard = memo(function RequestCard({ item }: { item: RequestIt
           {response && response.answered_by !== 'person' ? ` (${response.answered_by})` : ''}
         </div>
       ) : (
-        <Controls item={item} busy={busy} onAnswer={(v) => void answer(v)} />
+        <Controls item={item} busy={busy} refused={refused} onAnswer={(v) => void answer(v)} />
       )}
       {request.timeout_s != null && !answered ? (
         <div className="faint">
@@ -58,7 +63,17 @@ export const RequestCard = memo(function RequestCard({ item }: { item: RequestIt
   );
 });
 
-function Controls({ item, busy, onAnswer }: { item: RequestItem; busy: boolean; onAnswer: (value: unknown) => void }) {
+function Controls({
+  item,
+  busy,
+  refused,
+  onAnswer,
+}: {
+  item: RequestItem;
+  busy: boolean;
+  refused: Record<string, string>;
+  onAnswer: (value: unknown) => void;
+}) {
   const { request } = item;
   const [text, setText] = useState(typeof request.default === 'string' ? request.default : '');
   const [editing, setEditing] = useState(false);
@@ -126,5 +141,9 @@ function Controls({ item, busy, onAnswer }: { item: RequestItem; busy: boolean; 
           </button>
         </div>
       );
+    case 'multiple':
+      return <FieldsForm fields={request.fields ?? []} busy={busy} refused={refused} onAnswer={onAnswer} />;
+    default:
+      return assertNever(request.kind);
   }
 }
