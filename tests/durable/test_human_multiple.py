@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +195,70 @@ def test_the_terminal_asks_each_field_then_answers_once(
     answer = TerminalHuman().ask("multiple", request["message"], request)
     assert answer == {"target": "prod", "confirm": True, "tone": "calm", "extra": "loud"}
     assert capsys.readouterr().out.count("(required)") == 2  # the empty and the out-of-range pick
+
+
+def test_tide_run_at_a_terminal_asks_the_fields_and_journals_one_answer(tmp_path: Path) -> None:
+    (tmp_path / "ask.tac").write_text(ONE)
+    env = {**os.environ, "TIDE_WORKER": "off", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("tide")), "run", "ask.tac"],
+        cwd=tmp_path,
+        env=env,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        start_new_session=True,
+    )
+    os.close(follower)
+    replies = {b"1/2": b"2\n", b"2/2": b"y\n"}
+    seen = b""
+    deadline = time.monotonic() + 120
+    while replies and time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.1)
+        if ready:
+            try:
+                seen += os.read(leader, 4096)
+            except OSError:  # the terminal closes when the command ends
+                break
+            for prompt in [p for p in replies if p in seen]:
+                os.write(leader, replies.pop(prompt))
+        elif process.poll() is not None:
+            break
+    try:
+        assert process.wait(timeout=60) == 0, seen.decode(errors="replace")
+    finally:
+        os.close(leader)
+    with sqlite3.connect(tmp_path / ".tide" / "runs.db") as db:
+        journal = db.execute("SELECT name, data FROM journal WHERE kind = 'human'").fetchall()
+        kinds = [k for (k,) in db.execute("SELECT type FROM events ORDER BY seq")]
+    assert [(name, json.loads(data)["value"]) for name, data in journal] == [
+        ("multiple", {"target": "prod", "confirm": True})
+    ]
+    assert kinds.count("human_request") == 1 and kinds.count("human_response") == 1
+
+
+async def test_a_timed_out_request_takes_its_fields_defaults(
+    tmp_path: Path, store: SQLiteStore
+) -> None:
+    path = tmp_path / "ask.tac"
+    path.write_text("""
+Procedure {
+  function(input)
+    local r = Human.multiple({ timeout = 60, items = {
+      { id = "target", type = "select", options = { "staging", "prod" }, default = "prod" },
+      { id = "notes", type = "input", required = false },
+    } })
+    return { target = r.target, notes = r.notes or "none" }
+  end
+}
+""")
+    async with Runtime(store=store) as runtime:
+        first = await runtime.run(path)
+        assert first.status == "waiting" and first.pending[0]["timeout_s"] == 60
+        await store.flush()
+        later = datetime.now(UTC) + timedelta(hours=1)
+        assert store.expire_requests_sync(now=later) == [first.run_id]
+        resumed = await runtime.resume(first.run_id)
+    assert resumed.ok, resumed.error
+    assert resumed.output == {"target": "prod", "notes": "none"}

@@ -1,6 +1,6 @@
 // Shapes of the IDE server's JSON API (ide_backend/). Event payloads come from
 // src/generated/events.ts, generated from the runtime's schema.
-import type { ErrorInfo } from '../generated/events';
+import type { ErrorInfo, HumanField, HumanRequestEvent } from '../generated/events';
 
 export type { ErrorInfo };
 
@@ -97,11 +97,13 @@ export interface RunSummary {
 
 export interface PendingRequest {
   request_id: string;
-  kind: 'approve' | 'input' | 'select' | 'review';
+  kind: HumanRequestEvent['kind'];
   message: string;
   options: unknown[];
   default: unknown;
   timeout_s: number | null;
+  /** A `multiple` request's fields (empty for the others). */
+  fields: HumanField[];
   created_at: string;
 }
 
