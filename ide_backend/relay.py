@@ -6,11 +6,9 @@ waits for any of them, so a slow watcher cannot slow the run or the other watche
 watcher has not taken yet is its backlog; one more than ``max_backlog`` events behind is told
 to reconnect (``lagged``) instead of being fed an ever older stream.
 
-``coalesce`` turns consecutive chunks of one turn into one chunk (its text theirs joined, its
-offset the first one's, its seq the last one's), for every batch a watcher takes at once: the
-snapshot a new watcher starts with, and what piled up while it was busy writing. A client that
-rebuilds text by offset gets exactly the same text from fewer messages, and one that resumes
-after the merged message's id misses nothing: every event up to that seq was in it.
+A chunk is kept in its compact shape (``runtime.chunks.Chunk``). The writers merge the
+consecutive chunks of a turn (``runtime.chunks.merge``) in every batch a watcher takes at once:
+the snapshot a new watcher starts with, and what piled up while it was busy writing.
 
 A watcher notes when the first event it has not taken arrived (``since``), so that one that
 holds chunks back for a while (``coalesce_ms``, see ``sse``) can count its window from there.
@@ -27,88 +25,19 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
 
+from runtime.chunks import Entry, chunk_of, seq_of
 from runtime.events import TERMINAL_TYPES, AgentStreamChunkEvent, Event
 
-# A chunk event as a channel keeps it: (seq, agent, turn, offset, text). CPython stops tracking
-# a tuple of strings and numbers in its garbage collector, where the event it stands for is
-# three tracked objects: a server holding long answers (running, or finished and kept for
-# reconnects) would make every full collection, a pause of every stream, walk them all.
-ChunkRow = tuple[int, str, int, int, str]
-Entry = Event | ChunkRow
-
-
-@dataclass(slots=True)
-class Chunk:
-    """One or more consecutive chunk events of a turn, as one."""
-
-    run_id: str
-    seq: int
-    agent: str
-    turn: int
-    offset: int
-    text: str
-
-
-# What a watcher is sent: an event, or consecutive chunks of a turn merged into one.
-Relayed = Event | Chunk
 # The run's stored events after a seq.
 StoredReader = Callable[[int], Awaitable[Sequence[Entry]]]
 
 
 def is_terminal(entry: Entry) -> bool:
     return not isinstance(entry, tuple) and entry.type in TERMINAL_TYPES
-
-
-def is_chunk(entry: Entry) -> bool:
-    return isinstance(entry, tuple | AgentStreamChunkEvent)
-
-
-def entry_seq(entry: Entry) -> int:
-    return entry[0] if isinstance(entry, tuple) else entry.seq
-
-
-def _row(entry: Entry) -> ChunkRow | None:
-    if isinstance(entry, tuple):
-        return entry
-    if isinstance(entry, AgentStreamChunkEvent):
-        return (entry.seq, entry.agent, entry.turn, entry.offset, entry.chunk_text)
-    return None
-
-
-def coalesce(entries: Iterable[Entry], run_id: str) -> list[Relayed]:
-    out: list[Relayed] = []
-    parts: list[str] = []
-    current: Chunk | None = None
-    end = 0
-    for entry in entries:
-        row = _row(entry)
-        if row is not None:
-            seq, agent, turn, offset, text = row
-            if current is not None and (current.agent, current.turn, end) == (agent, turn, offset):
-                parts.append(text)
-                current.seq = seq
-                end += len(text)
-                continue
-            if current is not None:
-                current.text = "".join(parts)
-            current = Chunk(run_id, seq, agent, turn, offset, text)
-            parts = [text]
-            end = offset + len(text)
-            out.append(current)
-            continue
-        assert not isinstance(entry, tuple)
-        if current is not None:
-            current.text = "".join(parts)
-            current = None
-        out.append(entry)
-    if current is not None:
-        current.text = "".join(parts)
-    return out
 
 
 class Watcher:
@@ -173,7 +102,7 @@ class RunChannel:
             return
         entry: Entry
         if isinstance(event, AgentStreamChunkEvent):
-            entry = (event.seq, event.agent, event.turn, event.offset, event.chunk_text)
+            entry = chunk_of(event)
         else:
             entry = event
             self.finished = event.type in TERMINAL_TYPES
@@ -230,9 +159,9 @@ class RunChannel:
         holds (it has taken them after this)."""
         assert self._stored is not None
         through = self.stored_through
-        entries = [e for e in await self._stored(watcher.delivered) if entry_seq(e) <= through]
+        entries = [e for e in await self._stored(watcher.delivered) if seq_of(e) <= through]
         if entries:
-            watcher.delivered = entry_seq(entries[-1])
+            watcher.delivered = seq_of(entries[-1])
         # Released again while it read (a resumed run that ended): it reads again.
         watcher.behind = self.stored_through != through
         return entries

@@ -8,7 +8,7 @@ event as it happens; with it, the stream resumes with exactly the events after t
 memory while the server holds them, else from the store (a finished run's events are in the
 store only). Whatever a watcher takes at once
 (the run so far, or what arrived while its previous write was going out) is written as one
-write in which consecutive chunks of a turn are one chunk (see ``relay.coalesce``): a watcher
+write in which consecutive chunks of a turn are one chunk (see ``runtime.chunks.merge``): a watcher
 that keeps up gets one message per event, one that falls behind catches up in fewer, larger
 messages instead of lagging further.
 
@@ -29,9 +29,8 @@ and keep-alive comments hold an idle connection open.
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import AsyncGenerator, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 
 import anyio
 from starlette.requests import Request
@@ -40,17 +39,10 @@ from starlette.routing import Route
 from ide_backend.bodies import event_seq, whole_number
 from ide_backend.errors import ApiError
 from ide_backend.event_stream import EventStreamResponse, negotiate
-from ide_backend.relay import (
-    Chunk,
-    Entry,
-    Relayed,
-    RunChannel,
-    coalesce,
-    is_chunk,
-    is_terminal,
-)
+from ide_backend.relay import RunChannel, is_terminal
 from ide_backend.services import Services, services
-from runtime.events import TERMINAL_TYPES
+from runtime.chunks import Entry, event_json, is_chunk, merge
+from runtime.events import TERMINAL_TYPES, Event
 
 # How often a stream of a run that this server is not running looks for new events.
 STORE_POLL_S = 0.5
@@ -62,22 +54,16 @@ SEND_TIMEOUT_S = 30.0
 MAX_COALESCE_MS = 1000
 
 
-def encode(message: Relayed) -> bytes:
-    if isinstance(message, Chunk):
-        run_id = json.dumps(message.run_id)
-        agent = json.dumps(message.agent, ensure_ascii=False)
-        text = json.dumps(message.text, ensure_ascii=False)
-        data = (
-            f'{{"type":"agent_stream_chunk","run_id":{run_id},"seq":{message.seq},'
-            f'"agent":{agent},"turn":{message.turn},"chunk_text":{text},"offset":{message.offset}}}'
-        )
-        return b"id: %d\nevent: agent_stream_chunk\ndata: %s\n\n" % (message.seq, data.encode())
-    data = message.model_dump_json()
-    return b"id: %d\nevent: %s\ndata: %s\n\n" % (message.seq, message.type.encode(), data.encode())
+def encode(message: Entry, run_id: str) -> bytes:
+    if isinstance(message, tuple):
+        data = event_json(message, run_id).encode()
+        return b"id: %d\nevent: agent_stream_chunk\ndata: %s\n\n" % (message[0], data)
+    data = message.model_dump_json().encode()
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (message.seq, message.type.encode(), data)
 
 
 def encode_all(entries: Iterable[Entry], run_id: str) -> bytes:
-    return b"".join(encode(message) for message in coalesce(entries, run_id))
+    return b"".join([encode(message, run_id) for message in merge(entries)])
 
 
 def lagged(resume_after: int) -> bytes:
@@ -142,15 +128,14 @@ async def _live(
         channel.unwatch(watcher)
 
 
-async def _stored(ide: Services, run_id: str, after: int | None) -> AsyncGenerator[bytes, None]:
-    """A run this server does not hold: what the store has, then what arrives there (a run
-    that ``tide run`` records right now, for instance)."""
-    after = after or 0
+async def stored_batches(ide: Services, run_id: str, after: int) -> AsyncIterator[list[Event]]:
+    """A run this server does not hold: what the store has after ``after``, then what arrives
+    there (a run that ``tide run`` records right now, for instance), in batches, to the end."""
     quiet_s = 0.0
     while True:
         events = await ide.store.read_events(run_id, after=after)
         if events:
-            yield encode_all(events, run_id)
+            yield events
             if events[-1].type in TERMINAL_TYPES:
                 return
             after = events[-1].seq
@@ -165,6 +150,11 @@ async def _stored(ide: Services, run_id: str, after: int | None) -> AsyncGenerat
             return
         await anyio.sleep(STORE_POLL_S)
         quiet_s += STORE_POLL_S
+
+
+async def _stored(ide: Services, run_id: str, after: int | None) -> AsyncGenerator[bytes, None]:
+    async for events in stored_batches(ide, run_id, after or 0):
+        yield encode_all(events, run_id)
 
 
 async def run_events(request: Request) -> EventStreamResponse:

@@ -27,7 +27,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from ide_backend.relay import Chunk, Entry, Relayed, coalesce
+from runtime.chunks import Entry, merge, seq_of
 from runtime.events import (
     AgentTurnEvent,
     CostEvent,
@@ -49,10 +49,6 @@ UI_STREAM_HEADERS = {
 DONE = b"data: [DONE]\n\n"
 UIChunk = dict[str, Any]
 _EVENT_FIELDS = {"type", "run_id", "seq", "ts"}
-
-
-def _entry_seq(entry: Entry) -> int:
-    return entry[0] if isinstance(entry, tuple) else entry.seq
 
 
 def frame(chunks: list[UIChunk], seq: int) -> bytes:
@@ -79,14 +75,14 @@ class UIMessageEncoder:
 
     def encode(self, entries: Iterable[Entry], after: int = 0) -> bytes:
         entries = list(entries)
-        skipped = [e for e in entries if _entry_seq(e) <= after]
-        for message in coalesce(skipped, ""):
+        skipped = [e for e in entries if seq_of(e) <= after]
+        for message in merge(skipped):
             self.chunks(message)
         out = []
-        for message in coalesce([e for e in entries if _entry_seq(e) > after], ""):
+        for message in merge([e for e in entries if seq_of(e) > after]):
             chunks = self.chunks(message)
             if chunks:
-                out.append(frame(chunks, message.seq))
+                out.append(frame(chunks, seq_of(message)))
         if self.done and not self.closed:
             self.closed = True
             out.append(DONE)
@@ -94,9 +90,10 @@ class UIMessageEncoder:
 
     # -- the translation ------------------------------------------------------------------------
 
-    def chunks(self, message: Relayed) -> list[UIChunk]:
-        if isinstance(message, Chunk):
-            return self._text(message.agent, message.turn, message.offset, message.text)
+    def chunks(self, message: Entry) -> list[UIChunk]:
+        if isinstance(message, tuple):
+            _, agent, turn, offset, text = message
+            return self._text(agent, turn, offset, text)
         if isinstance(message, RunStartedEvent):
             metadata = {"runId": message.run_id, "procedure": message.procedure}
             return [{"type": "start", "messageId": message.run_id, "messageMetadata": metadata}]

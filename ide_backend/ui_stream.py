@@ -31,7 +31,7 @@ from ide_backend.relay import RunChannel
 from ide_backend.runs import LiveRun
 from ide_backend.runs_api import RunRequest, read_run_request, submit
 from ide_backend.services import Services, services
-from ide_backend.sse import REAP_AFTER_S, SEND_TIMEOUT_S, STORE_POLL_S
+from ide_backend.sse import SEND_TIMEOUT_S, stored_batches
 from ide_backend.ui_messages import UI_STREAM_HEADERS, UIMessageEncoder, frame
 from runtime.errors import TideError
 from runtime.inspect import inspect_procedure
@@ -120,28 +120,14 @@ async def _live(channel: RunChannel, after: int) -> AsyncGenerator[bytes, None]:
 
 async def _stored(ide: Services, run_id: str, after: int) -> AsyncGenerator[bytes, None]:
     """A run this server does not hold: what the store has, then what arrives there."""
+    # From the start, so that the encoder knows which parts were open at ``after``.
     encoder = UIMessageEncoder()
-    read = 0
-    quiet_s = 0.0
-    while True:
-        events = await ide.store.read_events(run_id, after=read)
-        if events:
-            data = encoder.encode(events, after)
-            if data:
-                yield data
-            if encoder.closed:
-                return
-            read = events[-1].seq
-            quiet_s = 0.0
-            continue
-        if quiet_s >= REAP_AFTER_S:
-            await ide.store.reap_abandoned()
-            quiet_s = 0.0
-        record = await ide.store.get_run(run_id)
-        if record is None or record.finished:
+    async for events in stored_batches(ide, run_id, 0):
+        data = encoder.encode(events, after)
+        if data:
+            yield data
+        if encoder.closed:
             return
-        await anyio.sleep(STORE_POLL_S)
-        quiet_s += STORE_POLL_S
 
 
 def _response(

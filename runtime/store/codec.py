@@ -1,9 +1,10 @@
 """How events are stored: one row per event, compact.
 
 ``run_id``, ``seq``, ``type`` and ``ts`` are columns; the rest is JSON. A chunk event keeps
-only its delta, as ``[agent, turn, offset, chunk_text]``, never the text accumulated so far,
-so a run's rows grow linearly with its answer. Reading rebuilds each turn's text in a shared
-buffer, which restores ``accumulated_text`` at linear cost.
+only its delta, in the stored layout of ``runtime.chunks`` (``[agent, turn, offset,
+chunk_text]``), never the text accumulated so far, so a run's rows grow linearly with its
+answer. Reading rebuilds each turn's text in a shared buffer (``ChunkViews``), which restores
+``accumulated_text`` at linear cost.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from runtime.events import AgentStreamChunkEvent, Event, TextBuffer, parse_event
+from runtime import chunks
+from runtime.events import AgentStreamChunkEvent, Event, parse_event
 
 EventRow = tuple[str, int, str, int, str]
 """(run_id, seq, type, ts in microseconds since the epoch, data)."""
@@ -62,11 +64,7 @@ def from_micros(value: int) -> datetime:
 
 def encode_event(event: Event) -> EventRow:
     if isinstance(event, AgentStreamChunkEvent):
-        data = json.dumps(
-            [event.agent, event.turn, event.offset, event.chunk_text],
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
+        data = chunks.dumps(chunks.chunk_of(event))
     else:
         data = event.model_dump_json(exclude=_COLUMNS)
     return (event.run_id, event.seq, event.type, to_micros(event.ts), data)
@@ -76,34 +74,16 @@ class EventDecoder:
     """Rebuilds a run's events from rows read in order."""
 
     def __init__(self) -> None:
-        self._turns: dict[tuple[str, int], TextBuffer] = {}
+        self._chunks = chunks.ChunkViews()
 
     def decode(self, row: EventRow) -> Event:
         run_id, seq, kind, ts, data = row
         moment = from_micros(ts)
         if kind == "agent_stream_chunk":
-            agent, turn, offset, text = loads(data)
-            return self._chunk(run_id, seq, moment, str(agent), int(turn), int(offset), str(text))
+            return self._chunks.view(chunks.loads(data, seq), run_id, moment)
         fields: dict[str, Any] = loads(data)
         fields.update(run_id=run_id, seq=seq, type=kind, ts=moment)
         return parse_event(fields)
-
-    def _chunk(
-        self, run_id: str, seq: int, ts: datetime, agent: str, turn: int, offset: int, text: str
-    ) -> AgentStreamChunkEvent:
-        fields: dict[str, Any] = {
-            "run_id": run_id,
-            "seq": seq,
-            "ts": ts,
-            "agent": agent,
-            "turn": turn,
-        }
-        buffer = self._turns.setdefault((agent, turn), TextBuffer())
-        if len(buffer) != offset:
-            # Reading from the middle of a turn (``after``): the text before it is not here.
-            return AgentStreamChunkEvent(chunk_text=text, offset=offset, **fields)
-        buffer.append(text)
-        return AgentStreamChunkEvent.from_buffer(buffer, text, offset, **fields)
 
 
 def decode_events(rows: Iterable[EventRow]) -> list[Event]:

@@ -13,8 +13,9 @@ import anyio
 import httpx
 import pytest
 
-from ide_backend.relay import Entry, RunChannel, Watcher, entry_seq
+from ide_backend.relay import RunChannel, Watcher
 from ide_backend.sse import _live
+from runtime.chunks import Entry, seq_of
 from runtime.events import (
     AgentStreamChunkEvent,
     Event,
@@ -158,19 +159,19 @@ async def test_a_channel_lets_go_of_its_events_and_watchers_read_them_from_the_s
     channel.release()
     assert channel.entries == [] and channel.last_seq == 10
     assert not ahead.behind and behind.behind and late.behind
-    assert [entry_seq(e) for e in await channel.take_stored(behind)] == list(range(1, 11))
-    assert [entry_seq(e) for e in await channel.take_stored(late)] == list(range(5, 11))
+    assert [seq_of(e) for e in await channel.take_stored(behind)] == list(range(1, 11))
+    assert [seq_of(e) for e in await channel.take_stored(late)] == list(range(5, 11))
     # The run goes on (resumed): the channel holds what follows, and everyone gets it once.
     for event in events[10:]:
         channel.log(event)
     for watcher in (ahead, behind, late):
         assert not watcher.behind
-        assert [entry_seq(e) for e in channel.take(watcher)] == list(range(11, 21))
+        assert [seq_of(e) for e in channel.take(watcher)] == list(range(11, 21))
     # A watcher that starts before what the channel holds reads the store first.
     fresh = channel.watch(3)
     assert fresh.behind
-    assert [entry_seq(e) for e in await channel.take_stored(fresh)] == list(range(4, 11))
-    assert [entry_seq(e) for e in channel.take(fresh)] == list(range(11, 21))
+    assert [seq_of(e) for e in await channel.take_stored(fresh)] == list(range(4, 11))
+    assert [seq_of(e) for e in channel.take(fresh)] == list(range(11, 21))
 
 
 async def test_a_stream_spanning_the_release_is_exact() -> None:
