@@ -7,8 +7,11 @@ a real run, or an inspection that stops at the first effect.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, Protocol
+
+import lupa.lua54 as lupa
 
 from runtime import _state
 from runtime._convert import HandleRef, Mode, clip, measure, parse_handle, to_lua, to_python
@@ -33,6 +36,7 @@ from runtime.predictors.host_part import PREDICTION_KINDS, PredictionHostPart
 from runtime.predictors.model import ModelDecl
 from runtime.sandbox import Sandbox
 from runtime.source import ProcedureSource, find_module
+from runtime.state_tables import LiveTables
 from runtime.subprocedure import checked_call
 from runtime.tool_mocks import NO_MOCK, ToolMock
 from runtime.tools import DONE_MODULES, LOG_MODULES, ToolLedger, done_tool, log_tool
@@ -74,6 +78,9 @@ class Host(PredictionHostPart):
         self.mock_overrides: dict[str, Any] = {}
         self.declarations = Declarations()
         self.state = _state.StateStore()
+        self.live_tables = LiveTables(
+            self.state, lambda key, table: self._state_op("set", (key, table))
+        )
         self.ledger = ToolLedger()
         self._next_id = 0
         self._handles: dict[tuple[str, int], Any] = {}
@@ -124,7 +131,13 @@ class Host(PredictionHostPart):
         self.state.values.update(
             {k: v for k, v in procedure.state.items() if k not in self.state.values}
         )
-        result = self.sandbox.call(procedure.function, self.to_lua(inputs))
+        try:
+            result = self.sandbox.call(procedure.function, self.to_lua(inputs))
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.live_tables.sync()
+            raise
+        self.live_tables.sync()
         try:
             return self.data(result, f"procedure '{procedure.name or 'main'}''s output")
         except TideError as exc:
@@ -391,7 +404,7 @@ class Host(PredictionHostPart):
                 self.effects.log(level, message, fields, _source(file, line))
                 return None
             if namespace == "State":
-                return self.to_lua(self._state_call(function, args))
+                return self._state_call(function, args)
             values = [self.data(a, f"{namespace}.{function}'s arguments") for a in args]
             if namespace == "Json":
                 return self.to_lua(json_call(function, values))
@@ -401,6 +414,27 @@ class Host(PredictionHostPart):
             raise
 
     def _state_call(self, function: str, args: tuple[Any, ...]) -> Any:
+        """A ``State`` call from Lua; tables keep their identity (see ``state_tables``)."""
+        live = self.live_tables
+        key = args[0] if args and isinstance(args[0], str) else None
+        if function == "get" and key is not None:
+            table = live.current(key)
+            if table is not None:
+                return table
+        if function in ("all", "append", "increment"):
+            live.sync()
+        result = self.to_lua(self._state_op(function, args))
+        if function == "clear":
+            live.forget()
+        elif key is not None and function in ("set", "append", "increment"):
+            live.forget(key)
+            if function == "set" and len(args) > 1 and lupa.lua_type(args[1]) == "table":
+                live.remember(key, args[1])
+        elif function == "get" and key in self.state.values and lupa.lua_type(result) == "table":
+            live.remember(key, result)
+        return result
+
+    def _state_op(self, function: str, args: tuple[Any, ...]) -> Any:
         values = [self.data(a, f"State.{function}'s value") for a in args]
         result = self.state.call(function, values)
         if function == "clear":

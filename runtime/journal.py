@@ -124,6 +124,8 @@ class Journal:
         self.bus: EventBus | None = None
         self.store_handler: LogHandler | None = None
         self.state: Callable[[], dict[str, Any]] | None = None
+        # Brings tables Lua changed in place into the state before it is read (state_tables).
+        self.sync_state: Callable[[], None] | None = None
         self.on_live: Callable[[Slot], None] | None = None
 
     @property
@@ -266,6 +268,8 @@ class Journal:
         if slot.is_leaf_answer:
             answer: T = self.answered(slot)
             return answer
+        if self.sync_state is not None:
+            self.sync_state()
         values = self.state() if self.state is not None else {}
         before = _jsonable(values)
         try:
@@ -281,6 +285,8 @@ class Journal:
         if slot.entry is not None:
             # Composite (it contained other effects, answered one by one): its result stands.
             return result
+        if self.sync_state is not None:
+            self.sync_state()
         after = _jsonable(values)
         extra = {"state": after} if after != before else {}
         self.record_from_thread(slot, result, extra=extra)

@@ -363,6 +363,7 @@ class Run(RunLibraryEffects):
 
     def agent_call(self, agent: AgentDecl, message: str | None, options: dict[str, Any]) -> Any:
         assert self._bridge is not None and self._host is not None
+        self._host.live_tables.sync()  # prompts may read {state.x}
         tools = toolsets.agent_tools(self._host, agent, options.pop("tools", None))
         result: TurnResult = self._bridge.wait_for(self._agent_turn, agent, tools, message, options)
         self.last_outputs[agent.id] = result.response

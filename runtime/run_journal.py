@@ -49,7 +49,12 @@ async def start_journal(run: DurableRun, journal: Journal | None) -> None:
         host = run.host
         return host.state.values if host is not None else {}
 
+    def sync_state() -> None:
+        if run.host is not None:
+            run.host.live_tables.sync()
+
     journal.attach(run.bus, run.store_handler, state_values)
+    journal.sync_state = sync_state
     if journal.resumed:
         return
     source = run.source
