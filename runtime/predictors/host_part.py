@@ -91,9 +91,10 @@ class PredictionHostPart:
         return classify(decl, text, self.effects.predict)
 
     def _prediction_module(self, name: str) -> Any:
-        """Tactus's ``tactus.text.classify`` and ``tactus.models.llm``, or None."""
+        """Tactus's ``tactus.text.classify``, ``tactus.models.llm``, ``tactus.generate`` and
+        ``tactus.text.extract``, or None."""
         if name not in SOURCES:
             return None
         chunk = self.sandbox.compile(SOURCES[name], "=" + name)
         env = self.sandbox.env
-        return self.sandbox.call(chunk, env["Classify"], env["Model"])
+        return self.sandbox.call(chunk, env["Classify"], env["Model"], env["Agent"], env["Json"])

@@ -5,6 +5,8 @@ Lua over the ``Classify`` and ``Model`` globals, run in the procedure's own sand
 
 from __future__ import annotations
 
+from runtime.predictors import text_modules
+
 _COMMON = """
 local Classify, Model = ...
 local function copy(config, extra)
@@ -43,3 +45,4 @@ end
 return { LLMModel = LLMModel }
 """,
 }
+SOURCES.update(text_modules.SOURCES)
