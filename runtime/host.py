@@ -11,8 +11,6 @@ import contextlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import lupa.lua54 as lupa
-
 from runtime import _state
 from runtime._convert import HandleRef, Mode, clip, measure, parse_handle, to_lua, to_python
 from runtime.call_arguments import agent_arguments
@@ -404,7 +402,7 @@ class Host(PredictionHostPart):
                 self.effects.log(level, message, fields, _source(file, line))
                 return None
             if namespace == "State":
-                return self._state_call(function, args)
+                return self.live_tables.lua_call(function, args, self._state_op, self.to_lua)
             values = [self.data(a, f"{namespace}.{function}'s arguments") for a in args]
             if namespace == "Json":
                 return self.to_lua(json_call(function, values))
@@ -412,27 +410,6 @@ class Host(PredictionHostPart):
         except TideError as exc:
             exc.locate(file, line)
             raise
-
-    def _state_call(self, function: str, args: tuple[Any, ...]) -> Any:
-        """A ``State`` call from Lua; tables keep their identity (see ``state_tables``)."""
-        live = self.live_tables
-        key = args[0] if args and isinstance(args[0], str) else None
-        if function == "get" and key is not None:
-            table = live.current(key)
-            if table is not None:
-                return table
-        if function in ("all", "append", "increment"):
-            live.sync()
-        result = self.to_lua(self._state_op(function, args))
-        if function == "clear":
-            live.forget()
-        elif key is not None and function in ("set", "append", "increment"):
-            live.forget(key)
-            if function == "set" and len(args) > 1 and lupa.lua_type(args[1]) == "table":
-                live.remember(key, args[1])
-        elif function == "get" and key in self.state.values and lupa.lua_type(result) == "table":
-            live.remember(key, result)
-        return result
 
     def _state_op(self, function: str, args: tuple[Any, ...]) -> Any:
         values = [self.data(a, f"State.{function}'s value") for a in args]

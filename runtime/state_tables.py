@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import lupa.lua54 as lupa
+
 from runtime._state import StateStore
 
 
@@ -51,3 +53,29 @@ class LiveTables:
             if table is not None:
                 self._write_back(key, table)
                 self.remember(key, table)
+
+    def lua_call(
+        self,
+        function: str,
+        args: tuple[Any, ...],
+        op: Callable[[str, tuple[Any, ...]], Any],
+        to_lua: Callable[[Any], Any],
+    ) -> Any:
+        """A ``State`` call from Lua, done by ``op`` on the store; its result for Lua."""
+        key = args[0] if args and isinstance(args[0], str) else None
+        if function == "get" and key is not None:
+            table = self.current(key)
+            if table is not None:
+                return table
+        if function in ("all", "append", "increment"):
+            self.sync()
+        result = to_lua(op(function, args))
+        if function == "clear":
+            self.forget()
+        elif key is not None and function in ("set", "append", "increment"):
+            self.forget(key)
+            if function == "set" and len(args) > 1 and lupa.lua_type(args[1]) == "table":
+                self.remember(key, args[1])
+        elif function == "get" and key in self._store.values and lupa.lua_type(result) == "table":
+            self.remember(key, result)
+        return result
