@@ -22,6 +22,7 @@ from runtime.human import HumanResponder
 from runtime.predictors.model import ModelDecl
 from runtime.predictors.predict import Predictor
 from runtime.predictors.services import OfflinePredictionServices
+from runtime.testing.mocked_turn import mocked_turn
 from runtime.testing.steps import ScenarioContext, StepFailure
 
 CUSTOM_STEP_TIMEOUT_S = 10.0
@@ -70,16 +71,25 @@ def find_custom(custom: list[CustomStep], text: str) -> tuple[CustomStep, tuple[
 
 
 class _AfterRun:
-    """What effects do while a custom step runs: the run is over, so no agents."""
+    """What effects do while a custom step runs: the run is over, so agents answer from mocks."""
 
     def __init__(self, host: Any) -> None:
         self.host = host
         self.run_effects = host.effects
         self.responder = HumanResponder(mock=True)
         self.predictor: Predictor | None = None
+        self.turns: dict[int, int] = {}
 
     def agent_call(self, agent: AgentDecl, message: str | None, options: dict[str, Any]) -> Any:
-        raise DeclarationError("custom steps cannot call agents: the run is over")
+        # A mocked scenario answers from the agent's mocks, counting on from the run's turns;
+        # a real one has no model left to ask.
+        if not self.host.mocks_enabled:
+            raise DeclarationError("custom steps cannot call agents in a real run: it is over")
+        return mocked_turn(self.host, agent, message, self._turn(agent))
+
+    def _turn(self, agent: AgentDecl) -> int:
+        self.turns[agent.id] = self.turns.get(agent.id, self.agent_method(agent, "turns")) + 1
+        return self.turns[agent.id]
 
     def agent_method(self, agent: AgentDecl, method: str) -> Any:
         # Turns and history were recorded by the run and are still there to read.

@@ -156,6 +156,48 @@ def test_custom_steps(write: Callable[[str], Path]) -> None:
     assert false.failure.message == "custom step returned false"
 
 
+AGENT_IN_A_STEP = """
+lookup = Tool { description = "Look up a word", input = { word = field.string{} },
+  function(args) return "defined: " .. args.word end }
+teller = Agent { model = "openai/gpt-4o-mini", system_prompt = "Tell.", tools = { lookup } }
+Procedure { function(input) return { first = teller("opening").output } end }
+
+Step([[the teller answers "(.+)" with "(.+)"]], function(ctx, asked, expected)
+  local reply = teller({ message = asked })
+  assert(reply.output == expected, "got " .. tostring(reply.output))
+end)
+Step("the teller looked a word up", function(ctx)
+  assert(lookup.call_count() == 1, "calls: " .. lookup.call_count())
+  assert(lookup.last_result() == "defined: tide")
+end)
+
+Mocks {
+  teller = { temporal = {
+    { message = "first turn" },
+    { message = "second turn", tool_calls = { { tool = "lookup", args = { word = "tide" } } } },
+    { when_message = "what is a tide?", message = "water rising" },
+  } },
+}
+
+Specification([[
+Feature: Agents in custom steps
+  Scenario: mocks answer after the run
+    When the procedure runs
+    Then the output first should be "first turn"
+    And the teller answers "anything" with "second turn"
+    And the teller looked a word up
+    And the teller answers "what is a tide?" with "water rising"
+]])
+"""
+
+
+def test_custom_steps_call_agents_answered_from_mocks(write: Callable[[str], Path]) -> None:
+    report = run(write(AGENT_IN_A_STEP))
+    (scenario,) = report.scenarios
+    failure = scenario.first_failure
+    assert scenario.status == "passed", failure and failure.failure and failure.failure.message
+
+
 ISOLATION = """
 Procedure {
   input = { tag = field.string{required = true} },
