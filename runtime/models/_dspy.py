@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
+import anyio.to_thread
+
 from runtime.models._first_call import prepare_first_call
 from runtime.models.base import (
     ModelError,
@@ -131,6 +133,14 @@ def ensure_configured() -> None:
 
             dspy.configure(**CALL_SETTINGS)
             _settings_configured = True
+
+
+async def configure_off_loop() -> None:
+    """:func:`ensure_configured` in a worker thread, the first time only: the import takes
+    seconds, during which the event loop (an IDE's other streams and requests) goes on. A
+    cancelled caller does not wait for it: it ends in its thread, for the next."""
+    if not _cache_configured:
+        await anyio.to_thread.run_sync(ensure_configured, abandon_on_cancel=True)
 
 
 def _import_and_set_up() -> None:

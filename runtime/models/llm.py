@@ -28,7 +28,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from runtime.models._dspy import (
     CALL_SETTINGS,
     ChunkReader,
-    ensure_configured,
+    configure_off_loop,
     import_litellm,
     to_model_error,
     tokens,
@@ -74,7 +74,8 @@ class LLMClient:
         api_key: str | None = None,
         price: Price | None = None,
     ) -> None:
-        ensure_configured()
+        # Making a client configures nothing: DSPy and LiteLLM are set up once per process,
+        # by the router before it hands out a client, or else by the first call.
         self._model = model
         self._provider = provider
         self.litellm_model = litellm_model
@@ -199,6 +200,7 @@ class LLMClient:
         Close the iterator when stopping early (``contextlib.aclosing``) so that the upstream
         response is closed at once rather than whenever the iterator is garbage-collected.
         """
+        await configure_off_loop()
         try:
             lm = self._lm(request)
             kwargs = self._call_kwargs(request)

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import anyio
-import anyio.to_thread
 from anyio.abc import TaskGroup, TaskStatus
 
 from runtime.errors import ConfigurationError
@@ -61,12 +60,6 @@ def load_model_libraries() -> None:
     from runtime.models._dspy import ensure_configured
 
     ensure_configured()
-
-
-def model_libraries_loaded() -> bool:
-    from runtime.models._dspy import configured
-
-    return configured()
 
 
 class ModelRouter:
@@ -108,9 +101,9 @@ class ModelRouter:
     async def warm_up(self) -> None:
         """DSPy and LiteLLM, imported on first need in a worker thread: the import takes
         seconds, during which the event loop (an IDE's other streams and requests) goes on."""
-        if not model_libraries_loaded():
-            # A cancelled run does not wait for the import: it ends in its thread, for the next.
-            await anyio.to_thread.run_sync(load_model_libraries, abandon_on_cancel=True)
+        from runtime.models._dspy import configure_off_loop
+
+        await configure_off_loop()
 
     # -- credentials --------------------------------------------------------------------------
 

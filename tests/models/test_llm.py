@@ -563,3 +563,26 @@ def test_an_error_replacing_another_from_none_is_read_on_its_own() -> None:
     except litellm.BadRequestError as error:
         mapped = _dspy.to_model_error(error, mid_stream=False, usage=None)
     assert (mapped.kind, mapped.status, mapped.retryable) == ("http", 400, False)
+
+
+async def test_a_client_configures_nothing_until_its_first_call(
+    server: ScriptedModelServer, scripted: Scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configuring: list[str] = []
+    real = _dspy.ensure_configured
+
+    def ensure_configured() -> None:
+        configuring.append(threading.current_thread().name)
+        real()
+
+    monkeypatch.setattr(_dspy, "ensure_configured", ensure_configured)
+    monkeypatch.setattr(_dspy, "_cache_configured", False)
+    client = client_for(server)
+    assert configuring == []
+    scripted("configured")
+    assert text_of(await collect(client, request())) == "configured"
+    # Once, off the event loop's thread; later calls find it done.
+    assert len(configuring) == 1 and configuring[0] != threading.current_thread().name
+    scripted("again")
+    assert text_of(await collect(client, request())) == "again"
+    assert len(configuring) == 1
