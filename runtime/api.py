@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import os
 import uuid
-from contextlib import AsyncExitStack
+from collections.abc import Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack, cast
 
 import anyio
-from anyio.abc import TaskGroup
 
 from runtime.callbacks import CallbackOptions, callback_handlers
 from runtime.config import RuntimeConfig
@@ -26,6 +25,7 @@ from runtime.errors import ConfigurationError
 from runtime.handlers import LogHandler
 from runtime.human import HumanResponder
 from runtime.inspect import ProcedureInfo
+from runtime.lifetime import Lifetime
 from runtime.models.providers import ServerOptions
 from runtime.models.router import ModelOverrides, ModelRouter
 from runtime.run import Run, RunResult
@@ -39,13 +39,38 @@ if TYPE_CHECKING:
     from runtime.store.base import ExecutionStore
 
 
-class Runtime:
+class RunOptions(CallbackOptions, total=False):
+    """What ``Runtime.run`` and ``Runtime.stream`` take besides the procedure and its inputs
+    (``Run`` explains each)."""
+
+    handlers: list[LogHandler] | None
+    mock: bool
+    model: str | None
+    timeout_s: float | None
+    run_id: str | None
+    inputs_from_strings: bool
+    human: HumanResponder | None
+    models: ModelOverrides | None
+    tags: dict[str, Any] | None
+
+
+def _run_arguments(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``Run``'s arguments for ``options``: the callbacks (``on_*``, an unknown one refused by
+    name) become handlers after the others."""
+    arguments = {k: v for k, v in options.items() if not k.startswith("on_")}
+    callbacks = cast(CallbackOptions, {k: v for k, v in options.items() if k.startswith("on_")})
+    arguments["handlers"] = [*(options.get("handlers") or []), *callback_handlers(callbacks)]
+    return arguments
+
+
+class Runtime(Lifetime):
     """What runs share. With a ``store`` (an ``ExecutionStore``), every run is recorded there
     and is durable: ``resume`` takes up an interrupted one and ``answer`` a waiting one."""
 
     def __init__(
         self, config: RuntimeConfig | None = None, *, store: ExecutionStore | None = None
     ) -> None:
+        super().__init__()
         self.config = config or RuntimeConfig.from_env()
         self.store = store
         self.limiter = anyio.CapacityLimiter(self.config.max_lua_threads)
@@ -53,22 +78,12 @@ class Runtime:
             default_model=self.config.model,
             options=ServerOptions(scripted_script=self.config.scripted_script),
         )
-        self._stack = AsyncExitStack()
-        # Runs started by ``stream`` go on here, inside the router's lifetime.
-        self._services: TaskGroup | None = None
+        # Runs started by ``stream`` go on in ``_services``, inside the router's lifetime.
         # Spans and metrics for every run when OTEL_* asks for them (see runtime.telemetry).
         self.telemetry = telemetry_handler()
 
-    async def __aenter__(self) -> Runtime:
+    async def _open(self) -> None:
         await self._stack.enter_async_context(self.router)
-        self._services = await self._stack.enter_async_context(anyio.create_task_group())
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._services is not None:
-            self._services.cancel_scope.cancel()
-        await self._stack.aclose()
-        self._services = None
 
     # -- runs -----------------------------------------------------------------------------------
 
@@ -96,17 +111,7 @@ class Runtime:
         self,
         procedure: str | os.PathLike[str] | ProcedureSource,
         inputs: dict[str, Any] | None = None,
-        *,
-        handlers: list[LogHandler] | None = None,
-        mock: bool = False,
-        model: str | None = None,
-        timeout_s: float | None = None,
-        run_id: str | None = None,
-        inputs_from_strings: bool = False,
-        human: HumanResponder | None = None,
-        models: ModelOverrides | None = None,
-        tags: dict[str, Any] | None = None,
-        **callbacks: Unpack[CallbackOptions],
+        **options: Unpack[RunOptions],
     ) -> RunResult:
         """Run a procedure (a path or Lua source) to the end.
 
@@ -119,36 +124,13 @@ class Runtime:
 
         ``on_chunk``, ``on_turn_start``, ``on_turn_end``, ``on_tool_call`` and ``on_tool_result``
         are called with the events of those moments (see ``runtime.callbacks``)."""
-        run = self.create_run(
-            procedure,
-            inputs,
-            handlers=[*(handlers or []), *callback_handlers(callbacks)],
-            mock=mock,
-            model=model,
-            timeout_s=timeout_s,
-            run_id=run_id,
-            inputs_from_strings=inputs_from_strings,
-            human=human,
-            models=models,
-            tags=tags,
-        )
-        return await run.execute()
+        return await self.create_run(procedure, inputs, **_run_arguments(options)).execute()
 
     def stream(
         self,
         procedure: str | os.PathLike[str] | ProcedureSource,
         inputs: dict[str, Any] | None = None,
-        *,
-        handlers: list[LogHandler] | None = None,
-        mock: bool = False,
-        model: str | None = None,
-        timeout_s: float | None = None,
-        run_id: str | None = None,
-        inputs_from_strings: bool = False,
-        human: HumanResponder | None = None,
-        models: ModelOverrides | None = None,
-        tags: dict[str, Any] | None = None,
-        **callbacks: Unpack[CallbackOptions],
+        **options: Unpack[RunOptions],
     ) -> RunStream:
         """Start a run and return its events as an async iterator (a ``RunStream``):
         ``async for event in runtime.stream(...)``, then ``await stream.result()``.
@@ -156,22 +138,12 @@ class Runtime:
         The run goes on in this runtime whatever the reader does: leaving the loop does not
         stop it, ``stream.cancel()`` does (and so does closing the runtime). Options as for
         ``run``."""
-        extra = [*(handlers or []), *callback_handlers(callbacks)]
-        run_id = run_id or uuid.uuid4().hex[:12]
+        run_id = options.get("run_id") or uuid.uuid4().hex[:12]
+        arguments = _run_arguments({**options, "run_id": run_id})
         return start_stream(
             run_id,
             lambda stream: self.create_run(
-                procedure,
-                inputs,
-                handlers=[*extra, stream],
-                mock=mock,
-                model=model,
-                timeout_s=timeout_s,
-                run_id=run_id,
-                inputs_from_strings=inputs_from_strings,
-                human=human,
-                models=models,
-                tags=tags,
+                procedure, inputs, **{**arguments, "handlers": [*arguments["handlers"], stream]}
             ),
             self._services,
         )

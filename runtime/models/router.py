@@ -18,14 +18,14 @@ The order in which a client is chosen for an agent, first match wins:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import anyio
-from anyio.abc import TaskGroup, TaskStatus
+from anyio.abc import TaskStatus
 
 from runtime.errors import ConfigurationError
+from runtime.lifetime import Lifetime
 from runtime.models.base import ModelClient
 from runtime.models.mock import mock_model
 from runtime.models.pricing import Price
@@ -62,27 +62,16 @@ def load_model_libraries() -> None:
     ensure_configured()
 
 
-class ModelRouter:
+class ModelRouter(Lifetime):
     """Turns model names into clients for the runs of one runtime. Use as an async context
     manager: the servers it starts stop when it exits."""
 
     def __init__(self, *, default_model: str | None = None, options: ServerOptions | None = None):
+        super().__init__()
         self.default_model = default_model
         self.options = options or ServerOptions()
-        self._stack = AsyncExitStack()
-        self._services: TaskGroup | None = None
         self._served: dict[str, Served] = {}
         self._lock = anyio.Lock()
-
-    async def __aenter__(self) -> ModelRouter:
-        self._services = await self._stack.enter_async_context(anyio.create_task_group())
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._services is not None:
-            self._services.cancel_scope.cancel()
-        await self._stack.aclose()
-        self._services = None
 
     def for_run(
         self,
