@@ -49,7 +49,7 @@ BUILTIN_COMMANDS = (
     "runtime.cli.worker",
 )
 # Commands that call models, which a warm worker starts faster.
-DELEGATED_COMMANDS = ("run",)
+DELEGATED_COMMANDS = (("run",), ("runs", "resume"), ("runs", "answer"))
 
 
 def _plugin_registrars(name: str | None) -> list[object]:
@@ -101,7 +101,8 @@ def _command_name(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``tide``: in a warm worker when one is running (see ``runtime.worker``), else here."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if _command_name(args_list) in DELEGATED_COMMANDS:
+    words = [arg for arg in args_list if not arg.startswith("-")]
+    if any(words[: len(command)] == list(command) for command in DELEGATED_COMMANDS):
         from runtime.worker import delegate
 
         code = delegate(args_list)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import json
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from runtime.resume import NotResumable
 from runtime.store import SQLiteStore
 from runtime.store.journal import RequestMismatch
 from tests.durable.procedures import WORKFLOW, workflow_answer
+from tests.durable.processes import Worker
 from tests.durable.test_journal import crash_after, models
 
 pytestmark = pytest.mark.anyio
@@ -175,53 +175,43 @@ async def test_an_effect_asked_with_other_arguments_stops_the_run(
     assert "Plan a poem" in resumed.error.message and "Plan a note" in resumed.error.message
 
 
-def test_tide_run_without_a_terminal_exits_4_and_says_how_to_answer(tmp_path: Path) -> None:
+def test_tide_run_without_a_terminal_exits_4_and_says_how_to_answer(
+    tmp_path: Path, worker: Worker
+) -> None:
     (tmp_path / "ask.tac").write_text(
         ASK.replace("TIMEOUT", "3600").replace("m/writer", "scripted/default")
     )
-    tide = Path(sys.executable).parent / "tide"
-    env = {**os.environ, "TIDE_WORKER": "off", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    waiting = subprocess.run(
-        [str(tide), "run", "ask.tac"],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    waiting = worker.tide("run", "ask.tac", cwd=tmp_path)
     assert waiting.returncode == 4, waiting.stderr
     assert "is waiting for a person: Publish it?" in waiting.stderr
     command = next(line for line in waiting.stderr.splitlines() if "tide runs answer" in line)
     run_id = command.split("tide runs answer ")[1].split()[0]
-    answered = subprocess.run(
-        [str(tide), "runs", "answer", run_id, "true", "--quiet"],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    answered = worker.tide("runs", "answer", run_id, "true", "--quiet", cwd=tmp_path)
     assert answered.returncode == 4, answered.stderr  # the second question
-    done = subprocess.run(
-        [str(tide), "runs", "answer", run_id, "Ada", "--json"],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = worker.tide("runs", "answer", run_id, "Ada", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert '"name": "Ada"' in done.stdout
-    refused = subprocess.run(
-        [str(tide), "runs", "resume", run_id],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    assert json.loads(done.stdout)["output"]["name"] == "Ada"
+    refused = worker.tide("runs", "resume", run_id, cwd=tmp_path)
     assert refused.returncode == 2
     assert "completed" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_a_timeout_that_passed_while_no_process_ran_is_applied_by_the_next_one(
+    tmp_path: Path, worker: Worker
+) -> None:
+    (tmp_path / "ask.tac").write_text(
+        ASK.replace("TIMEOUT", "1").replace("m/writer", "scripted/default")
+    )
+    waiting = worker.tide("run", "ask.tac", "--json", cwd=tmp_path)
+    assert waiting.returncode == 4, waiting.stderr
+    run_id = json.loads(waiting.stdout)["run_id"]
+    time.sleep(1.5)  # the timeout passes while no Tide process runs
+    listed = worker.tide("runs", "--status", "failed", "--json", cwd=tmp_path)
+    [record] = json.loads(listed.stdout)
+    assert record["id"] == run_id and record["error"]["kind"] == "interrupted"
+    resumed = worker.tide("runs", "resume", run_id, "--json", cwd=tmp_path)
+    assert resumed.returncode == 4, resumed.stderr  # the next question has no timeout
+    done = worker.tide("runs", "answer", run_id, "Cy", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    output = json.loads(done.stdout)["output"]
+    assert output["ok"] is False and output["name"] == "Cy"

@@ -1,137 +1,158 @@
-"""SIGKILL at random moments of a run with several agent calls, tool calls (from an agent and
-from Lua) and a sub-procedure: each time, resuming completes it with exactly the output of an
-uninterrupted run, and the model server saw every call of that run once, plus at most
-the one call in flight at each kill."""
+"""SIGKILL at more than 20 points of a run with several agent calls, tool calls (from an agent and
+from Lua) and a sub-procedure, with real `tide run` and `tide runs resume` processes: each time,
+the next `tide runs resume` takes the run up, the last one completes it with exactly the output
+of an uninterrupted run, and the model server saw every call of that run once, but the one in
+flight at each kill.
+
+The commands run in a warm worker's children (a cold process spends seconds importing the model
+libraries); each kill is a SIGKILL of the child running the command, at a point read from the
+store as the run writes it: after its Nth journal entry, or after N chunks of a streaming call.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
-import sys
-from collections import Counter
-from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-TIDE = Path(sys.executable).parent / "tide"
+from tests.durable.procedures import SERVED_WORKFLOW
+from tests.durable.processes import (
+    TIDE,
+    KillPoint,
+    ModelServer,
+    Progress,
+    StoreProbe,
+    Worker,
+    check_calls,
+    wait_until,
+)
 
-PROCEDURE = """
-planner = Agent { model = "openai/planner", api_base = "URL", system_prompt = "You plan.",
-                  tools = { "add", "done" } }
-writer = Agent { model = "openai/writer", api_base = "URL", system_prompt = "You write." }
-
-add = Tool {
-  description = "Add two numbers",
-  input = { a = field.number{ required = true }, b = field.number{ required = true } },
-  function(args)
-    State.increment("adds")
-    return { sum = args.a + args.b }
-  end
-}
-
-summarize = Procedure "summarize" {
-  input = { text = field.string{ required = true } },
-  output = { summary = field.string{ required = true } },
-  function(input)
-    return { summary = writer("Summarize: " .. input.text).output }
-  end
-}
-
-Procedure {
-  function(input)
-    Log.info("starting")
-    local plan = planner("Plan a note about tides")
-    local direct = add({ a = 40, b = 2 })
-    local draft = writer("Draft a note with " .. tostring(direct.sum) .. " lines")
-    local s = summarize({ text = draft.output })
-    local final = writer("Finish: " .. s.summary)
-    return { plan = plan.output, total = direct.sum, draft = draft.output,
-             summary = s.summary, final = final.output, adds = State.get("adds") }
-  end
-}
-"""
-
-# The planner calls `add` and `done` in one reply: its turn is one model call whatever happens.
-SCRIPT = {
-    "models": {
-        "planner": [
-            {
-                "match": "Plan",
-                "repeat": True,
-                "tool_calls": [
-                    {"id": "call_add", "name": "add", "arguments": {"a": 1, "b": 2}},
-                    {"id": "call_done", "name": "done", "arguments": {"reason": "planned"}},
-                ],
-            }
-        ]
-    }
-}
+# The run's journal, in the order it is written: the run, planner, add, done, add (from Lua),
+# three drafts, the summary (the sub-procedure's call), summarize, final. A point after entry N
+# kills what follows it; with chunks, the call that follows once it has streamed that many.
+KILL_POINTS = [
+    KillPoint(1),  # the planner's call in flight
+    KillPoint(2),  # the planner's tools
+    KillPoint(4),  # Lua's add
+    *(KillPoint(entries, chunks) for entries in (5, 6, 7, 8) for chunks in (1, 25)),
+    KillPoint(9),  # the sub-procedure ending
+    KillPoint(10, 1),
+    KillPoint(10, 20),
+]
+CHAINS = 2
+KILLED = 128 + signal.SIGKILL  # the exit status of a command whose process was killed
 
 
-@pytest.fixture
-def model_server(tmp_path: Path) -> Iterator[str]:
-    script = tmp_path / "script.json"
-    script.write_text(json.dumps(SCRIPT))
-    server = subprocess.Popen(
-        [str(TIDE), "model-server", "--port", "0", "--rate", "400", "--script", str(script)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "TIDE_WORKER": "off"},
-    )
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        yield line.rsplit(" ", 1)[-1].strip().removesuffix("/v1")
-    finally:
-        server.terminate()
-        server.wait(10)
+@dataclass
+class Chain:
+    """One run, killed at each point in turn and resumed after each kill."""
+
+    workspace: Path
+    worker: Worker
+    server: ModelServer
+    run_id: str = ""
+    probe: StoreProbe = field(init=False)
+    attempts: list[list[str]] = field(default_factory=list)
+    hits: list[Progress] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.probe = StoreProbe(self.workspace)
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        number = len(self.attempts)
+        return subprocess.Popen(
+            [str(TIDE), *args],
+            cwd=self.workspace,
+            env=self.worker.env,
+            stdin=subprocess.DEVNULL,
+            stdout=(self.workspace / f"out{number}.txt").open("w"),
+            stderr=(self.workspace / f"err{number}.txt").open("w"),
+            text=True,
+        )
+
+    def command(self) -> list[str]:
+        if not self.run_id:
+            return ["run", "workflow.tac", "--json"]
+        return ["runs", "resume", self.run_id, "--json"]
+
+    def attempt(self, point: KillPoint | None) -> int:
+        """One command, killed at ``point`` unless it ends first; its exit status."""
+        probe = self.probe
+        start = probe.progress(self.run_id) if self.run_id else Progress(0, 0)
+        calls_before = len(self.server.calls())
+        process = self.start(*self.command())
+        if point is not None:
+            wait_until(lambda: bool(probe.run_ids()) or process.poll() is not None, "the run")
+            if not self.run_id and process.poll() is None:
+                [self.run_id] = probe.run_ids()
+            wait_until(
+                lambda: process.poll() is not None or point.reached(probe, self.run_id, start),
+                f"{point} in run {self.run_id}",
+            )
+            for child in self.worker.children():
+                os.kill(child, signal.SIGKILL)
+        code = process.wait(120)
+        if code == KILLED and probe.status(self.run_id) != "completed":
+            self.hits.append(probe.progress(self.run_id))
+        self.attempts.append(self.server.calls()[calls_before:])
+        return code
+
+    def output(self) -> dict[str, Any]:
+        number = len(self.attempts) - 1
+        result: dict[str, Any] = json.loads((self.workspace / f"out{number}.txt").read_text())
+        return result
 
 
-def requests_made(url: str) -> list[str]:
-    records = httpx.get(f"{url}/_tide/requests", timeout=10).json()
-    return [json.dumps([r["model"], r["messages"]], sort_keys=True) for r in records]
+@pytest.mark.timeout(300)
+def test_sigkill_at_twenty_points_then_tide_runs_resume(
+    tmp_path: Path, served: ModelServer, worker: Worker
+) -> None:
+    procedure = SERVED_WORKFLOW.replace("URL", served.api_base)
 
+    def chain(name: str) -> Chain:
+        workspace = tmp_path / name
+        workspace.mkdir()
+        (workspace / "workflow.tac").write_text(procedure)
+        return Chain(workspace, worker, served)
 
-CHAINS = 4
-KILLS_PER_CHAIN = 7
+    reference = chain("reference")
+    assert reference.attempt(None) == 0, (reference.workspace / "err0.txt").read_text()
+    expected = reference.output()
+    assert expected["status"] == "completed" and expected["output"]["adds"] == 2
+    [calls] = reference.attempts
+    assert len(calls) == len(set(calls)) == 6
 
-
-@pytest.mark.timeout(600)
-def test_sigkill_anywhere_then_resume(tmp_path: Path, model_server: str) -> None:
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    (workspace / "workflow.tac").write_text(PROCEDURE.replace("URL", f"{model_server}/v1"))
-    env = {**os.environ, "OPENAI_API_KEY": "sk-scripted", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    args = [str(workspace), "7", str(CHAINS), str(KILLS_PER_CHAIN)]
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.durable.kill_harness", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=500,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    reference = report["reference"]
-    assert reference["status"] == "completed", reference
-    assert reference["output"]["adds"] == 2
-    for final in report["finals"]:
-        assert final["status"] == "completed", (final, done.stderr[-3000:])
-        assert final["output"] == reference["output"]
-    assert report["hits"] >= 20, report
-
-    made = requests_made(model_server)
-    first = made[:4]  # the uninterrupted run: planner, writer three times (one in summarize)
-    assert len(first) == len(set(first)) == 4
-    chains = Counter(made[4:])
-    assert set(chains) == set(first)
-    # A call is made again only when a kill caught it in flight: at most once per kill.
-    repeated = sum(chains.values()) - CHAINS * len(first)
-    assert 0 <= repeated <= report["hits"], (chains, report)
-    print(f"{report['hits']} kills in {report['attempts']} attempts, {repeated} calls repeated")
+    hits = 0
+    positions: set[int] = set()
+    for number in range(CHAINS):
+        killed = chain(f"chain{number}")
+        for point in KILL_POINTS:
+            hits_before = len(killed.hits)
+            killed.attempt(point)
+            if len(killed.hits) == hits_before:
+                break  # the run ended before the point
+        probe = killed.probe
+        if probe.status(killed.run_id) != "completed":
+            code = killed.attempt(None)
+            errors = (killed.workspace / f"err{len(killed.attempts) - 1}.txt").read_text()
+            assert code == 0, errors
+            result = killed.output()
+            assert result["run_id"] == killed.run_id and result["status"] == "completed"
+            assert result["output"] == expected["output"]
+        assert probe.status(killed.run_id) == "completed"
+        assert probe.output(killed.run_id) == expected["output"]
+        repeated = check_calls(calls, killed.attempts)
+        assert repeated <= len(killed.hits)
+        # Each kill stopped the run further on than the one before.
+        assert killed.hits == sorted(set(killed.hits))
+        hits += len(killed.hits)
+        positions.update(hit.entries for hit in killed.hits)
+        probe.close()
+    print(f"{hits} kills after journal entries {sorted(positions)}")
+    assert hits >= 20

@@ -1,26 +1,26 @@
-"""Durable runs across a killed IDE server: waiting runs stay answerable, interrupted runs
-resume over HTTP without repeating the model calls that finished."""
+"""Durable runs across a killed IDE server (SIGKILL of `tide ide` and of every process it
+started): runs killed at more than 20 points resume over HTTP to exactly the output of
+uninterrupted runs, without repeating a model call that finished, and a run waiting for a
+person stays waiting and answerable through every kill."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import sqlite3
-import time
-from collections import Counter
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.durable.test_kill import PROCEDURE, model_server, requests_made
-from tests.ide_backend.test_cli import start_ide
-
-__all__ = ["model_server"]
+from tests.durable.procedures import SERVED_SCRIPT, SERVED_WORKFLOW
+from tests.durable.processes import (
+    Ide,
+    ModelServer,
+    Progress,
+    StoreProbe,
+    check_calls,
+    model_server,
+    wait_until,
+)
 
 ASK = """
 writer = Agent { model = "scripted/default", api_base = "URL", system_prompt = "You write." }
@@ -32,116 +32,144 @@ Procedure {
   end
 }
 """
-
-
-class Server:
-    def __init__(self, workspace: Path) -> None:
-        self.workspace = workspace
-        self.process, self.url = start_ide("--workspace", str(workspace))
-
-    def kill(self) -> None:
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-    def restart(self) -> None:
-        self.kill()
-        self.process, self.url = start_ide("--workspace", str(self.workspace))
-
-    def get(self, path: str) -> Any:
-        return httpx.get(self.url + path, timeout=10).json()
-
-    def post(self, path: str, body: Any = None) -> httpx.Response:
-        return httpx.post(self.url + path, json=body, timeout=30)
-
-    def wait_for(self, run_id: str, *statuses: str, timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            detail: dict[str, Any] = self.get(f"api/runs/{run_id}")
-            if detail["status"] in statuses:
-                return detail
-            time.sleep(0.05)
-        raise AssertionError(f"run {run_id} is still {detail['status']}")
+# One run per topic at a time; every prompt names its run's topic.
+TOPICS = [f"zq{number}x" for number in range(8)]
+KILLS = 3
+# The uninterrupted runs are answered at once, the others at 40 tokens a second.
+FAST_SCRIPT = {**SERVED_SCRIPT, "replies": [{"repeat": True, "tokens_per_second": 5000}]}
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    workspace = tmp_path / "ws"
-    workspace.mkdir()
-    started = Server(workspace)
-    try:
-        yield started
-    finally:
-        if started.process.poll() is None:
-            started.process.send_signal(signal.SIGINT)
-            started.process.wait(20)
+def served(tmp_path: Path) -> Iterator[ModelServer]:
+    with model_server(tmp_path, SERVED_SCRIPT, rate=40) as server:
+        yield server
 
 
-def kinds(workspace: Path, run_id: str) -> Counter[str]:
-    with closing(sqlite3.connect(workspace / ".tide" / "runs.db")) as conn:
-        rows = conn.execute(
-            "SELECT type, data FROM events WHERE run_id = ? AND type NOT IN "
-            "('agent_stream_chunk', 'cost')",
-            (run_id,),
-        ).fetchall()
-    return Counter(f"{kind}:{json.loads(data).get('stage', '')}" for kind, data in rows)
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    path = tmp_path / "ws"
+    path.mkdir()
+    return path
 
 
-def wait_for_requests(url: str, count: int) -> None:
-    deadline = time.monotonic() + 60
-    while len(requests_made(url)) < count:
-        assert time.monotonic() < deadline, "the model was not asked in time"
-        time.sleep(0.02)
+def still_waiting(ide: Ide, run_id: str, request_id: str) -> None:
+    detail = ide.get(f"api/runs/{run_id}")
+    assert detail["status"] == "waiting"
+    assert [p["request_id"] for p in detail["pending"]] == [request_id]
+    assert [r["id"] for r in ide.get("api/runs?status=waiting")["runs"]] == [run_id]
 
 
-@pytest.mark.timeout(180)
-def test_a_waiting_run_survives_a_killed_server(server: Server, model_server: str) -> None:
-    (server.workspace / "ask.tac").write_text(ASK.replace("URL", f"{model_server}/v1"))
-    run_id = server.post("api/runs", {"path": "ask.tac", "inputs": {}}).json()["run_id"]
-    waiting = server.wait_for(run_id, "waiting")
-    request_id = waiting["pending"][0]["request_id"]
-    server.restart()
-    after = server.get(f"api/runs/{run_id}")
-    assert after["status"] == "waiting"
-    assert [p["request_id"] for p in after["pending"]] == [request_id]
-    listed = server.get("api/runs?status=waiting")["runs"]
-    assert [r["id"] for r in listed] == [run_id]
-    answered = server.post(f"api/runs/{run_id}/answer", {"request_id": request_id, "value": True})
-    assert answered.status_code == 202, answered.text
-    done = server.wait_for(run_id, "completed", "failed")
-    assert done["status"] == "completed", done["error"]
-    assert done["output"]["ok"] is True
-    made = Counter(requests_made(model_server))
-    assert sorted(made.values()) == [1, 1]  # "Say hello" before the kill, "Say bye" after
+def finished(ide: Ide, probe: StoreProbe, run_id: str) -> dict[str, Any]:
+    """The run's detail once it has completed (read from the store while it goes on)."""
+    wait_until(lambda: probe.status(run_id) in ("completed", "failed"), f"run {run_id}")
+    detail: dict[str, Any] = ide.get(f"api/runs/{run_id}")
+    assert detail["status"] == "completed", detail["error"]
+    return detail
+
+
+def of_topic(calls: list[str], topic: str) -> list[str]:
+    return [call for call in calls if topic in call]
+
+
+def take_up(ide: Ide, probe: StoreProbe, topic: str, run_id: str | None) -> str:
+    """Start the topic's run, or resume it; return once it has done something."""
+    if run_id is None:
+        body = {"path": "workflow.tac", "inputs": {"topic": topic}}
+        response = ide.post("api/runs", body)
+        assert response.status_code == 201, response.text
+        run_id = str(response.json()["run_id"])
+        start = Progress(0, 0)
+    else:
+        start = probe.progress(run_id)
+        response = ide.post(f"api/runs/{run_id}/resume")
+        assert response.status_code == 202, response.text
+
+    def moved() -> bool:
+        assert run_id is not None
+        return (
+            probe.progress(run_id).entries > start.entries
+            or probe.chunks_after(run_id, start.last_seq) > 0
+            or probe.status(run_id) == "completed"
+        )
+
+    wait_until(moved, f"run {run_id} ({topic}) to go on")
+    return run_id
 
 
 @pytest.mark.timeout(300)
-def test_killed_twice_mid_run_then_resumed_over_http(server: Server, model_server: str) -> None:
-    (server.workspace / "workflow.tac").write_text(PROCEDURE.replace("URL", f"{model_server}/v1"))
-    body = {"path": "workflow.tac", "inputs": {}}
-    reference_id = server.post("api/runs", body).json()["run_id"]
-    reference = server.wait_for(reference_id, "completed", "failed")
-    assert reference["status"] == "completed", reference["error"]
-    first = requests_made(model_server)
-    assert len(first) == 4
+def test_killed_at_twenty_points_then_resumed_over_http(
+    workspace: Path, served: ModelServer
+) -> None:
+    (workspace / "workflow.tac").write_text(SERVED_WORKFLOW.replace("URL", served.api_base))
+    (workspace / "ask.tac").write_text(ASK.replace("URL", served.api_base))
+    probe = StoreProbe(workspace)
+    options = ("--max-concurrent", str(len(TOPICS)))
+    ide = Ide(workspace, *options)
+    try:
+        served.use(FAST_SCRIPT)
+        references = [take_up(ide, probe, topic, None) for topic in TOPICS]
+        expected = {
+            topic: finished(ide, probe, run_id)["output"]
+            for topic, run_id in zip(TOPICS, references, strict=True)
+        }
+        made = served.calls()
+        reference_calls = {topic: of_topic(made, topic) for topic in TOPICS}
+        assert all(len(calls) == len(set(calls)) == 6 for calls in reference_calls.values())
+        asking = ide.post("api/runs", {"path": "ask.tac", "inputs": {}}).json()["run_id"]
+        wait_until(lambda: probe.status(asking) == "waiting", "the question")
+        request_id = ide.get(f"api/runs/{asking}")["pending"][0]["request_id"]
+        served.use(SERVED_SCRIPT)
 
-    run_id = server.post("api/runs", body).json()["run_id"]
-    wait_for_requests(model_server, 4 + 2)  # the planner's call done, a writer's in flight
-    server.restart()
-    assert server.get(f"api/runs/{run_id}")["error"]["kind"] == "interrupted"
-    resumed = server.post(f"api/runs/{run_id}/resume")
-    assert resumed.status_code == 202, resumed.text
-    wait_for_requests(model_server, len(requests_made(model_server)) + 1)
-    server.restart()
-    assert server.post(f"api/runs/{run_id}/resume").status_code == 202
-    done = server.wait_for(run_id, "completed", "failed")
-    assert done["status"] == "completed", done["error"]
-    assert done["output"] == reference["output"]
+        # Each server's life starts or resumes the runs one after the other, each once the one
+        # before has done something, in another order each time, then ends with a SIGKILL:
+        # the runs are stopped at as many points.
+        run_ids: dict[str, str] = {}
+        attempts: dict[str, list[list[str]]] = {topic: [] for topic in TOPICS}
+        hits: list[tuple[str, Progress]] = []
+        for life in range(KILLS + 1):
+            mark = len(served.calls())
+            shift = 3 * life % len(TOPICS)
+            order = [
+                t
+                for t in TOPICS[shift:] + TOPICS[:shift]
+                if t not in run_ids or not done(probe, run_ids[t])
+            ]
+            for topic in order:
+                run_ids[topic] = take_up(ide, probe, topic, run_ids.get(topic))
+            if life == KILLS:
+                break
+            ide.kill()
+            made = served.calls()[mark:]
+            for topic in order:
+                attempts[topic].append(of_topic(made, topic))
+                if not done(probe, run_ids[topic]):
+                    hits.append((topic, probe.progress(run_ids[topic])))
+            ide = Ide(workspace, *options)
+            still_waiting(ide, asking, request_id)
+        answer = {"request_id": request_id, "value": True}
+        answered = ide.post(f"api/runs/{asking}/answer", answer)
+        assert answered.status_code == 202, answered.text
+        assert finished(ide, probe, asking)["output"]["ok"] is True
+        for topic, run_id in run_ids.items():
+            assert finished(ide, probe, run_id)["output"] == expected[topic]
+        made = served.calls()[mark:]
+        for topic in order:
+            attempts[topic].append(of_topic(made, topic))
+        again = ide.post(f"api/runs/{run_ids[TOPICS[0]]}/resume")
+        assert again.status_code == 409
+        assert again.json()["error"]["code"] == "not_resumable"
+    finally:
+        ide.stop()
+        probe.close()
 
-    chain = Counter(requests_made(model_server)[4:])
-    assert set(chain) == set(first)
-    assert sum(chain.values()) - len(first) <= 2  # at most the call in flight at each kill
-    # No event twice: the same events as the uninterrupted run, but for the in-flight calls'.
-    assert kinds(server.workspace, run_id) == kinds(server.workspace, reference_id)
-    again = server.post(f"api/runs/{run_id}/resume")
-    assert again.status_code == 409
-    assert again.json()["error"]["code"] == "not_resumable"
+    said = [call for call in served.calls() if "Say " in call]
+    assert len(said) == len(set(said)) == 2  # "Say hello" before the kills, "Say bye" after
+    repeated = sum(check_calls(reference_calls[topic], attempts[topic]) for topic in TOPICS)
+    assert repeated <= len(hits)
+    assert len(set(hits)) == len(hits) >= 20
+    at = sorted({progress.entries for _, progress in hits})
+    print(f"{len(hits)} kills after journal entries {at}, {repeated} calls made again")
+
+
+def done(probe: StoreProbe, run_id: str) -> bool:
+    return probe.status(run_id) == "completed"

@@ -142,6 +142,18 @@ def test_user_mistakes_keep_their_message_and_exit_status(worker: Path) -> None:
     assert runs_served(worker) == before + 2
 
 
+def test_resume_and_answer_are_served_but_not_the_other_runs_commands(worker: Path) -> None:
+    before = runs_served(worker)
+    for action in ("resume", "answer"):
+        args = ("runs", action, "nope") + (("true",) if action == "answer" else ())
+        refused = tide(worker, *args)
+        assert refused.returncode == 2
+        assert "no run" in refused.stderr, refused.stderr
+    assert runs_served(worker) == before + 2
+    assert tide(worker, "runs", "--json").returncode == 0
+    assert runs_served(worker) == before + 2
+
+
 def test_other_import_time_settings_run_in_their_own_process(worker: Path) -> None:
     before = runs_served(worker)
     result = tide(
