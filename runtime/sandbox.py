@@ -93,7 +93,11 @@ class Sandbox:
             max_memory=max_memory,
             encoding=CODEC,
         )
+        # Where the procedure was when it was stopped (``stop_*``), and at the latest hook tick
+        # (``tick_*``): what a memory error names, as Lua calls no handler for it.
+        self._location = self.runtime.table()
         control = {
+            "location": self._location,
             "aborted": self.aborted,
             "out_of_memory": self._out_of_memory,
             "limits": self.runtime.table_from(
@@ -236,7 +240,9 @@ class Sandbox:
         }
         file, line = _innermost_procedure_frame(where or "")
         if file is None:
-            file, line = self._api.stop_location()
+            file, line = self._location["stop_file"], self._location["stop_line"]
+        if file is None:
+            file, line = self._location["tick_file"], self._location["tick_line"]
         return SandboxLimitError(
             "memory_limit" if reason == "memory" else reason,
             messages.get(reason, f"the run was stopped: {reason}"),

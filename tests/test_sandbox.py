@@ -226,12 +226,36 @@ BOMBS = {
 }
 
 
-@pytest.mark.parametrize("body", BOMBS.values(), ids=BOMBS.keys())
+# The line each bomb runs out of memory on (the procedure's body starts on line 3).
+BOMB_LINES = {
+    "table": 4,
+    "string": 3,
+    "doubling": 4,
+    "in_pcall": 3,
+    "in_coroutine": 3,
+    "in_resumed_coroutine": 4,
+    "kept_after_pcall": 4,
+    "kept_with_a_looping_handler": 4,
+}
+
+
+@pytest.mark.parametrize("name", BOMBS.keys())
 @pytest.mark.timeout(30)
-async def test_memory_bombs_are_stopped(body: str) -> None:
-    error = await failure(body, LIMITS.model_copy(update={"timeout_s": 60.0}))
+async def test_memory_bombs_are_stopped_naming_the_line(name: str) -> None:
+    error = await failure(BOMBS[name], LIMITS.model_copy(update={"timeout_s": 60.0}))
     assert error.kind == "memory_limit"
     assert "ran out of memory" in error.message
+    assert error.file is not None and error.file.endswith(".tac"), error
+    assert error.line == BOMB_LINES[name], error
+
+
+def test_lua_heap_exhaustion_names_the_line_in_a_bare_sandbox() -> None:
+    sandbox = Sandbox({}, max_memory=16 * 1024 * 1024)
+    chunk = sandbox.compile("local s = 'x'\nlocal n = 0\nwhile true do\n  s = s .. s\nend", "t.lua")
+    with pytest.raises(SandboxLimitError) as caught:
+        sandbox.call(chunk)
+    assert caught.value.kind == "memory_limit"
+    assert (caught.value.file, caught.value.line) == ("t.lua", 4)
 
 
 @pytest.mark.timeout(30)

@@ -3,7 +3,7 @@
 -- procedure code sees. Procedure code never gets `debug`, `load`, `os`, `io`, `package` or
 -- `collectgarbage`; it reaches Python only through the `host` functions wrapped here.
 
-local debug_sethook, debug_getinfo = debug.sethook, debug.getinfo
+local debug_sethook, debug_gethook, debug_getinfo = debug.sethook, debug.gethook, debug.getinfo
 local raw_load, raw_error, raw_pcall, raw_xpcall = load, error, pcall, xpcall
 local raw_select, raw_type, raw_setmetatable, raw_rawget = select, type, setmetatable, rawget
 local raw_rawset, raw_pairs, raw_tostring = rawset, pairs, tostring
@@ -54,21 +54,52 @@ return function(control, calls, hook_count)
   -- A count hook asks Python whether the run was cancelled or is out of time, and raises if so.
   -- Once tripped it raises on every call, so a `pcall` that swallows one error cannot keep going.
   -- Where the procedure was when the run was stopped, for the error to name.
-  local stop_file, stop_line
+  -- Written here, read by Python as a plain table (calling Lua then could trip the hook).
+  local location = control.location
   local function note_stop()
     -- 1 is this function, 2 `pcall`, 3 the hook, 4 the code it interrupted.
     local info = debug_getinfo(4, "Sl")
     if info and info.source ~= PRELUDE_SOURCE and (info.currentline or 0) > 0 then
-      stop_file, stop_line = info.short_src, info.currentline
+      location.stop_file, location.stop_line = info.short_src, info.currentline
+    end
+  end
+  -- Where procedure code was at the latest tick. Running out of memory unwinds the stack
+  -- before anything can look at it (Lua calls no message handler for that error), so this is
+  -- the line a memory error names. Each call from Python ticks early once (FIRST_TICK
+  -- instructions), so that code that fills the memory at once is located too.
+  local FIRST_TICK = 64
+  local function note_tick()
+    -- 1 is this function, 2 the hook, 3 the code it interrupted (maybe a C function).
+    for level = 3, 12 do
+      local info = debug_getinfo(level, "Sl")
+      if not info then return end
+      if info.source ~= PRELUDE_SOURCE and info.what ~= "C" and (info.currentline or 0) > 0 then
+        location.tick_file, location.tick_line = info.short_src, info.currentline
+        return
+      end
     end
   end
   local function hook()
     if aborted() then
-      if not stop_file then raw_pcall(note_stop) end
+      if not location.stop_file then raw_pcall(note_stop) end
       raw_error(STOPPED, 0)
     end
+    note_tick()
+    local _, _, count = debug_gethook()
+    if count ~= hook_count then debug_sethook(hook, "", hook_count) end
   end
   debug_sethook(hook, "", hook_count)
+  -- A coroutine that ran out of memory keeps its stack: where it was is known exactly.
+  local function note_coroutine_frame(co)
+    for level = 0, 10 do
+      local info = debug_getinfo(co, level, "Sl")
+      if not info then return end
+      if info.source ~= PRELUDE_SOURCE and info.what ~= "C" and (info.currentline or 0) > 0 then
+        location.tick_file, location.tick_line = info.short_src, info.currentline
+        return
+      end
+    end
+  end
 
   -- After any caught error, re-raise if the run has been stopped: user code must not be able to
   -- catch a cancellation, a time-out, or running out of memory.
@@ -96,8 +127,13 @@ return function(control, calls, hook_count)
     return co
   end
 
+  local function located_resume(co, ok, ...)
+    if not ok and ... == "not enough memory" then raw_pcall(note_coroutine_frame, co) end
+    return ok, ...
+  end
+
   local function safe_resume(co, ...)
-    return rethrow_if_stopped(co_resume(co, ...))
+    return rethrow_if_stopped(located_resume(co, co_resume(co, ...)))
   end
 
   local function co_wrap_hooked(f)
@@ -271,6 +307,7 @@ return function(control, calls, hook_count)
       if piece == 0 then return "" end
       -- Larger than the whole memory limit: it would run out of memory, so it does now.
       if n * piece > MAX_BYTES then
+        location.stop_file, location.stop_line = where(2)
         control.out_of_memory()
         raw_error(STOPPED, 0)
       end
@@ -610,6 +647,7 @@ return function(control, calls, hook_count)
   local api = {}
   -- How Python calls procedure code: every error arrives as text with file:line.
   function api.call(f, ...)
+    debug_sethook(hook, "", FIRST_TICK)
     return finish(raw_xpcall(f, on_error, ...))
   end
   function api.compile(source, chunkname)
@@ -623,7 +661,6 @@ return function(control, calls, hook_count)
   end
   api.is_handle = function(value) return handles[value] == true end
   api.identity = function(value) return str_format("%p", value) end
-  api.stop_location = function() return stop_file, stop_line end
   -- The standard library (library.lua) installs its globals with the prelude's own helpers.
   api.install_library = function(install)
     library_modules = install(env, { namespace = namespace, where = where, pcall = safe_pcall }, host)
