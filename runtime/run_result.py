@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 Status = Literal["completed", "failed", "cancelled", "waiting"]
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
     run_id: str
     status: Status
@@ -32,6 +32,12 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.status == "completed"
+
+    def __repr__(self) -> str:
+        # Short whatever the run holds: asyncio's runner formats the result of the task it ran
+        # when it ends, and a full repr of a state near the memory limit is several times it.
+        error = f", error={self.error.kind!r}" if self.error is not None else ""
+        return f"RunResult(run_id={self.run_id!r}, status={self.status!r}{error})"
 
 
 def tool_calls_of(host: Host | None) -> dict[str, list[dict[str, Any]]]:

@@ -176,7 +176,12 @@ def handle(args: argparse.Namespace) -> int:
     from runtime.executor.watchdog import Watchdog
 
     # Only a run that streams has handlers: a watchdog among them would make it stream.
-    watchdog = Watchdog(config.timeout_s, config.inspect_timeout_s, follows=bool(handlers))
+    watchdog = Watchdog(
+        config.timeout_s,
+        config.inspect_timeout_s,
+        follows=bool(handlers),
+        max_memory=config.max_memory,
+    )
     if handlers:
         handlers.insert(0, watchdog)
     try:

@@ -1,19 +1,37 @@
 """A watchdog for a run in the current process (``tide run``): if the run has not ended its
 timeout plus a grace after it started (or after the procedure's top level should have been
 read), the process says so and exits. A run stuck in a call into Lua's C library cannot be
-stopped from inside the process any other way; the store shows such a run as interrupted."""
+stopped from inside the process any other way; the store shows such a run as interrupted.
+
+Memory too: the run's own accounting fails it before it passes its limit, but copies it
+does not see (a library's, the allocator's) could take the process further. Once the run has
+started, the watchdog reads the process's resident memory every ``SAMPLE_S``; past what it
+held when the run started plus the run's limit plus ``MEMORY_OVERHEAD``, the process says so
+and exits.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 import threading
+from pathlib import Path
 
 from runtime.events import TERMINAL_TYPES, Event
 
 # Exit status of a run that failed (as ``tide run`` reports any failed run).
 EXIT_FAILED = 1
 PREPARE_SLACK_S = 60.0
+# What a run may make the process hold beyond its memory limit: transient copies of values
+# crossing the boundary, events on their way out, the interpreter's own garbage.
+MEMORY_OVERHEAD = 128 * 1024 * 1024
+SAMPLE_S = 0.02
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def resident_bytes() -> int:
+    """The process's resident memory now."""
+    return int(Path("/proc/self/statm").read_text().split()[1]) * _PAGE
 
 
 class Watchdog:
@@ -21,13 +39,23 @@ class Watchdog:
     for the run's timeout, disarmed at its end."""
 
     def __init__(
-        self, timeout_s: float, inspect_s: float, *, grace_s: float = 1.0, follows: bool = True
+        self,
+        timeout_s: float,
+        inspect_s: float,
+        *,
+        grace_s: float = 1.0,
+        follows: bool = True,
+        max_memory: int | None = None,
     ) -> None:
         """``follows``: it will be given the run's events (else it allows for the longest a
-        procedure may take to read, then run)."""
+        procedure may take to read, then run). ``max_memory``: the run's memory limit, which
+        the process's resident memory is held to once the run has started (plus what it held
+        then and ``MEMORY_OVERHEAD``)."""
         self.timeout_s = timeout_s
         self.grace_s = grace_s
+        self.max_memory = max_memory
         self._timer: threading.Timer | None = None
+        self._sampling: threading.Event | None = None
         # Before the run starts: reading the procedure, and loading the model libraries to
         # check credentials, which takes seconds on a busy machine.
         reading = min(inspect_s, timeout_s) + PREPARE_SLACK_S
@@ -36,6 +64,12 @@ class Watchdog:
     def log(self, event: Event) -> None:
         if event.type == "run_started":
             self._arm(self.timeout_s + self.grace_s)
+            if self.max_memory is not None and self._sampling is None:
+                self._sampling = threading.Event()
+                ceiling = resident_bytes() + self.max_memory + MEMORY_OVERHEAD
+                threading.Thread(
+                    target=_watch_memory, args=(self._sampling, ceiling), daemon=True
+                ).start()
         elif event.type in TERMINAL_TYPES:
             self.disarm()
 
@@ -43,6 +77,8 @@ class Watchdog:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._sampling is not None:
+            self._sampling.set()
 
     def _arm(self, seconds: float) -> None:
         self.disarm()
@@ -51,12 +87,24 @@ class Watchdog:
         self._timer.start()
 
 
-def _fire() -> None:
-    message = (
+def _watch_memory(stopped: threading.Event, ceiling: int) -> None:
+    while not stopped.wait(SAMPLE_S):
+        held = resident_bytes()
+        if held > ceiling:
+            _fire(
+                f"error: the procedure ran out of memory (the process held {held >> 20} MiB, "
+                f"more than its run's limit allows): the process stops here\n"
+                "  hint: keep less in State, logs and tool results\n"
+            )
+
+
+def _fire(
+    message: str = (
         "error: the procedure ran out of time, inside a call that could not be interrupted: "
         "the process stops here\n"
         "  hint: raise the limit with --timeout SECONDS, or look for a loop that never ends\n"
-    )
+    ),
+) -> None:
     try:
         sys.stdout.flush()
         os.write(2, message.encode())
