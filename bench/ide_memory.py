@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 
 import httpx
+from engine import tree_rss_mib
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 MIB = 1024 * 1024
 LOG_CHARS = 60_000
 LOUD = """
@@ -37,22 +37,6 @@ Procedure {
   end
 }
 """
-
-
-def tree_rss_mib(pid: int) -> float:
-    """Resident memory of ``pid`` and all its descendants."""
-    total, pending = 0, [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        found = re.search(r"VmRSS:\s+(\d+) kB", status)
-        total += int(found[1]) if found else 0
-        pending += [int(c) for c in children]
-    return total / 1024
 
 
 def start_ide(workspace: Path, executors: bool) -> tuple[subprocess.Popen[bytes], str]:

@@ -68,15 +68,19 @@ return function(control, calls, hook_count)
   -- the line a memory error names. Each call from Python ticks early once (FIRST_TICK
   -- instructions), so that code that fills the memory at once is located too.
   local FIRST_TICK = 64
-  local function note_tick()
-    -- 1 is this function, 2 the hook, 3 the code it interrupted (maybe a C function).
-    for level = 3, 12 do
-      local info = debug_getinfo(level, "Sl")
+  -- Notes the innermost frame of procedure code from `level` on: of the coroutine `co` (a
+  -- coroutine that ran out of memory keeps its stack: where it was is known exactly), or of
+  -- the code running now (levels counted from the caller of this function).
+  local function note_tick(co, level)
+    for _ = 1, 10 do
+      local info
+      if co then info = debug_getinfo(co, level, "Sl") else info = debug_getinfo(level + 1, "Sl") end
       if not info then return end
       if info.source ~= PRELUDE_SOURCE and info.what ~= "C" and (info.currentline or 0) > 0 then
         location.tick_file, location.tick_line = info.short_src, info.currentline
         return
       end
+      level = level + 1
     end
   end
   local function hook()
@@ -84,22 +88,11 @@ return function(control, calls, hook_count)
       if not location.stop_file then raw_pcall(note_stop) end
       raw_error(STOPPED, 0)
     end
-    note_tick()
+    note_tick(nil, 2)  -- 1 is this hook, 2 the code it interrupted (maybe a C function)
     local _, _, count = debug_gethook()
     if count ~= hook_count then debug_sethook(hook, "", hook_count) end
   end
   debug_sethook(hook, "", hook_count)
-  -- A coroutine that ran out of memory keeps its stack: where it was is known exactly.
-  local function note_coroutine_frame(co)
-    for level = 0, 10 do
-      local info = debug_getinfo(co, level, "Sl")
-      if not info then return end
-      if info.source ~= PRELUDE_SOURCE and info.what ~= "C" and (info.currentline or 0) > 0 then
-        location.tick_file, location.tick_line = info.short_src, info.currentline
-        return
-      end
-    end
-  end
 
   -- After any caught error, re-raise if the run has been stopped: user code must not be able to
   -- catch a cancellation, a time-out, or running out of memory.
@@ -128,7 +121,7 @@ return function(control, calls, hook_count)
   end
 
   local function located_resume(co, ok, ...)
-    if not ok and ... == "not enough memory" then raw_pcall(note_coroutine_frame, co) end
+    if not ok and ... == "not enough memory" then raw_pcall(note_tick, co, 0) end
     return ok, ...
   end
 
