@@ -103,6 +103,9 @@ async def score(config: EvaluatorConfig, run: CaseRun, judge: Judge | None) -> S
             return Score(True, "no expected output")
         if name:
             expected = expected.get(name) if isinstance(expected, dict) else None
+        elif isinstance(expected, dict) and isinstance(value, dict):
+            # The expected output names the fields that matter; others the output has are free.
+            value = {key: value.get(key) for key in expected}
         ok = found and _equal(value, expected)
         return Score(ok, "" if ok else f"got {display(value)}, expected {display(expected)}")
     if kind in ("contains", "contains_any"):

@@ -96,6 +96,23 @@ def test_failing_evaluators_say_why(tmp_path: Path) -> None:
     ]
 
 
+def test_an_expected_output_compares_only_the_fields_it_names(tmp_path: Path) -> None:
+    body = """
+    dataset = {
+      { name = "ada", inputs = { name = "Ada" }, expected_output = { greeting = "Hello, Ada!" } },
+      { name = "bob", inputs = { name = "Bob" }, expected_output = { greeting = "Hi", length = 3 } },
+    },
+    evaluators = { field.equals_expected{} },
+    """
+    ada, bob = evaluate(tmp_path, body).cases
+    assert ada.runs[0].passed
+    [(_, score)] = bob.runs[0].scores
+    assert not score.passed
+    got, expected = score.detail.split(", expected ")
+    assert json.loads(got.removeprefix("got ")) == {"greeting": "Hello, Bob!", "length": 3}
+    assert json.loads(expected) == {"greeting": "Hi", "length": 3}
+
+
 def test_runs_dataset_file_and_thresholds(tmp_path: Path) -> None:
     (tmp_path / "cases.jsonl").write_text(
         json.dumps({"name": "ada", "inputs": {"name": "Ada"}}) + "\n"
