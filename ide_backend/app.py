@@ -37,7 +37,8 @@ from ide_backend.workspace import Workspace
 from runtime import __version__
 from runtime.api import Runtime
 from runtime.executor import ExecutorPool
-from runtime.store import SQLiteStore
+from runtime.store import default_store_path
+from runtime.store.opening import open_history
 
 # The real-model client (DSPy and LiteLLM) takes seconds to import: done in a thread at start
 # rather than in the event loop on the first run, where it would stall every stream.
@@ -90,7 +91,8 @@ def create_app(
             raise RuntimeError("this Tide app is already started")
         workspace = Workspace(config.workspace, max_bytes=config.max_body_bytes)
         limiter = anyio.CapacityLimiter(VALIDATION_THREADS)
-        store = SQLiteStore.for_workspace(config.workspace)
+        # A history that cannot be written is served read-only: runs are refused, saying why.
+        store = open_history(default_store_path(config.workspace))
         try:
             async with (
                 Runtime(config.runtime) as runtime,

@@ -69,13 +69,16 @@ def handle(args: argparse.Namespace) -> int:
     # The history is opened now, where a file that is not one can be reported plainly, rather
     # than in the server's start-up.
     from runtime.store import default_store_path
-    from runtime.store.opening import StoreError, open_store
+    from runtime.store.opening import StoreError, open_history, read_only_note
 
     try:
-        open_store(default_store_path(workspace)).close()
+        history = open_history(default_store_path(workspace))
     except StoreError as exc:
         print_error(exc.message, exc.hint)
         return EXIT_USAGE
+    history.close()
+    if history.readonly:
+        print(read_only_note(history.path, "the IDE shows it, and refuses to start runs"))
     token = args.token
     if token is not None and not token.strip():
         print_error(

@@ -50,6 +50,8 @@ def from_tide_error(exc: TideError) -> ApiError:
         message = f"{message} (hint: {exc.hint})"
     if isinstance(exc, InputValidationError):
         return ApiError(422, message, "invalid_inputs")
+    if exc.kind == "read_only":
+        return ApiError(409, message, exc.kind)  # the server's state, not the request's fault
     return ApiError(400, message, exc.kind)
 
 

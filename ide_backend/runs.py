@@ -35,6 +35,7 @@ from runtime.resume import NotResumable, UnknownRun, open_resumed_run
 from runtime.run import Run
 from runtime.source import ProcedureSource
 from runtime.store import ExecutionStore, RunRecord, StoreHandler
+from runtime.store.opening import refuse_read_only
 
 log = logging.getLogger("tide.ide")
 
@@ -160,6 +161,7 @@ class RunManager:
         (syntax, declarations, inputs, a model without credentials) before anything starts."""
         if self._group is None:
             raise RuntimeError("the run manager is not running")
+        refuse_read_only(self.store, "a new run")
         if not mock:
             # Checking a real model's credentials imports the modules being loaded.
             await self._preloaded.wait()
@@ -202,6 +204,7 @@ class RunManager:
         its watchers may still follow. Raises ``TideError``s for a run that cannot be resumed."""
         if self._group is None:
             raise RuntimeError("the run manager is not running")
+        refuse_read_only(self.store, "a resumed run")
         await self._preloaded.wait()
         known = self.get(run_id)
         if known is not None and not known.done.is_set():

@@ -21,6 +21,7 @@ from runtime.human_fields import InvalidAnswer
 from runtime.journal import DivergedError
 from runtime.resume import NotResumable, UnknownRun
 from runtime.store.journal import RequestMismatch
+from runtime.store.opening import refuse_read_only
 
 if TYPE_CHECKING:
     from ide_backend.runs import LiveRun, RunManager
@@ -63,6 +64,10 @@ async def answer_run(request: Request) -> JSONResponse:
         raise ApiError(422, "give the 'request_id' being answered, and its 'value'")
     if await app.store.get_run(run_id) is None:
         raise ApiError(404, f"no run '{run_id}'")
+    try:
+        refuse_read_only(app.store, "an answer")
+    except TideError as exc:
+        raise from_tide_error(exc) from None
     await app.store.flush()  # the run's request is on disk before it is answered there
     try:
         await app.store.answer_request(run_id, data["request_id"], data.get("value"), "person")

@@ -142,9 +142,11 @@ async def stored_batches(ide: Services, run_id: str, after: int) -> AsyncIterato
             quiet_s = 0.0
             continue
         if quiet_s >= REAP_AFTER_S:
-            # The process recording it may have died: then the store ends the run, and so this.
-            await ide.store.reap_abandoned()
+            # The process recording it may have died: then the store writes the run's end,
+            # which this sends next.
             quiet_s = 0.0
+            if run_id in await ide.store.reap_abandoned():
+                continue
         record = await ide.store.get_run(run_id)
         if record is None or record.finished:
             return

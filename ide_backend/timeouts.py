@@ -27,6 +27,8 @@ class Resumes(Protocol):
 
 async def watch_timeouts(manager: Resumes) -> None:
     """Answer with its default each question whose timeout has passed, and resume its run."""
+    if manager.store.readonly:
+        return  # nothing can be answered in a history that cannot be written
     while True:
         await anyio.sleep(TIMEOUT_POLL_S)
         try:

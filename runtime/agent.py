@@ -8,6 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from dataclasses import replace
+from traceback import format_exc
 from typing import Any
 
 import anyio
@@ -96,10 +97,8 @@ class _Turn:
         except TideError as exc:
             raise self._fail(exc) from None
         except Exception as exc:
-            error = InternalError(
-                f"agent '{session.name}' failed unexpectedly: {type(exc).__name__}: {exc}"
-            )
-            raise self._fail(error) from exc
+            message = f"agent '{session.name}' failed unexpectedly: {type(exc).__name__}: {exc}"
+            raise self._fail(InternalError(message, detail=format_exc())) from exc
         except BaseException as exc:
             if isinstance(exc, anyio.get_cancelled_exc_class()):
                 self._fail(AgentError("the run was cancelled", kind="cancelled"))

@@ -7,6 +7,7 @@ import contextlib
 import inspect
 import math
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 import anyio
@@ -35,6 +36,8 @@ class EventBus:
         self._drained = anyio.Event()
         # A resumed run replays what is already stored: events up to this seq are not sent again.
         self._stored_through = 0
+        # Seqs taken by events that began or ended an attempt: a replay never emits them again.
+        self._boundaries: frozenset[int] = frozenset()
         # Per handler, events sent to it and not yet handled; set when someone waits on it.
         self._backlog: list[int] = []
         self._progress: anyio.Event | None = None
@@ -51,10 +54,21 @@ class EventBus:
             self._running += 1
             task_group.start_soon(self._feed, index, handler, receive)
 
-    def replaying(self, stored_through: int) -> None:
+    def replaying(self, stored_through: int, boundaries: Iterable[int] = ()) -> None:
         """Events numbered up to ``stored_through`` are already recorded (a resumed run):
-        numbering goes on as usual, but those are not dispatched again."""
+        numbering goes on as usual, stepping over ``boundaries`` (the seqs of the events that
+        began or ended the earlier attempts), but those are not dispatched again."""
         self._stored_through = stored_through
+        self._boundaries = frozenset(boundaries)
+
+    def resumed_start(self, kind: type[E], **fields: Any) -> E:
+        """Emit a resumed run's start after everything stored, then number the replay from
+        where the first attempt's start left it."""
+        self._seq = self._stored_through
+        event = self.emit(kind, **fields)
+        self._boundaries |= {event.seq}
+        self._seq = 1
+        return event
 
     def set_seq(self, seq: int) -> None:
         """Continue numbering after ``seq`` (a replayed effect: its events are stored)."""
@@ -62,17 +76,18 @@ class EventBus:
 
     def go_live(self) -> None:
         """From here on every event is new: number after everything already stored."""
-        self._seq = max(self._seq, self._stored_through)
+        self._seq = max(self._seq, self._stored_through, *self._boundaries, 0)
 
     def next_seq(self) -> int:
         """Reserve the next sequence number, for an event built by the caller."""
         self._seq += 1
+        while self._seq in self._boundaries:
+            self._seq += 1
         return self._seq
 
     def emit(self, kind: type[E], **fields: Any) -> E:
         """Build, number and dispatch an event. Call from the event loop's thread."""
-        self._seq += 1
-        event = kind(run_id=self.run_id, seq=self._seq, **fields)
+        event = kind(run_id=self.run_id, seq=self.next_seq(), **fields)
         self.dispatch(event)  # type: ignore[arg-type]
         return event
 

@@ -14,6 +14,7 @@ from runtime.events import (
     AgentStreamChunkEvent,
     AgentTurnEvent,
     CostEvent,
+    ErrorInfo,
     Event,
     HumanRequestEvent,
     HumanResponseEvent,
@@ -51,14 +52,22 @@ def _short(value: Any, limit: int = 160) -> str:
 
 
 class ConsoleHandler:
-    """Prints a run as it happens. ``show_output`` prints the final output at the end."""
+    """Prints a run as it happens. ``show_output`` prints the final output at the end;
+    ``debug`` prints what a failed component said (``ErrorInfo.detail``: a provider's own
+    message, a traceback) under each error."""
 
     def __init__(
-        self, file: IO[str] | None = None, *, show_output: bool = True, verbose: bool = False
+        self,
+        file: IO[str] | None = None,
+        *,
+        show_output: bool = True,
+        verbose: bool = False,
+        debug: bool = False,
     ) -> None:
         self.console = Console(file=file or sys.stdout, highlight=False, soft_wrap=True)
         self.show_output = show_output
         self.verbose = verbose
+        self.debug = debug
         self._streaming: tuple[str, int] | None = None
 
     def log(self, event: Event) -> None:
@@ -73,8 +82,10 @@ class ConsoleHandler:
 
     def _on_run_started(self, event: RunStartedEvent) -> None:
         inputs = " ".join(f"{k}={_short(v, 40)}" for k, v in event.inputs.items())
+        resumed = " [bold]resumed[/]" if event.resumed else ""
         self.console.print(
-            f"[bold]▶ {escape(event.procedure)}[/] [dim]run {event.run_id} {escape(inputs)}[/]"
+            f"[bold]▶ {escape(event.procedure)}[/]{resumed} "
+            f"[dim]run {event.run_id} {escape(inputs)}[/]"
         )
 
     def _on_agent_turn(self, event: AgentTurnEvent) -> None:
@@ -87,6 +98,11 @@ class ConsoleHandler:
             self._end_stream()
             error = event.error.message if event.error else "failed"
             self.console.print(f"  [red]✗ turn failed: {escape(error)}[/]")
+            self._detail(event.error)
+
+    def _detail(self, error: ErrorInfo | None) -> None:
+        if self.debug and error is not None and error.detail:
+            self.console.print(f"  [dim]detail:[/] {escape(error.detail.rstrip())}")
 
     def _on_agent_stream_chunk(self, event: AgentStreamChunkEvent) -> None:
         key = (event.agent, event.turn)
@@ -209,6 +225,7 @@ class ConsoleHandler:
         self.console.print(f"\n[bold red]✗ failed[/] {escape(prefix + event.error.message)}")
         if event.error.hint:
             self.console.print(f"  [yellow]hint:[/] {escape(event.error.hint)}")
+        self._detail(event.error)
         if event.partial_text:
             self.console.print(
                 f"  [dim]partial text kept ({len(event.partial_text)} characters)[/]"

@@ -18,12 +18,15 @@ class TideError(Exception):
         file: str | None = None,
         line: int | None = None,
         hint: str | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.file = file
         self.line = line
         self.hint = hint
+        # What the component that failed said (a provider's error, a traceback), for --debug.
+        self.detail = detail
 
     def locate(self, file: str | None, line: int | None) -> None:
         """Record where the error happened, unless it already knows."""
@@ -32,7 +35,12 @@ class TideError(Exception):
 
     def info(self) -> ErrorInfo:
         return ErrorInfo(
-            kind=self.kind, message=self.message, file=self.file, line=self.line, hint=self.hint
+            kind=self.kind,
+            message=self.message,
+            file=self.file,
+            line=self.line,
+            hint=self.hint,
+            detail=self.detail,
         )
 
     def __str__(self) -> str:
@@ -100,16 +108,11 @@ class AgentError(TideError):
         *,
         kind: str = "agent",
         partial_text: str = "",
-        detail: str | None = None,
         **kwargs: object,
     ) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.kind = kind
         self.partial_text = partial_text
-        self.detail = detail
-
-    def info(self) -> ErrorInfo:
-        return super().info().model_copy(update={"detail": self.detail})
 
 
 class InternalError(TideError):

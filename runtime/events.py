@@ -69,6 +69,9 @@ class RunStartedEvent(_EventBase):
     procedure: str
     inputs: dict[str, Any] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
+    # The run goes on after a stop (``tide runs resume``): its earlier events, up to the
+    # ``run_failed`` that ended them, come before this one, under the same run id.
+    resumed: bool = False
 
 
 class RunCompletedEvent(_EventBase):

@@ -85,8 +85,9 @@ class Slot:
     args_hash: str
     summary: str
     entry: JournalEntry | None = None
-    # The model a model call asks.
-    model: str | None = None
+    # A model call's client and request (to estimate what a repeated call cost before).
+    client: ModelClient | None = None
+    request: ModelRequest | None = None
 
     @property
     def is_leaf_answer(self) -> bool:
@@ -109,11 +110,17 @@ class Journal:
         entries: list[JournalEntry] | None = None,
         *,
         stored_through: int = 0,
+        boundaries: list[int] | None = None,
+        earlier_ms: float = 0.0,
     ) -> None:
         self.run_id = run_id
         self.store = store
         self.entries = {e.position: e for e in entries or []}
         self.stored_through = stored_through
+        # A resumed run: the seqs of the stored events that began or ended its attempts, and
+        # how long those attempts ran.
+        self.boundaries = list(boundaries or [])
+        self.earlier_ms = earlier_ms
         # Positions below this were reached by the first attempt: replaying until then.
         self.replay_end = max(
             (max(e.position + 1, e.end_position) for e in self.entries.values()), default=1
@@ -145,19 +152,26 @@ class Journal:
         self.bus = bus
         self.store_handler = store_handler
         self.state = state
-        if self.resumed:
-            bus.replaying(self.stored_through)
 
     # -- positions ----------------------------------------------------------------------------
 
-    def begin(self, kind: str, name: str, args: Any, *, model: str | None = None) -> Slot:
+    def begin(
+        self,
+        kind: str,
+        name: str,
+        args: Any,
+        *,
+        client: ModelClient | None = None,
+        request: ModelRequest | None = None,
+    ) -> Slot:
         """Take the next position for an effect; the journal's entry there when it has one."""
         position = self._next
         self._next += 1
         key = (kind, name)
         ordinal = self._ordinals[key]
         self._ordinals[key] += 1
-        slot = Slot(position, kind, name, ordinal, args_hash(args), summarize(args), model=model)
+        slot = Slot(position, kind, name, ordinal, args_hash(args), summarize(args))
+        slot.client, slot.request = client, request
         entry = self.entries.get(position)
         if entry is not None:
             self._check(slot, entry)
@@ -333,7 +347,7 @@ class JournaledClient:
         }
         # The previous call's entry is on disk before this one is paid for.
         await journal.store.journal_durable()
-        slot = journal.begin("model", request.agent, args, model=request.model)
+        slot = journal.begin("model", request.agent, args, client=self.inner, request=request)
         if slot.entry is not None:
             for item in _replayed_items(slot.entry.value):
                 yield item

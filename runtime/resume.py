@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime.errors import TideError
-from runtime.events import AgentStreamChunkEvent, CostEvent
+from runtime.events import AgentStreamChunkEvent, CostEvent, RunStartedEvent
 from runtime.journal import DivergedError, Journal, Slot
 from runtime.source import ProcedureSource
 from runtime.store import INTERRUPTED
 from runtime.store.handler import StoreHandler
 from runtime.store.journal import RUN_POSITION, JournalEntry, RequestMismatch
+from runtime.turn_account import TurnAccount
 
 if TYPE_CHECKING:
     from runtime.run import Run
@@ -118,8 +119,14 @@ async def open_resumed_run(
         )
     spec: dict[str, Any] = header.value
     source = load_recorded_source(spec)
-    stored_through = await store.last_seq(record.id)
-    journal = Journal(record.id, store, entries, stored_through=stored_through)
+    journal = Journal(
+        record.id,
+        store,
+        entries,
+        stored_through=await store.last_seq(record.id),
+        boundaries=await store.attempt_boundaries(record.id),
+        earlier_ms=record.totals.duration_ms,
+    )
     handlers = list(options.pop("handlers", None) or [])
     if not any(isinstance(h, StoreHandler) for h in handlers):
         handlers.append(StoreHandler(store))
@@ -174,37 +181,40 @@ def first_difference(before: str, after: str) -> tuple[int, str, str]:
 
 async def _interrupted_attempt(
     store: ExecutionStore, run_id: str, entries: list[JournalEntry]
-) -> dict[tuple[str, int], str]:
-    """The text each turn had streamed after the last journaled effect: the call in flight
+) -> dict[tuple[str, int], list[str]]:
+    """The chunks each turn had streamed after the last journaled effect: the call in flight
     when the run stopped."""
     after = max((e.seq for e in entries), default=0)
-    texts: dict[tuple[str, int], str] = {}
+    chunks: dict[tuple[str, int], list[str]] = {}
     for event in await store.read_events(run_id, after=after):
-        if isinstance(event, AgentStreamChunkEvent):
-            key = (event.agent, event.turn)
-            texts[key] = texts.get(key, "")[: event.offset] + event.chunk_text
-    return texts
+        if isinstance(event, RunStartedEvent):
+            chunks.clear()  # an earlier attempt's call, counted when that attempt resumed
+        elif isinstance(event, AgentStreamChunkEvent):
+            chunks.setdefault((event.agent, event.turn), []).append(event.chunk_text)
+    return chunks
 
 
-def _account_interrupted(run: Run, slot: Slot, texts: dict[tuple[str, int], str]) -> None:
+def _account_interrupted(run: Run, slot: Slot, chunks: dict[tuple[str, int], list[str]]) -> None:
     """The first live effect of a resumed run repeats the call that was in flight: what that
-    call had streamed is counted as an estimated usage of its first attempt."""
-    if slot.kind != "model" or not texts:
+    call sent and had streamed is counted, as an estimate, against its first attempt."""
+    if slot.kind != "model" or slot.request is None:
         return
-    for (agent, turn), text in texts.items():
+    for (agent, turn), texts in chunks.items():
         if agent != slot.name:
             continue
+        text = "".join(texts)
+        account = TurnAccount(llm_calls=1, chunks=len(texts), finish_reason=INTERRUPTED)
+        account.add_estimate(slot.client, slot.request.messages, texts)
+        if not account.usage_estimated:
+            # A client that cannot count: about four characters a token.
+            account.completion_tokens = max(len(texts), len(text) // 4)
+            account.usage_estimated = True
+        fields = account.cost_fields()
+        fields.update(duration_ms=0.0, first_visible_token_ms=None)
+        model = slot.client.model if slot.client is not None else slot.request.model
+        provider = slot.client.provider if slot.client is not None else "?"
         cost = run.bus.emit(
-            CostEvent,
-            agent=agent,
-            turn=turn,
-            model=slot.model or "?",
-            provider="interrupted",
-            completion_tokens=max(1, len(text) // 4),
-            total_tokens=max(1, len(text) // 4),
-            chunks=0,
-            finish_reason=INTERRUPTED,
-            streamed=True,
+            CostEvent, agent=agent, turn=turn, model=model, provider=provider, **fields
         )
         run.note_usage(cost)
         run.note_partial(text)

@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from functools import partial
+from traceback import format_exc
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -35,7 +36,6 @@ from runtime.events import (
     RunCancelledEvent,
     RunCompletedEvent,
     RunFailedEvent,
-    RunStartedEvent,
     RunTotals,
     ToolCallEvent,
 )
@@ -197,16 +197,10 @@ class Run(RunLibraryEffects):
         async with anyio.create_task_group() as handler_group:
             self.bus.start(handler_group)
             try:
-                self.bus.emit(
-                    RunStartedEvent,
-                    procedure=self.source.display_name,
-                    inputs=self.inputs,
-                    tags=self.tags,
-                )
+                await start_journal(self, self.journal)  # emits run_started
                 if info is None:  # cancelled while being prepared
                     result = self._finish_cancelled()
                 else:
-                    await start_journal(self, self.journal)
                     result = await self._execute(info)
             finally:
                 with anyio.CancelScope(shield=True):
@@ -233,7 +227,7 @@ class Run(RunLibraryEffects):
                     error = exc
                 except Exception as exc:
                     # A bug, not a user mistake: still end the run with a terminal event.
-                    error = InternalError(f"{type(exc).__name__}: {exc}")
+                    error = InternalError(f"{type(exc).__name__}: {exc}", detail=format_exc())
                 finally:
                     group.cancel_scope.cancel()
         except BaseException as exc:
@@ -315,7 +309,9 @@ class Run(RunLibraryEffects):
     # -- endings ------------------------------------------------------------------------------
 
     def _close_totals(self) -> None:
-        self.totals.duration_ms = (time.monotonic() - self._started) * 1000
+        self.bus.go_live()  # the run's end is a new event, even before any live call
+        earlier_ms = self.journal.earlier_ms if self.journal is not None else 0.0
+        self.totals.duration_ms = earlier_ms + (time.monotonic() - self._started) * 1000
 
     def _finish_failed(self, error: TideError, output: Any) -> RunResult:
         self._close_totals()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from runtime.events import RunStartedEvent
 from runtime.journal import Journal, journaled
 from runtime.store.handler import StoreHandler
 
@@ -23,6 +24,7 @@ class DurableRun(Protocol):
     store_handler: StoreHandler | None
     source: ProcedureSource
     inputs: dict[str, Any]
+    tags: dict[str, str]
     model_override: str | None
     mock: bool
     timeout_s: float
@@ -41,7 +43,19 @@ def open_journal(
 
 
 async def start_journal(run: DurableRun, journal: Journal | None) -> None:
-    """Attach the journal to the run; a new run records, at position 0, what resuming needs."""
+    """Emit ``run_started`` and attach the journal to the run; a new run records, at position
+    0, what resuming needs. A resumed run's start follows every stored event (the end of its
+    last attempt included), and its replay is numbered as the earlier attempts were."""
+    fields: dict[str, Any] = {
+        "procedure": run.source.display_name,
+        "inputs": run.inputs,
+        "tags": run.tags,
+    }
+    if journal is None or not journal.resumed:
+        run.bus.emit(RunStartedEvent, **fields)
+    else:
+        run.bus.replaying(journal.stored_through, journal.boundaries)
+        run.bus.resumed_start(RunStartedEvent, resumed=True, **fields)
     if journal is None:
         return
 

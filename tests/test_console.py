@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from runtime.cli import main
 from runtime.console import ConsoleHandler, format_cost, format_ms
 from runtime.events import (
     AgentStreamChunkEvent,
@@ -164,3 +167,32 @@ def test_format_cost(usd: float, text: str) -> None:
 @pytest.mark.parametrize(("ms", "text"), [(None, "–"), (12.4, "12 ms"), (2500, "2.50 s")])
 def test_format_ms(ms: float | None, text: str) -> None:
     assert format_ms(ms) == text
+
+
+def test_debug_shows_what_the_failing_component_said() -> None:
+    error = ErrorInfo(kind="model", message="the model refused", detail="HTTP 400: raw words")
+    turn = event(AgentTurnEvent, agent="w", turn=1, stage="failed", error=error)
+    failed = event(RunFailedEvent, error=error)
+    assert "raw words" not in render([turn, failed])
+    shown = render([turn, failed], debug=True).splitlines()
+    assert shown.count("  detail: HTTP 400: raw words") == 2
+
+
+def test_tide_run_debug_prints_the_detail_of_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "ask.tac").write_text(ASKS_A_MODEL)
+    script = {"replies": [{"status": 400, "error": "the raw words of the provider"}]}
+    (tmp_path / "script.json").write_text(json.dumps(script))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TIDE_SCRIPTED_SCRIPT", str(tmp_path / "script.json"))
+    assert main(["run", "ask.tac", "--no-store", "-q", "--debug"]) == 1
+    shown = capsys.readouterr().err
+    message, detail = shown.split("detail:")
+    assert "HTTP 400" in message and "the raw words of the provider" in detail
+
+
+ASKS_A_MODEL = """
+writer = Agent { model = "scripted/default", retries = 0 }
+Procedure { function() return { text = writer("Hi").output } end }
+"""

@@ -69,11 +69,14 @@ def _plugin_registrars(name: str | None) -> list[object]:
     return registrars
 
 
+DEBUG_HELP = "show Python tracebacks and what a failing component said (an error's detail)"
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tide", description="Run AI-agent workflows written in Lua."
     )
-    parser.add_argument("--debug", action="store_true", help="show Python tracebacks")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in BUILTIN_COMMANDS:
         try:
@@ -88,7 +91,20 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         # Plugins are looked up only when needed: scanning entry points costs start-up time.
         for register in _plugin_registrars(None if command is None else command):
             register(sub)  # type: ignore[operator]
+    _accept_debug(parser)
     return parser
+
+
+def _accept_debug(parser: argparse.ArgumentParser) -> None:
+    """``--debug`` after a command too (``tide run FILE --debug``), not only before it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                if "--debug" not in command._option_string_actions:
+                    command.add_argument(
+                        "--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP
+                    )
+                _accept_debug(command)
 
 
 def _command_name(argv: Sequence[str]) -> str | None:

@@ -156,6 +156,7 @@ def handle(args: argparse.Namespace) -> int:
             sys.stderr if args.json else sys.stdout,
             show_output=not args.json,
             verbose=args.verbose,
+            debug=args.debug,
         )
         if args.smooth:
             from runtime.smoothing import SmoothedHandler
@@ -229,18 +230,22 @@ def handle(args: argparse.Namespace) -> int:
         print_waiting(result, sys.stderr)
         return EXIT_WAITING
     if args.quiet and not result.ok:
-        _print_failure(result)
+        _print_failure(result, debug=args.debug)
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
-def _print_failure(result: Any) -> None:
+def _print_failure(result: Any, *, debug: bool) -> None:
     """Quiet means no streaming, not silence: why the run did not complete goes to stderr."""
+    import sys
+
     from runtime.cli._common import print_error
 
     if result.error is not None:
         where = result.error.location()
         message = f"{where}: {result.error.message}" if where else result.error.message
         print_error(message, result.error.hint)
+        if debug and result.error.detail:
+            print(f"  detail: {result.error.detail.rstrip()}", file=sys.stderr)
     else:
         print_error(f"the run was {result.status}")
     if result.partial_text:

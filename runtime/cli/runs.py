@@ -98,11 +98,16 @@ def _workspace_args(parser: argparse.ArgumentParser, default: Any = None) -> Non
 
 
 def _open(workspace: str) -> SQLiteStore | None:
+    import sys
+
     from runtime.store import default_store_path
-    from runtime.store.opening import open_store
+    from runtime.store.opening import open_history, read_only_note
 
     path: Path = default_store_path(workspace)
-    return open_store(path) if path.is_file() else None
+    store = open_history(path) if path.is_file() else None
+    if store is not None and store.readonly:
+        print(read_only_note(path, "shown as it is"), file=sys.stderr)
+    return store
 
 
 def _no_store(workspace: str) -> str:
@@ -218,7 +223,7 @@ def _show(args: argparse.Namespace) -> int:
         }
         print(json.dumps(payload, ensure_ascii=False, indent=2))
         return EXIT_OK
-    console = ConsoleHandler(sys.stdout)
+    console = ConsoleHandler(sys.stdout, debug=args.debug)
     for event in events:
         console.log(event)
     if not record.finished:

@@ -86,7 +86,7 @@ async def _take_up(args: argparse.Namespace, store: Any) -> RunResult:
     if not getattr(args, "quiet", False):
         from runtime.console import ConsoleHandler
 
-        handlers.append(ConsoleHandler(sys.stderr if args.json else sys.stdout))
+        handlers.append(ConsoleHandler(sys.stderr if args.json else sys.stdout, debug=args.debug))
     options: dict[str, Any] = {"handlers": handlers, "human": TerminalHuman()}
     async with Runtime(store=store) as runtime:
         if args.runs_action == "answer":

@@ -95,7 +95,8 @@ class RunRecord:
             self.procedure = event.procedure
             self.inputs = dict(event.inputs)
             self.tags = dict(event.tags)
-            self.started_at = event.ts
+            if not event.resumed or self.started_at is None:
+                self.started_at = event.ts
         elif isinstance(event, CostEvent):
             # Running totals while the run goes on; the terminal event's totals replace them.
             totals = self.totals
@@ -241,8 +242,10 @@ class ExecutionStore(Protocol):
 
     Writes (``record_run``, ``record_event``) never block: they are queued and written in
     batches, in order; ``flush`` waits until everything queued so far is durable. Reads see
-    what has been written.
+    what has been written. A ``readonly`` store only reads: it records no run.
     """
+
+    readonly: bool
 
     def record_run(self, record: RunRecord) -> None:
         """Create or replace a run's row (a queued run, or a run's metadata before it starts)."""
@@ -319,6 +322,11 @@ class ExecutionStore(Protocol):
 
     async def last_seq(self, run_id: str) -> int:
         """The highest event sequence number stored for the run (0: none)."""
+        ...
+
+    async def attempt_boundaries(self, run_id: str) -> list[int]:
+        """The seqs of the events that began a resumed attempt of the run or ended an attempt
+        (after seq 1, the first attempt's start), in order."""
         ...
 
     def resume_record(self, record: RunRecord) -> None:

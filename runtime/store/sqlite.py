@@ -24,8 +24,8 @@ import anyio
 import anyio.to_thread
 
 from runtime.alerts import ALERT_SOURCE
-from runtime.events import AgentStreamChunkEvent, CostEvent, ErrorInfo, Event, LogEvent
-from runtime.store._owners import INTERRUPTED, INTERRUPTED_MESSAGE, is_gone, this_process
+from runtime.events import AgentStreamChunkEvent, CostEvent, Event, LogEvent
+from runtime.store._owners import is_gone, this_process
 from runtime.store.base import GroupBy, RunRecord, SeriesPoint, StatsRow
 from runtime.store.codec import (
     EventRow,
@@ -33,7 +33,7 @@ from runtime.store.codec import (
     encode_event,
     to_micros,
 )
-from runtime.store.interrupted import interrupted_fields
+from runtime.store.interrupted import end_interrupted
 from runtime.store.series import query_series
 from runtime.store.sqlite_durable import INSERT_JOURNAL, JOURNAL_SCHEMA, DurableSQLite
 from runtime.store.sqlite_rows import RUN_COLUMNS, UPSERT_RUN, run_record, run_row
@@ -171,6 +171,8 @@ def _turn_row(record: RunRecord, e: CostEvent) -> tuple[Any, ...]:
 class SQLiteStore(DurableSQLite):
     """``ExecutionStore`` in a SQLite file. Open it, use it, ``aclose()`` (or ``close()``) it."""
 
+    readonly = False
+
     def __init__(
         self,
         path: str | Path,
@@ -289,30 +291,28 @@ class SQLiteStore(DurableSQLite):
     def reap_abandoned_sync(self) -> list[str]:
         """Mark as failed the unfinished runs whose recording process on this host is gone;
         return their ids."""
-        # Its own connection: the store's belongs to the writer thread.
+        # Its own connections: the store's belongs to the writer thread.
         with closing(self._connect()) as conn:
             rows = conn.execute(
                 "SELECT id, owner FROM runs "
                 "WHERE status IN ('queued', 'running') AND owner IS NOT NULL"
             ).fetchall()
-            gone = [row["id"] for row in rows if is_gone(row["owner"])]
-            if not gone:
-                return []
-            error = ErrorInfo(kind=INTERRUPTED, message=INTERRUPTED_MESSAGE).model_dump_json()
-            conn.execute("BEGIN IMMEDIATE")
-            for run_id in gone:
-                # As complete as a failed run's record: its duration, its partial text.
-                duration, partial, totals = interrupted_fields(conn, run_id)
-                # Guarded by status: the run may have finished since it was read.
-                conn.execute(
-                    "UPDATE runs SET status = 'failed', error = ?, owner = NULL, finished_at = "
-                    "(SELECT MAX(ts) FROM events WHERE run_id = runs.id), duration_ms = ?, "
-                    "partial_text = COALESCE(partial_text, ?), totals = ? "
-                    "WHERE id = ? AND status IN ('queued', 'running')",
-                    (error, duration, partial, totals, run_id),
-                )
-            conn.execute("COMMIT")
-        return gone
+        gone = [row["id"] for row in rows if is_gone(row["owner"])]
+        if not gone:
+            return []
+        with self._transaction() as conn:
+            # Read again inside the transaction: a run may have finished meanwhile.
+            ended = [
+                run_id
+                for run_id in gone
+                if conn.execute(
+                    "SELECT 1 FROM runs WHERE id = ? AND status IN ('queued', 'running')",
+                    (run_id,),
+                ).fetchone()
+            ]
+            for run_id in ended:
+                end_interrupted(conn, run_id)
+        return ended
 
     async def reap_abandoned(self) -> list[str]:
         return await anyio.to_thread.run_sync(self.reap_abandoned_sync)

@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio.to_thread
 
-from runtime.events import ErrorInfo, HumanResponseEvent
+from runtime.events import ErrorInfo, HumanResponseEvent, RunFailedEvent
 from runtime.human_fields import check_answer
 from runtime.store._owners import INTERRUPTED
 from runtime.store.codec import encode_event
+from runtime.store.interrupted import attempt_boundaries
 from runtime.store.journal import JournalEntry, RequestMismatch, is_expired, request_position
 from runtime.store.sqlite_rows import RUN_COLUMNS, UPSERT_RUN, run_record, run_row
 
@@ -102,6 +103,9 @@ class DurableSQLite:
     async def last_seq(self, run_id: str) -> int:
         return await self._read(partial(_last_seq, run_id=run_id))
 
+    async def attempt_boundaries(self, run_id: str) -> list[int]:
+        return await self._read(partial(attempt_boundaries, run_id=run_id))
+
     def resume_record(self, record: RunRecord) -> None:
         with self._records_lock:
             live = replace(
@@ -182,10 +186,16 @@ class DurableSQLite:
         conn.execute(INSERT_JOURNAL, journal_row(run_id, entry))
         record.apply(event)
         if record.status == "running" and not resume_here:
+            # Nobody runs it here: it ends, for its watchers too, until it is resumed.
             message = TIMED_OUT_MESSAGE.format(id=run_id)
-            record = replace(
-                record, status="failed", error=ErrorInfo(kind=INTERRUPTED, message=message)
+            failed = RunFailedEvent(
+                run_id=run_id,
+                seq=seq + 1,
+                error=ErrorInfo(kind=INTERRUPTED, message=message),
+                totals=record.totals,
             )
+            conn.execute(_EVENT, encode_event(failed))
+            record.apply(failed)
         conn.execute(UPSERT_RUN, run_row(record, self._owner))
         return record
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -12,11 +13,14 @@ from typing import Any
 import pytest
 
 from runtime.api import Runtime
+from runtime.events import CostEvent, RunFailedEvent, RunStartedEvent
 from runtime.handlers import MemoryHandler
+from runtime.models.base import Usage
 from runtime.models.function import FunctionModel
 from runtime.resume import NotResumable
 from runtime.store import INTERRUPTED, SQLiteStore
 from tests.durable.procedures import WORKFLOW, workflow_answer
+from tests.store.test_store import dead_pid
 
 pytestmark = pytest.mark.anyio
 
@@ -85,10 +89,20 @@ def crash_after(db: Path, run_id: str, kept: int, extra_events: int) -> None:
             [(run_id, p) for p in dropped],
         )
         conn.execute("DELETE FROM events WHERE run_id = ? AND seq > ?", (run_id, keep))
+    interrupt(db, run_id)
+
+
+def interrupt(db: Path, run_id: str) -> None:
+    """The run's row as its killed process left it (running, owned by a process that is gone),
+    then found by a process that opens the store: the run ends as interrupted."""
+    with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute(
-            "UPDATE runs SET status = 'failed', error = ? WHERE id = ?",
-            (f'{{"kind": "{INTERRUPTED}", "message": "stopped"}}', run_id),
+            "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, "
+            "partial_text = NULL, totals = '{}', owner = ? WHERE id = ?",
+            (f"{socket.gethostname()}:{dead_pid()}", run_id),
         )
+    store = SQLiteStore(db)
+    store.close()
 
 
 @pytest.mark.parametrize("extra_events", [0, 2])
@@ -113,8 +127,15 @@ async def test_resume_after_any_effect_repeats_nothing(
     events = await store.read_events(result.run_id)
     seqs = [e.seq for e in events]
     assert seqs == list(range(1, len(seqs) + 1))
-    # Every event but the in-flight call's chunks and cost, exactly once.
-    assert counted(events) == counted(before)
+    # Every event but the in-flight call's chunks and cost, exactly once; and between the two
+    # attempts, the end of the first (interrupted) and the start of the second (resumed).
+    assert counted(events) == counted(before) + Counter({"run_failed:": 1, "run_started:": 1})
+    [ended] = [e for e in events if e.type == "run_failed"]
+    assert isinstance(ended, RunFailedEvent) and ended.error.kind == INTERRUPTED
+    [resumed_start] = [e for e in events if e.type == "run_started" and e.seq > 1]
+    assert isinstance(resumed_start, RunStartedEvent) and resumed_start.resumed
+    assert resumed_start.seq == ended.seq + 1
+    assert all(e.type != "run_completed" for e in events if e.seq < ended.seq)
     record = await store.get_run(result.run_id)
     assert record is not None and record.status == "completed"
     assert record.output == result.output
@@ -154,11 +175,12 @@ async def test_the_call_in_flight_keeps_its_partial_text_and_estimated_cost(
             "DELETE FROM journal WHERE run_id = ? AND position = ?", (result.run_id, last.position)
         )
         conn.execute("DELETE FROM events WHERE run_id = ? AND seq > ?", (result.run_id, kept))
-        conn.execute(
-            "UPDATE runs SET status = 'failed', error = ? WHERE id = ?",
-            (f'{{"kind": "{INTERRUPTED}", "message": "stopped"}}', result.run_id),
-        )
-    again = model()
+    interrupt(store.path, result.run_id)
+    [ended] = [e for e in await store.read_events(result.run_id) if e.type == "run_failed"]
+    assert isinstance(ended, RunFailedEvent)
+    streamed = "".join(e.chunk_text for e in chunks[:2])  # type: ignore[attr-defined]
+    assert ended.partial_text == streamed
+    again = CountingModel(workflow_answer)
     async with Runtime(store=store) as runtime:
         resumed = await runtime.resume(result.run_id, models=models(again))
     await store.flush()
@@ -166,6 +188,29 @@ async def test_the_call_in_flight_keeps_its_partial_text_and_estimated_cost(
     assert len(again.requests) == 1
     after = await store.read_events(result.run_id)
     [attempt] = [e for e in after if e.type == "cost" and e.finish_reason == INTERRUPTED]
-    assert attempt.agent == "writer" and attempt.completion_tokens >= 1
+    assert isinstance(attempt, CostEvent)
+    assert (attempt.agent, attempt.turn) == (chunks[0].agent, chunks[0].turn)  # type: ignore[attr-defined]
+    # Counted by the model's own estimate from what the call was sent and had streamed.
+    assert again.estimated == [(again.requests[0].messages, streamed, 2)]
+    assert attempt.usage_estimated and attempt.cost_usd == pytest.approx(0.25)
+    assert (attempt.prompt_tokens, attempt.completion_tokens) == (7, 2)
     # The interrupted attempt is counted on top of what the uninterrupted run cost.
-    assert resumed.totals.completion_tokens > result.totals.completion_tokens
+    assert resumed.totals.completion_tokens == result.totals.completion_tokens + 2
+    assert resumed.totals.cost_usd == pytest.approx(result.totals.cost_usd + 0.25)
+    # Its duration covers both attempts: the first up to its last stored event, then this one.
+    assert ended.totals.duration_ms > 0
+    assert resumed.totals.duration_ms > ended.totals.duration_ms
+    record = await store.get_run(result.run_id)
+    assert record is not None and record.totals.duration_ms == resumed.totals.duration_ms
+
+
+class CountingModel(FunctionModel):
+    """A model that estimates a call's usage as a priced model does."""
+
+    def __init__(self, function: Any) -> None:
+        super().__init__(function)
+        self.estimated: list[tuple[Any, str, int]] = []
+
+    def estimate_usage(self, messages: list[dict[str, Any]], text: str, pieces: int = 0) -> Usage:
+        self.estimated.append((messages, text, pieces))
+        return Usage(7, pieces, 0.25, estimated=True)

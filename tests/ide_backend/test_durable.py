@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 import pytest
 
+from runtime.events import RunStartedEvent
 from tests.durable.test_human_multiple import ONE
 from tests.ide_backend.conftest import Ide
 
@@ -67,7 +68,11 @@ async def test_a_run_waits_and_is_answered_over_http(ide: Ide, workspace: Path) 
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     types = [e.type for e in events]
     assert types.count("human_request") == 1 and types.count("human_response") == 1
-    assert types.count("run_started") == 1 and types[-1] == "run_completed"
+    # The answer resumed it: a second attempt begins after the answer, once, marked resumed.
+    starts = [e for e in events if isinstance(e, RunStartedEvent)]
+    assert [e.resumed for e in starts] == [False, True]
+    assert types.index("human_response") == types.index("run_started", 1) - 1
+    assert types.count("run_completed") == 1 and types[-1] == "run_completed"
     requests = (await ide.services.runtime.scripted_server()).requests
     assert len(requests) == 2  # "Say hello" once, "Say bye" once
 

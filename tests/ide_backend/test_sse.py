@@ -343,7 +343,8 @@ async def test_a_stored_run_whose_process_died_ends_its_stream(
     ide: Ide, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A run another process was recording, left unfinished by that process's death: its
-    watchers get what was stored, then the stream ends instead of polling for ever."""
+    watchers get what was stored, then the run's end (interrupted), and the stream ends
+    instead of polling for ever."""
     monkeypatch.setattr(sse, "REAP_AFTER_S", 0.0)
     store = ide.services.store
     store.record_event(RunStartedEvent(run_id="orphan", seq=1, procedure="p.tac", inputs={}))
@@ -354,7 +355,7 @@ async def test_a_stored_run_whose_process_died_ends_its_stream(
         conn.execute("UPDATE runs SET owner = ?", (f"{socket.gethostname()}:{gone.pid}",))
         conn.commit()
     feed = await follow(ide.client, "orphan")
-    assert feed.types == ["run_started"]
+    assert feed.types == ["run_started", "run_failed"]
     record = await store.get_run("orphan")
     assert record is not None and record.status == "failed"
     assert record.error is not None and record.error.kind == "interrupted"

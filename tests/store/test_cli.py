@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 import json
+import socket
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from runtime.cli import main
+from runtime.store import SQLiteStore, StoreHandler
+from tests.store.events import RunBuilder
+from tests.store.test_store import dead_pid
 
 HELLO = """
 writer = Agent { model = "scripted/default", system_prompt = "Greet." }
@@ -93,3 +99,29 @@ def test_an_empty_workspace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         "rows": [],
     }
     assert not (tmp_path / ".tide").exists()
+
+
+def test_tide_runs_show_ends_an_interrupted_run_with_its_failure(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run whose process was killed mid-turn: `tide runs show` (a process opening the store)
+    prints what was kept, then the failure that ended it, with its partial text."""
+    store = SQLiteStore.for_workspace(workspace)
+    handler = StoreHandler(store, model="m/one")
+    for event in RunBuilder("r1").started().turn("writer", "Half a sent", finish=False).events:
+        handler.log(event)
+    store.close()
+    with closing(sqlite3.connect(store.path)) as conn, conn:
+        conn.execute("UPDATE runs SET owner = ?", (f"{socket.gethostname()}:{dead_pid()}",))
+    capsys.readouterr()
+    assert main(["runs", "show", "r1"]) == 0
+    shown = capsys.readouterr().out
+    assert "Half a sent" in shown
+    assert "✗ failed the process running this run stopped" in shown
+    assert "partial text kept (11 characters)" in shown
+    assert "the run is" not in shown  # it is not left 'running'
+    run = run_json(capsys, "runs", "show", "r1", "--json")
+    assert isinstance(run, dict)
+    assert run["events"][-1]["type"] == "run_failed"
+    assert run["run"]["partial_text"] == "Half a sent"
+    assert run["run"]["duration_ms"] > 0

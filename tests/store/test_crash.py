@@ -89,4 +89,7 @@ def test_sigkill_mid_run_keeps_everything_before_the_last_batch(tmp_path: Path) 
     finally:
         store.close()
     with sqlite3.connect(tmp_path / ".tide" / "runs.db") as conn:
-        assert [row[0] for row in conn.execute("SELECT seq FROM events ORDER BY seq")] == seqs
+        rows = conn.execute("SELECT seq, type FROM events ORDER BY seq").fetchall()
+    # What was kept, then the run's end, written when its owner was found gone.
+    assert [seq for seq, _ in rows] == [*seqs, len(seqs) + 1]
+    assert rows[-1][1] == "run_failed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from runtime.cli import main
 from runtime.store import SQLiteStore, default_store_path
 from runtime.store.opening import StoreError, open_store
+from runtime.store.readonly import ReadOnlyStore
 
 NUMBER = """
 Procedure {
@@ -78,8 +80,41 @@ def test_a_read_only_history_says_so(
         open_store(default_store_path(workspace))
     assert caught.value.hint is not None and "chmod u+w" in caught.value.hint
     capsys.readouterr()
-    assert main(["runs"]) == 2
+    # What only reads it reads it as it is, and says so.
+    assert main(["runs"]) == 0
+    listed = capsys.readouterr()
+    assert "number.tac" in listed.out and "completed" in listed.out
+    assert "is read-only: shown as it is" in listed.err and "chmod u+w" in listed.err
+    assert main(["stats", "--json"]) == 0
+    assert main(["runs", "show", json.loads(run_ids(capsys))[0]]) == 0
+    assert "✓ completed" in capsys.readouterr().out
+    # What must write to it is refused, saying what to do.
+    assert main(["runs", "resume", "abc"]) == 2
     assert "is read-only" in capsys.readouterr().err
+    assert main(["run", "number.tac", "-q"]) == 0
+    assert "the run is not recorded" in capsys.readouterr().err
+
+
+def run_ids(capsys: pytest.CaptureFixture[str]) -> str:
+    capsys.readouterr()
+    assert main(["runs", "--json"]) == 0
+    return json.dumps([run["id"] for run in json.loads(capsys.readouterr().out)])
+
+
+def test_a_read_only_history_is_read_without_writing(workspace: Path) -> None:
+    """Opened read-only, the file is not changed, even by a run whose process is gone."""
+    assert main(["run", "number.tac", "-q"]) == 0
+    path = default_store_path(workspace)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE runs SET status = 'running', owner = 'here:1'")
+    before = path.read_bytes()
+    store = ReadOnlyStore(path)
+    (record,) = store.list_runs_sync(store._connect())
+    assert record.status == "running" and store.readonly
+    with pytest.raises(PermissionError, match="read-only"):
+        store.record_run(record)
+    store.close()
+    assert path.read_bytes() == before
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])

@@ -12,8 +12,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from runtime.events import AgentStreamChunkEvent
-from runtime.store import RunRecord, SQLiteStore, StoreHandler, parse_since, turn_texts
+from runtime.events import AgentStreamChunkEvent, RunFailedEvent
+from runtime.store import INTERRUPTED, RunRecord, SQLiteStore, StoreHandler, parse_since, turn_texts
 from tests.store.events import T0, RunBuilder
 
 pytestmark = pytest.mark.anyio
@@ -215,3 +215,35 @@ def dead_pid() -> int:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     return child.pid
+
+
+async def test_an_interrupted_run_ends_with_a_stored_terminal_event(tmp_path: Path) -> None:
+    """A run whose process died gets, when another process opens the store, a ``run_failed``
+    event (kind interrupted) after its last stored event: every watcher sees the run end, with
+    its duration up to that event and the text of the turn that was streaming."""
+    path = tmp_path / "runs.db"
+    writer = SQLiteStore(path)
+    run = RunBuilder("r1").started().turn("writer", "Half a sent", pieces=3, finish=False)
+    record(writer, run)
+    await writer.flush()
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE runs SET owner = ?", (f"{socket.gethostname()}:{dead_pid()}",))
+    other = SQLiteStore(path)  # opening it ends the run
+    events = await other.read_events("r1")
+    assert [e.seq for e in events] == list(range(1, len(run.events) + 2))
+    ended = events[-1]
+    assert isinstance(ended, RunFailedEvent)
+    assert ended.error.kind == INTERRUPTED
+    assert ended.partial_text == "Half a sent"
+    last = run.events[-1].ts
+    assert ended.ts == last
+    expected_ms = (last - run.events[0].ts).total_seconds() * 1000
+    assert ended.totals.duration_ms == pytest.approx(expected_ms)
+    (ended_row,) = await other.list_runs()
+    assert ended_row.status == "failed" and ended_row.partial_text == "Half a sent"
+    assert ended_row.summary()["duration_ms"] == pytest.approx(expected_ms)
+    # Found once: opening the store again adds nothing.
+    assert SQLiteStore(path).reap_abandoned_sync() == []
+    assert len(await other.read_events("r1")) == len(events)
+    await other.aclose()
+    await writer.aclose()

@@ -29,6 +29,7 @@ export interface RunStartedEvent {
   tags?: {
     [k: string]: string;
   };
+  resumed?: boolean;
 }
 export interface RunCompletedEvent {
   run_id: string;

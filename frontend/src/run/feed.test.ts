@@ -214,6 +214,27 @@ describe('feed reducer', () => {
     expect(feed.status).toBe('failed');
   });
 
+  it('goes on after an interruption when the run is resumed, keeping the stopped attempt as it was', () => {
+    const f = new EventFactory();
+    let feed = apply(emptyFeed('run-1'), f.started(), f.turn('writer', 1, 'started'), f.chunk('writer', 1, 'Once upon'));
+    feed = apply(feed, f.interrupted('Once upon'));
+    expect(feed.status).toBe('failed');
+    expect(feed.turns['writer#1']?.status).toBe('interrupted');
+    // Resumed: a new start, what the stopped call had cost (estimated), the call asked again.
+    f.restartTurn('writer', 1);
+    const resumed = [f.started('demo.tac', {}, true), f.cost('writer', 1, { usage_estimated: true, completion_tokens: 3 })];
+    const again = [f.chunk('writer', 1, 'Once upon a time'), f.turn('writer', 1, 'completed', { text: 'Once upon a time' })];
+    feed = apply(feed, ...resumed, ...again, f.completed());
+    expect(feed.status).toBe('completed');
+    const kinds = feed.items.map((i) => (i.kind === 'started' ? `started${i.resumed ? ' (resumed)' : ''}` : i.kind));
+    expect(kinds).toEqual(['started', 'turn', 'terminal', 'started (resumed)', 'turn', 'terminal']);
+    const [stopped, repeated] = feed.items.filter((i) => i.kind === 'turn').map((i) => feed.turns[i.id]);
+    expect(stopped).toMatchObject({ status: 'interrupted', text: 'Once upon' });
+    expect(stopped?.cost?.usageEstimated).toBe(true);
+    expect(repeated).toMatchObject({ key: 'writer#1', status: 'completed', text: 'Once upon a time', cost: null });
+    expect(feedText(feed)).toBe('Once upon\n\nOnce upon a time');
+  });
+
   it('marks a turn cancelled by Stop as stopped, and does not repeat its partial text', () => {
     const f = new EventFactory();
     const feed = apply(

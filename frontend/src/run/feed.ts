@@ -78,7 +78,7 @@ export interface ToolCallState {
 export type TerminalEvent = RunCompletedEvent | RunFailedEvent | RunCancelledEvent;
 
 export type FeedItem =
-  | { kind: 'started'; id: string; procedure: string; inputs: Record<string, unknown>; ts: string | null }
+  | { kind: 'started'; id: string; procedure: string; inputs: Record<string, unknown>; ts: string | null; resumed: boolean }
   | { kind: 'turn'; id: string }
   | { kind: 'tool'; id: string }
   | { kind: 'validation'; id: string; event: OutputValidationEvent }
@@ -202,6 +202,28 @@ class Draft {
     return state;
   }
 
+  /**
+   * Keeps an interrupted turn as it was, under a key of its own, so that the same turn asked
+   * again by the resumed run starts afresh instead of being written over it.
+   */
+  retireTurn(key: string, seq: number): void {
+    const old = this.feed.turns[key];
+    if (!old) return;
+    this.joinText();
+    const retired = `${key}@${seq}`;
+    if (!this.turnsCopied) {
+      this.feed.turns = { ...this.feed.turns };
+      this.turnsCopied = true;
+    }
+    this.feed.turns[retired] = { ...old, key: retired };
+    delete this.feed.turns[key];
+    this.ownTurns.delete(key);
+    this.ownTurns.add(retired);
+    const items = this.items();
+    const index = items.findIndex((i) => i.kind === 'turn' && i.id === key);
+    if (index >= 0) items[index] = { kind: 'turn', id: retired };
+  }
+
   tool(callId: string): ToolCallState | undefined {
     const current = this.feed.tools[callId];
     if (!current) return undefined;
@@ -269,6 +291,9 @@ function setText(turn: TurnState, text: string): void {
 }
 
 function applyChunk(d: Draft, e: AgentStreamChunkEvent): boolean {
+  const key = turnKey(e.agent, e.turn);
+  // A resumed run asks again the call its stopped attempt was streaming.
+  if (e.offset === 0 && d.feed.turns[key]?.status === 'interrupted') d.retireTurn(key, e.seq);
   const length = d.feed.turns[turnKey(e.agent, e.turn)]?.points ?? 0;
   if (e.offset > length) {
     d.feed.gap = true;
@@ -417,6 +442,7 @@ function applyEvent(d: Draft, e: TideEvent): void {
         procedure: e.procedure,
         inputs: e.inputs ?? {},
         ts: e.ts ?? null,
+        resumed: e.resumed ?? false,
       });
       return;
     case 'agent_turn':

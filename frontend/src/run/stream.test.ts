@@ -72,6 +72,28 @@ describe('run stream', () => {
     expect(h.states.at(-1)?.phase).toBe('ended');
   });
 
+  it('reads on after an interrupted run\'s end: a resumed run goes on in the same stream', async () => {
+    const f = new EventFactory();
+    const first = [f.started(), f.log('a'), f.interrupted()];
+    const rest = [f.started('demo.tac', {}, true), f.log('b'), f.completed()];
+    const h = harness([() => streamResponse(sse([...first, ...rest]))]);
+    await h.stream.run();
+    expect(h.urls).toHaveLength(1);
+    expect(h.feed().status).toBe('completed');
+    expect(h.feed().lastSeq).toBe(6);
+    expect(h.states.at(-1)?.phase).toBe('ended');
+  });
+
+  it('ends with an interrupted run when the server ends its stream there', async () => {
+    const f = new EventFactory();
+    const h = harness([() => streamResponse(sse([f.started(), f.interrupted('half')]))]);
+    await h.stream.run();
+    expect(h.urls).toHaveLength(1);
+    expect(h.feed().status).toBe('failed');
+    expect(h.notes).toEqual([]);
+    expect(h.states.at(-1)?.phase).toBe('ended');
+  });
+
   it('follows a lagged notice to the resume point', async () => {
     const f = new EventFactory();
     const events = [f.started(), f.log('a'), f.log('b'), f.completed()];

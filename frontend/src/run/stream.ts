@@ -40,6 +40,14 @@ export interface StreamOptions {
 const TERMINAL = new Set<string>(TERMINAL_STATUSES.map((status) => `run_${status}`));
 
 /**
+ * A run whose process stopped ends with `run_failed` of kind `interrupted`, and may be resumed
+ * under the same id: its events then go on after that one. So the stream reads on until the
+ * server ends it (it does at once when nothing follows), and the feed's status decides.
+ */
+const interrupted = (event: TideEvent): boolean =>
+  event.type === 'run_failed' && event.error.kind === 'interrupted';
+
+/**
  * How long the server may gather a run's live text before sending it (`?coalesce_ms=`). The
  * feed draws at most once per animation frame, so text arriving within a frame is drawn at
  * once anyway; 50 ms is three frames at 60 Hz, still well under the ~100 ms at which a delay
@@ -182,7 +190,7 @@ export class RunStream {
           }
           if (typeof event !== 'object' || event === null || typeof event.type !== 'string') return;
           this.hooks.deliver(event);
-          if (TERMINAL.has(event.type)) outcome = { kind: 'terminal' };
+          if (TERMINAL.has(event.type) && !interrupted(event)) outcome = { kind: 'terminal' };
         },
       });
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -27,8 +27,19 @@ export class EventFactory {
     return { run_id: this.runId, seq: this.seq, ts: new Date(1_700_000_000_000 + this.seq).toISOString() };
   }
 
-  started(procedure = 'demo.tac', inputs: Record<string, unknown> = {}): RunStartedEvent {
-    return { ...this.base(), type: 'run_started', procedure, inputs };
+  started(procedure = 'demo.tac', inputs: Record<string, unknown> = {}, resumed = false): RunStartedEvent {
+    return { ...this.base(), type: 'run_started', procedure, inputs, ...(resumed ? { resumed } : {}) };
+  }
+
+  /** The end the store writes for a run whose process stopped; a resumed run goes on after it. */
+  interrupted(partial: string | null = null): RunFailedEvent {
+    const error = { kind: 'interrupted', message: 'the process running this run stopped before the run finished' };
+    return { ...this.base(), type: 'run_failed', error, partial_text: partial };
+  }
+
+  /** A resumed run streams its repeated call from the start of the turn's text. */
+  restartTurn(agent: string, turn: number): void {
+    this.offsets.delete(`${agent}#${turn}`);
   }
 
   turn(agent: string, turn: number, stage: AgentTurnEvent['stage'], extra: Partial<AgentTurnEvent> = {}): AgentTurnEvent {

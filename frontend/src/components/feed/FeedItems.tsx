@@ -15,8 +15,8 @@ import { ErrorBox } from './ErrorBox';
 export const StartedLine = memo(function StartedLine({ item }: { item: Extract<FeedItem, { kind: 'started' }> }) {
   const inputs = Object.keys(item.inputs).length > 0 ? jsonPreview(item.inputs, 140) : null;
   return (
-    <div className="feed-line" data-testid="run-started">
-      <span>▶ started</span>
+    <div className="feed-line" data-testid="run-started" data-resumed={item.resumed}>
+      <span>{item.resumed ? '▶ resumed' : '▶ started'}</span>
       <span className="mono">{item.procedure}</span>
       {inputs ? <span className="mono faint">{inputs}</span> : null}
       <span className="faint">{formatTime(item.ts)}</span>
@@ -141,7 +141,13 @@ export const TerminalCard = memo(function TerminalCard({ item }: { item: Extract
     <section className={`card terminal-card ${status}`} data-testid="run-terminal" data-status={status}>
       <h3>
         <span className={`badge ${status}`}>{status === 'cancelled' ? 'stopped' : status}</span>
-        {e.type === 'run_completed' ? 'Run completed' : e.type === 'run_failed' ? 'Run failed' : 'Run stopped'}
+        {e.type === 'run_completed'
+          ? 'Run completed'
+          : e.type !== 'run_failed'
+            ? 'Run stopped'
+            : e.error.kind === 'interrupted'
+              ? 'Run interrupted'
+              : 'Run failed'}
         {e.type === 'run_cancelled' && e.reason && e.reason !== 'cancelled' ? <span className="muted">({e.reason})</span> : null}
       </h3>
       {e.type === 'run_failed' ? <ErrorBox error={e.error} /> : null}
