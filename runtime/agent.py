@@ -113,6 +113,7 @@ class _Turn:
             stage="completed",
             model=session.model,
             duration_ms=duration,
+            first_visible_token_ms=self.account.first_visible_token_ms,
             text=text,
         )
         # The messages are the system prompt, the history so far, then this turn's own.
@@ -479,6 +480,7 @@ class _Turn:
             stage="failed",
             model=self.session.model,
             duration_ms=(time.monotonic() - self.account.started) * 1000,
+            first_visible_token_ms=self.account.first_visible_token_ms,
             text=partial,
             error=error.info(),
         )

@@ -34,14 +34,8 @@ class TideError(Exception):
             self.file, self.line = file, line
 
     def info(self) -> ErrorInfo:
-        return ErrorInfo(
-            kind=self.kind,
-            message=self.message,
-            file=self.file,
-            line=self.line,
-            hint=self.hint,
-            detail=self.detail,
-        )
+        found = {key: getattr(self, key) for key in ("file", "line", "hint", "detail")}
+        return ErrorInfo(kind=self.kind, message=self.message, **found)
 
     def __str__(self) -> str:
         where = self.info().location()

@@ -102,6 +102,9 @@ class AgentTurnEvent(_EventBase):
     stage: Stage
     model: str | None = None
     duration_ms: float | None = None
+    # From the turn's start to its first text, tool rounds before it included: what a person
+    # waits for (``time_to_first_token_ms`` on ``cost`` is the model call's own).
+    first_visible_token_ms: float | None = None
     text: str | None = None
     error: ErrorInfo | None = None
 

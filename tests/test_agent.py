@@ -229,6 +229,9 @@ async def test_first_visible_token_counts_from_the_turn_not_the_round() -> None:
     # time to first token covers only the second.
     assert cost.first_visible_token_ms >= 100
     assert cost.first_visible_token_ms > cost.time_to_first_token_ms
+    # The turn says it too, as it ends.
+    (ended,) = [e for e in of_type(events, "agent_turn") if e.stage == "completed"]
+    assert ended.first_visible_token_ms == cost.first_visible_token_ms
 
 
 async def test_tool_errors_go_back_to_the_model() -> None:

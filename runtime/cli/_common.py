@@ -104,6 +104,13 @@ def report_unexpected(exc: BaseException, *, debug: bool) -> int:
     return EXIT_FAILED
 
 
+def close_all(*opened: Any) -> None:
+    """Close what a command opened (None: what it did not)."""
+    for resource in opened:
+        if resource is not None:
+            resource.close()
+
+
 def open_store() -> Any:
     """The workspace's execution store, or None (with a warning) when it cannot be opened."""
     from runtime.store import default_store_path

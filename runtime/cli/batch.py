@@ -179,6 +179,7 @@ def handle_batch(args: argparse.Namespace, tags: dict[str, str]) -> int:
         EXIT_FAILED,
         EXIT_OK,
         EXIT_USAGE,
+        close_all,
         events_file,
         open_store,
         print_error,
@@ -257,11 +258,7 @@ def handle_batch(args: argparse.Namespace, tags: dict[str, str]) -> int:
         with display:
             results = anyio.run(main)
     finally:
-        out.close()
-        if jsonl is not None:
-            jsonl.close()
-        if store is not None:
-            store.close()
+        close_all(out, jsonl, store)
     if args.json:
         payload = {
             "results": [r.to_json() for r in results],

@@ -108,16 +108,14 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
 
 
 def handle(args: argparse.Namespace) -> int:
-    import json
     import sys
 
     import anyio
 
     from runtime.api import run_procedure
     from runtime.cli._common import (
-        EXIT_FAILED,
-        EXIT_OK,
         EXIT_USAGE,
+        close_all,
         events_file,
         open_store,
         print_error,
@@ -206,47 +204,7 @@ def handle(args: argparse.Namespace) -> int:
         return report_tide_error(exc, debug=args.debug)
     finally:
         watchdog.disarm()
-        if jsonl is not None:
-            jsonl.close()
-        if store is not None:
-            store.close()
-    if args.json:
-        payload = {
-            "run_id": result.run_id,
-            "status": result.status,
-            "output": result.output,
-            "error": result.error.model_dump() if result.error else None,
-            "partial_text": result.partial_text,
-            "totals": result.totals.model_dump(),
-            "pending": result.pending,
-        }
-        print(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
-    elif args.quiet and result.output is not None:
-        print(json.dumps(result.output, ensure_ascii=False, indent=2, default=str))
-    if result.status == "waiting":
-        from runtime.cli._common import EXIT_WAITING
-        from runtime.cli.runs_durable import print_waiting
+        close_all(jsonl, store)
+    from runtime.cli.runs_durable import report_result
 
-        print_waiting(result, sys.stderr)
-        return EXIT_WAITING
-    if args.quiet and not result.ok:
-        _print_failure(result, debug=args.debug)
-    return EXIT_OK if result.ok else EXIT_FAILED
-
-
-def _print_failure(result: Any, *, debug: bool) -> None:
-    """Quiet means no streaming, not silence: why the run did not complete goes to stderr."""
-    import sys
-
-    from runtime.cli._common import print_error
-
-    if result.error is not None:
-        where = result.error.location()
-        message = f"{where}: {result.error.message}" if where else result.error.message
-        print_error(message, result.error.hint)
-        if debug and result.error.detail:
-            print(f"  detail: {result.error.detail.rstrip()}", file=sys.stderr)
-    else:
-        print_error(f"the run was {result.status}")
-    if result.partial_text:
-        print_error(f"partial text kept ({len(result.partial_text)} characters): see --json")
+    return report_result(result, json_out=args.json, quiet=args.quiet, debug=args.debug)

@@ -9,6 +9,7 @@ from runtime.cli import runs_durable
 from runtime.cli._common import positive_int
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
     from pathlib import Path
 
     from runtime.store import RunRecord, SQLiteStore
@@ -121,32 +122,49 @@ def handle_runs(args: argparse.Namespace) -> int:
         return _show(args)
     if getattr(args, "runs_action", None) in runs_durable.ACTIONS:
         return runs_durable.handle(args)
+    tags = _tags(args)
+    return _report(
+        args,
+        lambda store: store.list_runs(
+            procedure=args.procedure, status=args.status, limit=args.limit, tags=tags
+        ),
+        as_json=lambda records: [r.summary() for r in records],
+        show=_print_runs,
+        nothing="no runs match",
+    )
+
+
+def _report(
+    args: argparse.Namespace,
+    query: Callable[[SQLiteStore], Awaitable[list[Any]]],
+    *,
+    as_json: Callable[[list[Any]], Any],
+    show: Callable[[list[Any]], None],
+    nothing: str,
+) -> int:
+    """Ask the workspace's history ``query``; print the answer as JSON (``--json``) or with
+    ``show``, or say that there is no history or nothing in it."""
     import json
 
     import anyio
 
     from runtime.cli._common import EXIT_OK
 
-    tags = _tags(args)
     store = _open(args.workspace)
-    records: list[RunRecord] = []
+    found: list[Any] = []
     if store is not None:
         try:
-            records = anyio.run(
-                lambda: store.list_runs(
-                    procedure=args.procedure, status=args.status, limit=args.limit, tags=tags
-                )
-            )
+            found = anyio.run(lambda: query(store))
         finally:
             store.close()
     if args.json:
-        print(json.dumps([r.summary() for r in records], ensure_ascii=False, indent=2))
+        print(json.dumps(as_json(found), ensure_ascii=False, indent=2))
     elif store is None:
         print(_no_store(args.workspace))
-    elif not records:
-        print("no runs match")
+    elif not found:
+        print(nothing)
     else:
-        _print_runs(records)
+        show(found)
     return EXIT_OK
 
 
@@ -247,12 +265,8 @@ async def _find(store: SQLiteStore, run_id: str) -> RunRecord | str:
 
 
 def handle_stats(args: argparse.Namespace) -> int:
-    import json
-
-    import anyio
-
-    from runtime.cli._common import EXIT_OK, EXIT_USAGE, print_error
-    from runtime.store import StatsRow, parse_since
+    from runtime.cli._common import EXIT_USAGE, print_error
+    from runtime.store import parse_since
 
     try:
         window = parse_since(args.since)
@@ -262,53 +276,64 @@ def handle_stats(args: argparse.Namespace) -> int:
     tags = _tags(args)
     if args.every is not None:
         return _series(args, window, tags)
-    store = _open(args.workspace)
-    rows: list[StatsRow] = []
-    if store is not None:
-        try:
-            rows = anyio.run(
-                lambda: store.stats(
-                    args.by, since=window, include_mock=args.include_mock, tags=tags
-                )
-            )
-        finally:
-            store.close()
-    if args.json:
-        payload = {"by": args.by, "since": args.since, "rows": [r.to_json() for r in rows]}
-        print(json.dumps(payload, ensure_ascii=False, indent=2))
-    elif store is None:
-        print(_no_store(args.workspace))
-    elif not rows:
-        print(f"nothing recorded in the last {args.since}" if window else "nothing recorded")
-    else:
-        _print_stats(args.by, rows)
-    return EXIT_OK
+    return _report(
+        args,
+        lambda store: store.stats(args.by, since=window, include_mock=args.include_mock, tags=tags),
+        as_json=lambda rows: {
+            "by": args.by,
+            "since": args.since,
+            "rows": [r.to_json() for r in rows],
+        },
+        show=lambda rows: _print_stats(args.by, rows),
+        nothing=_nothing(args.since, window),
+    )
+
+
+def _nothing(since: str, window: Any) -> str:
+    return f"nothing recorded in the last {since}" if window else "nothing recorded"
+
+
+def _pair(low: float | None, high: float | None, fmt: Any) -> str:
+    """A p50 / p95 pair, or a dash when there is none."""
+    return f"{fmt(low)} / {fmt(high)}" if low is not None else "–"
+
+
+def _table(by: str, *columns: str, right_from: int = 0) -> Any:
+    """A table keyed by ``by``; the columns from ``right_from`` on hold numbers."""
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    table.add_column(by, overflow="fold")
+    for index, column in enumerate(columns):
+        table.add_column(column, justify="right" if index >= right_from else "left")
+    return table
 
 
 def _print_stats(by: str, rows: list[Any]) -> None:
-    from rich.table import Table
-
     from runtime.console import format_cost, format_ms
-
-    def pair(low: float | None, high: float | None, fmt: Any) -> str:
-        return f"{fmt(low)} / {fmt(high)}" if low is not None else "–"
 
     def tokens(value: float | None, estimated: int) -> str:
         # "~" and how many turns' usage was Tide's count rather than the provider's.
         text = "–" if value is None else f"{value:.0f}"
         return f"~{text} ({estimated} estimated)" if estimated else text
 
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column(by, overflow="fold")
-    columns = ("count", "first token p50/p95", "duration p50/p95", "tokens avg", "cost", "alerts")
-    for column in columns:
-        table.add_column(column, justify="right")
+    table = _table(
+        by,
+        "count",
+        "first token p50/p95",
+        "first visible p50/p95",
+        "duration p50/p95",
+        "tokens avg",
+        "cost",
+        "alerts",
+    )
     for row in rows:
         table.add_row(
             row.key,
             str(row.count),
-            pair(row.ttft_ms.p50, row.ttft_ms.p95, format_ms),
-            pair(row.duration_ms.p50, row.duration_ms.p95, format_ms),
+            _pair(row.ttft_ms.p50, row.ttft_ms.p95, format_ms),
+            _pair(row.first_visible_ms.p50, row.first_visible_ms.p95, format_ms),
+            _pair(row.duration_ms.p50, row.duration_ms.p95, format_ms),
             tokens(row.total_tokens.avg, row.usage_estimated),
             format_cost(row.cost_sum or 0.0),
             f"[yellow]{row.alerts}[/]" if row.alerts else "0",
@@ -317,12 +342,8 @@ def _print_stats(by: str, rows: list[Any]) -> None:
 
 
 def _series(args: argparse.Namespace, window: Any, tags: dict[str, str]) -> int:
-    import json
-
-    import anyio
-
-    from runtime.cli._common import EXIT_OK, EXIT_USAGE, print_error
-    from runtime.store import SeriesPoint, parse_since
+    from runtime.cli._common import EXIT_USAGE, print_error
+    from runtime.store import parse_since
 
     try:
         every = parse_since(args.every)
@@ -332,58 +353,33 @@ def _series(args: argparse.Namespace, window: Any, tags: dict[str, str]) -> int:
     if every is None:
         print_error("--every takes a width such as 5m, 1h or 1d")
         return EXIT_USAGE
-    store = _open(args.workspace)
-    points: list[SeriesPoint] = []
-    if store is not None:
-        try:
-            points = anyio.run(
-                lambda: store.series(
-                    args.by,
-                    every=every,
-                    since=window,
-                    include_mock=args.include_mock,
-                    tags=tags,
-                )
-            )
-        finally:
-            store.close()
-    if args.json:
-        payload = {
+    return _report(
+        args,
+        lambda store: store.series(
+            args.by, every=every, since=window, include_mock=args.include_mock, tags=tags
+        ),
+        as_json=lambda points: {
             "by": args.by,
             "since": args.since,
             "every": args.every,
             "series": [p.to_json() for p in points],
-        }
-        print(json.dumps(payload, ensure_ascii=False, indent=2))
-    elif store is None:
-        print(_no_store(args.workspace))
-    elif not points:
-        print(f"nothing recorded in the last {args.since}" if window else "nothing recorded")
-    else:
-        _print_series(args.by, points)
-    return EXIT_OK
+        },
+        show=lambda points: _print_series(args.by, points),
+        nothing=_nothing(args.since, window),
+    )
 
 
 def _print_series(by: str, points: list[Any]) -> None:
-    from rich.table import Table
-
     from runtime.console import format_cost, format_ms
 
-    def pair(low: float | None, high: float | None, fmt: Any) -> str:
-        return f"{fmt(low)} / {fmt(high)}" if low is not None else "–"
-
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column(by, overflow="fold")
-    table.add_column("from")
-    for column in ("count", "first token p50/p95", "cost p50/p95", "cost"):
-        table.add_column(column, justify="right")
+    table = _table(by, "from", "count", "first token p50/p95", "cost p50/p95", "cost", right_from=1)
     for point in sorted(points, key=lambda p: (p.key, p.start)):
         table.add_row(
             point.key,
             point.start.astimezone().strftime("%Y-%m-%d %H:%M"),
             str(point.count),
-            pair(point.ttft_ms.p50, point.ttft_ms.p95, format_ms),
-            pair(point.cost_usd.p50, point.cost_usd.p95, format_cost),
+            _pair(point.ttft_ms.p50, point.ttft_ms.p95, format_ms),
+            _pair(point.cost_usd.p50, point.cost_usd.p95, format_cost),
             format_cost(point.cost_sum or 0.0),
         )
     _console().print(table)

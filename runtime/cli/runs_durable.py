@@ -71,7 +71,8 @@ def handle(args: argparse.Namespace) -> int:
         return report_tide_error(exc, debug=args.debug)
     finally:
         store.close()
-    return report_result(result, json_out=args.json, quiet=getattr(args, "quiet", False))
+    quiet = getattr(args, "quiet", False)
+    return report_result(result, json_out=args.json, quiet=quiet, debug=args.debug)
 
 
 async def _take_up(args: argparse.Namespace, store: Any) -> RunResult:
@@ -95,8 +96,9 @@ async def _take_up(args: argparse.Namespace, store: Any) -> RunResult:
         return await runtime.resume(args.run_id, **options)
 
 
-def report_result(result: RunResult, *, json_out: bool, quiet: bool) -> int:
-    """Print a run's result as ``tide run`` does; its exit status (4: waiting for a person)."""
+def report_result(result: RunResult, *, json_out: bool, quiet: bool, debug: bool) -> int:
+    """Print a run's result (``tide run``, ``tide runs resume|answer``); return its exit
+    status (4: waiting for a person)."""
     import json
     import sys
 
@@ -118,7 +120,27 @@ def report_result(result: RunResult, *, json_out: bool, quiet: bool) -> int:
     if result.status == "waiting":
         print_waiting(result, sys.stderr)
         return EXIT_WAITING
+    if quiet and not result.ok:
+        _print_failure(result, debug=debug)
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _print_failure(result: RunResult, *, debug: bool) -> None:
+    """Quiet means no streaming, not silence: why the run did not complete goes to stderr."""
+    import sys
+
+    from runtime.cli._common import print_error
+
+    if result.error is not None:
+        where = result.error.location()
+        message = f"{where}: {result.error.message}" if where else result.error.message
+        print_error(message, result.error.hint)
+        if debug and result.error.detail:
+            print(f"  detail: {result.error.detail.rstrip()}", file=sys.stderr)
+    else:
+        print_error(f"the run was {result.status}")
+    if result.partial_text:
+        print_error(f"partial text kept ({len(result.partial_text)} characters): see --json")
 
 
 def print_waiting(result: RunResult, stream: Any) -> None:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol, get_args
+from typing import Any, Literal, Protocol, TypedDict, Unpack, get_args
 
 from runtime.events import (
     TERMINAL_TYPES,
@@ -177,6 +177,26 @@ class RunRecord:
         }
 
 
+class RunFilter(TypedDict, total=False):
+    """Which runs ``list_runs`` returns, newest first: those matching every filter given."""
+
+    procedure: str | None
+    status: str | None
+    limit: int  # 50 unless given
+    id_prefix: str | None
+    tags: Mapping[str, str] | None  # all of them
+
+
+class Window(TypedDict, total=False):
+    """What analytics count: turns or runs of the last ``since`` before ``now`` (all time
+    without it), of mock runs only with ``include_mock``, of runs with all of ``tags``."""
+
+    since: timedelta | None
+    include_mock: bool
+    now: datetime | None
+    tags: Mapping[str, str] | None
+
+
 @dataclass(frozen=True)
 class Stat:
     avg: float | None = None
@@ -194,6 +214,8 @@ class StatsRow:
     key: str
     count: int
     ttft_ms: Stat
+    # From a turn's start to its first text, across tool rounds (a run's: its ttft).
+    first_visible_ms: Stat
     duration_ms: Stat
     total_tokens: Stat
     cost_usd: Stat
@@ -210,6 +232,7 @@ class StatsRow:
             "alerts": self.alerts,
             "usage_estimated": self.usage_estimated,
             "ttft_ms": self.ttft_ms.to_json(),
+            "first_visible_token_ms": self.first_visible_ms.to_json(),
             "duration_ms": self.duration_ms.to_json(),
             "total_tokens": self.total_tokens.to_json(),
             "cost_usd": {**self.cost_usd.to_json(), "sum": self.cost_sum},
@@ -255,15 +278,7 @@ class ExecutionStore(Protocol):
 
     async def flush(self) -> None: ...
 
-    async def list_runs(
-        self,
-        *,
-        procedure: str | None = None,
-        status: str | None = None,
-        limit: int = 50,
-        id_prefix: str | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> list[RunRecord]: ...
+    async def list_runs(self, **filters: Unpack[RunFilter]) -> list[RunRecord]: ...
 
     async def get_run(self, run_id: str) -> RunRecord | None: ...
 
@@ -272,29 +287,13 @@ class ExecutionStore(Protocol):
         accumulated text)."""
         ...
 
-    async def stats(
-        self,
-        by: GroupBy,
-        *,
-        since: timedelta | None = None,
-        include_mock: bool = False,
-        now: datetime | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> list[StatsRow]:
+    async def stats(self, by: GroupBy, **window: Unpack[Window]) -> list[StatsRow]:
         """Per-key aggregates: agent turns for ``model`` and ``agent``, finished runs for
-        ``procedure``; mock runs are left out unless ``include_mock``; only runs with all of
-        ``tags`` count."""
+        ``procedure``, within ``window``."""
         ...
 
     async def series(
-        self,
-        by: GroupBy,
-        *,
-        every: timedelta,
-        since: timedelta | None = None,
-        include_mock: bool = False,
-        now: datetime | None = None,
-        tags: Mapping[str, str] | None = None,
+        self, by: GroupBy, *, every: timedelta, **window: Unpack[Window]
     ) -> list[SeriesPoint]:
         """Like ``stats``, per time bucket ``every`` wide: count, p50/p95 time to first token
         and cost (see ``runtime.store.series``)."""

@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import anyio
 import anyio.to_thread
@@ -26,7 +26,7 @@ import anyio.to_thread
 from runtime.alerts import ALERT_SOURCE
 from runtime.events import AgentStreamChunkEvent, CostEvent, Event, LogEvent
 from runtime.store._owners import is_gone, this_process
-from runtime.store.base import GroupBy, RunRecord, SeriesPoint, StatsRow
+from runtime.store.base import GroupBy, RunFilter, RunRecord, SeriesPoint, StatsRow, Window
 from runtime.store.codec import (
     EventRow,
     decode_events,
@@ -44,7 +44,7 @@ T = TypeVar("T")
 
 STORE_DIR = ".tide"
 STORE_FILE = "runs.db"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _BUSY_TIMEOUT_MS = 10_000
 
 _SCHEMA = """
@@ -97,6 +97,7 @@ CREATE TABLE IF NOT EXISTS turns (
     completion_tokens INTEGER,
     total_tokens INTEGER,
     cost_usd REAL,
+    first_visible_ms REAL,
     PRIMARY KEY (run_id, seq)
 );
 CREATE INDEX IF NOT EXISTS turns_by_ts ON turns (ts);
@@ -114,7 +115,7 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_by_ts ON alerts (ts);
 """
 
-_INSERT_TURN = "INSERT OR IGNORE INTO turns VALUES (" + ", ".join("?" * 15) + ")"
+_INSERT_TURN = "INSERT OR IGNORE INTO turns VALUES (" + ", ".join("?" * 16) + ")"
 _INSERT_ALERT = "INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_EVENT = "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)"
 # A batch of chunks arrives as one JSON array of [run_id, seq, ts, agent, turn, offset, text];
@@ -140,6 +141,13 @@ def _migrate(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '{}'")
     if "pending" not in columns:
         conn.execute("ALTER TABLE runs ADD COLUMN pending TEXT")
+    if "first_visible_ms" not in {row["name"] for row in conn.execute("PRAGMA table_info(turns)")}:
+        # Turns recorded before it had a column: their cost events hold it.
+        conn.execute("ALTER TABLE turns ADD COLUMN first_visible_ms REAL")
+        conn.execute(
+            "UPDATE turns SET first_visible_ms = (SELECT e.data ->> '$.first_visible_token_ms' "
+            "FROM events e WHERE e.run_id = turns.run_id AND e.seq = turns.seq)"
+        )
     conn.executescript(JOURNAL_SCHEMA)
     if conn.execute("PRAGMA user_version").fetchone()[0] < 4:
         # Alerts recorded before they had a table of their own.
@@ -150,6 +158,17 @@ def _migrate(conn: sqlite3.Connection) -> None:
             "WHERE e.type = 'log' AND e.data ->> '$.source' = ?",
             (ALERT_SOURCE,),
         )
+
+
+def _window(window: Window) -> dict[str, Any]:
+    """A ``Window`` as the queries take it: since when (µs since the epoch), mock, tags."""
+    since = window.get("since")
+    now = window.get("now") or datetime.now(UTC)
+    return {
+        "since": None if since is None else to_micros(now - since),
+        "mock": window.get("include_mock", False),
+        "tags": window.get("tags"),
+    }
 
 
 def _alert_row(record: RunRecord, e: LogEvent) -> tuple[Any, ...]:
@@ -164,7 +183,7 @@ def _turn_row(record: RunRecord, e: CostEvent) -> tuple[Any, ...]:
     return (
         e.run_id, e.seq, to_micros(e.ts), record.procedure, e.agent, e.turn, e.model, e.provider,
         int(record.mock), e.time_to_first_token_ms, e.duration_ms, e.prompt_tokens,
-        e.completion_tokens, e.total_tokens, e.cost_usd,
+        e.completion_tokens, e.total_tokens, e.cost_usd, e.first_visible_token_ms,
     )  # fmt: skip
 
 
@@ -338,36 +357,14 @@ class SQLiteStore(DurableSQLite):
 
         return await anyio.to_thread.run_sync(run)
 
-    async def list_runs(
-        self,
-        *,
-        procedure: str | None = None,
-        status: str | None = None,
-        limit: int = 50,
-        id_prefix: str | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> list[RunRecord]:
-        return await self._read(
-            partial(
-                self.list_runs_sync,
-                procedure=procedure,
-                status=status,
-                limit=limit,
-                id_prefix=id_prefix,
-                tags=tags,
-            )
-        )
+    async def list_runs(self, **filters: Unpack[RunFilter]) -> list[RunRecord]:
+        return await self._read(partial(self.list_runs_sync, **filters))
 
     def list_runs_sync(
-        self,
-        conn: sqlite3.Connection,
-        *,
-        procedure: str | None = None,
-        status: str | None = None,
-        limit: int = 50,
-        id_prefix: str | None = None,
-        tags: Mapping[str, str] | None = None,
+        self, conn: sqlite3.Connection, **filters: Unpack[RunFilter]
     ) -> list[RunRecord]:
+        procedure, status = filters.get("procedure"), filters.get("status")
+        id_prefix, tags = filters.get("id_prefix"), filters.get("tags")
         where: list[str] = []
         params: list[Any] = []
         if tags:
@@ -385,7 +382,8 @@ class SQLiteStore(DurableSQLite):
             params += [id_prefix, id_prefix + "\U0010ffff"]
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         sql = f"SELECT {RUN_COLUMNS} FROM runs {clause} ORDER BY created_at DESC, id LIMIT ?"
-        return [run_record(row) for row in conn.execute(sql, [*params, max(0, limit)])]
+        limit = max(0, filters.get("limit", 50))
+        return [run_record(row) for row in conn.execute(sql, [*params, limit])]
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         def query(conn: sqlite3.Connection) -> RunRecord | None:
@@ -402,34 +400,13 @@ class SQLiteStore(DurableSQLite):
 
         return decode_events(await self._read(query))
 
-    async def stats(
-        self,
-        by: GroupBy,
-        *,
-        since: timedelta | None = None,
-        include_mock: bool = False,
-        now: datetime | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> list[StatsRow]:
-        start = None if since is None else to_micros((now or datetime.now(UTC)) - since)
-        return await self._read(
-            partial(query_stats, by=by, since=start, mock=include_mock, tags=tags)
-        )
+    async def stats(self, by: GroupBy, **window: Unpack[Window]) -> list[StatsRow]:
+        return await self._read(partial(query_stats, by=by, **_window(window)))
 
     async def series(
-        self,
-        by: GroupBy,
-        *,
-        every: timedelta,
-        since: timedelta | None = None,
-        include_mock: bool = False,
-        now: datetime | None = None,
-        tags: Mapping[str, str] | None = None,
+        self, by: GroupBy, *, every: timedelta, **window: Unpack[Window]
     ) -> list[SeriesPoint]:
-        start = None if since is None else to_micros((now or datetime.now(UTC)) - since)
-        return await self._read(
-            partial(query_series, by=by, every=every, since=start, mock=include_mock, tags=tags)
-        )
+        return await self._read(partial(query_series, by=by, every=every, **_window(window)))
 
     async def __aenter__(self) -> SQLiteStore:
         return self

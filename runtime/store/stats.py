@@ -1,8 +1,9 @@
 """Analytics over the execution store, as SQL.
 
 By model and by agent the unit is an agent turn (one ``cost`` event: its time to first token,
-duration, tokens and cost); by procedure it is a finished run (time from start to its first
-streamed token, duration and totals). Percentiles are nearest-rank: p95 is the smallest value
+its first visible token from the turn's start, duration, tokens and cost); by procedure it is a
+finished run (time from start to its first streamed token, which is also its first visible
+one, duration and totals). Percentiles are nearest-rank: p95 is the smallest value
 with at least 95 % of the values at or below it, so it is always a value that occurred.
 """
 
@@ -17,7 +18,7 @@ from runtime.store.base import TERMINAL_STATUSES, GroupBy, Stat, StatsRow
 # The statuses of runs that ended, as an SQL list.
 _ENDED = ", ".join(f"'{status}'" for status in sorted(TERMINAL_STATUSES))
 
-METRICS = ("ttft_ms", "duration_ms", "total_tokens", "cost_usd")
+METRICS = ("ttft_ms", "first_visible_ms", "duration_ms", "total_tokens", "cost_usd")
 PERCENTILES = (50, 95)
 
 # Each source yields rows of (key, run_id, ts, mock, <metrics>); ``:since`` may be NULL for all
@@ -62,7 +63,9 @@ def tagged_runs(
 
 
 def source_sql(by: GroupBy, tagged: str = "1") -> str:
-    body = _SOURCES[by].format(metrics=", ".join(METRICS))
+    # A run's first streamed token is the first a person sees of it.
+    runs = {"first_visible_ms": "ttft_ms AS first_visible_ms"} if by == "procedure" else {}
+    body = _SOURCES[by].format(metrics=", ".join(runs.get(m, m) for m in METRICS))
     return (
         f"WITH src AS ({body}), "
         "sel AS (SELECT * FROM src WHERE (:since IS NULL OR ts >= :since) AND (:mock OR mock = 0) "

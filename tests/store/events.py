@@ -55,6 +55,7 @@ class RunBuilder:
         cost: float = 0.01,
         pieces: int = 0,
         finish: bool = True,
+        first_visible_ms: float | None = None,
     ) -> RunBuilder:
         self.events.append(
             AgentTurnEvent(agent=agent, turn=turn, stage="started", model=model, **self._next(1))
@@ -82,6 +83,7 @@ class RunBuilder:
                 cost_usd=cost,
                 duration_ms=duration_ms,
                 time_to_first_token_ms=ttft_ms,
+                first_visible_token_ms=first_visible_ms,
                 **self._next(1),
             )
         )

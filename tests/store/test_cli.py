@@ -84,7 +84,11 @@ def test_tide_stats(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None
     (row,) = stats["rows"]
     assert row["key"] == "writer" and row["count"] == 2
     assert set(row["ttft_ms"]) == {"avg", "p50", "p95"}
+    # A mocked reply streams at once: its first visible token is its first token.
+    assert row["first_visible_token_ms"]["p50"] is not None
     assert set(row["cost_usd"]) == {"avg", "p50", "p95", "sum"}
+    assert main(["stats", "--by", "agent", "--include-mock", "--since", "all"]) == 0
+    assert "first visible p50/p95" in capsys.readouterr().out
     assert main(["stats", "--by", "procedure", "--include-mock"]) == 0
     assert "hello.tac" in capsys.readouterr().out
     assert main(["stats", "--since", "soon"]) == 2

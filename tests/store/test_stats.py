@@ -26,7 +26,16 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
             runs.append((run.completed(duration_ms=100 * i), False))
         for i, ttft in enumerate((400, 100, 300, 200), start=1):
             run = RunBuilder(f"slow{i}", "slow.tac", T0 + timedelta(minutes=i)).started()
-            run.turn("b", "x", model="m/slow", ttft_ms=ttft, duration_ms=ttft * 2, tokens=100)
+            # A tool round came first: the text showed a second after the turn started.
+            run.turn(
+                "b",
+                "x",
+                model="m/slow",
+                ttft_ms=ttft,
+                duration_ms=ttft * 2,
+                tokens=100,
+                first_visible_ms=ttft + 1000,
+            )
             runs.append((run.completed(duration_ms=5000), False))
         old = RunBuilder("old", "fast.tac", T0 - timedelta(days=2)).started()
         old.turn("a", "x", model="m/fast", ttft_ms=9999, duration_ms=9999, tokens=9999, cost=99)
@@ -60,6 +69,10 @@ async def test_by_model_over_a_window(store: SQLiteStore) -> None:
     assert slow.ttft_ms.avg == 250
     # Of 100, 200, 300, 400: p50 is the 2nd value, p95 the 4th.
     assert (slow.ttft_ms.p50, slow.ttft_ms.p95) == (200, 400)
+    # What a person waited for, from the turn's start across its tool round.
+    assert (slow.first_visible_ms.p50, slow.first_visible_ms.p95) == (1200, 1400)
+    assert slow.to_json()["first_visible_token_ms"]["avg"] == 1250
+    assert fast.first_visible_ms.avg is None  # not reported by those turns
     assert slow.to_json()["cost_usd"] == {
         "avg": pytest.approx(0.01),
         "p50": pytest.approx(0.01),
@@ -93,6 +106,8 @@ async def test_by_procedure_counts_finished_runs(store: SQLiteStore) -> None:
     assert (rows["fast.tac"].duration_ms.p50, rows["fast.tac"].duration_ms.p95) == (1000, 1900)
     # Run-level time to first token: from run_started to the first chunk (2 ms here).
     assert rows["fast.tac"].ttft_ms.p50 == pytest.approx(2)
+    # A run's first streamed token is the first a person sees of it.
+    assert rows["fast.tac"].first_visible_ms.p50 == pytest.approx(2)
     assert rows["slow.tac"].count == 4  # the unfinished run is left out
     assert rows["slow.tac"].total_tokens.avg == 100
 

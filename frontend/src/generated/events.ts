@@ -89,6 +89,7 @@ export interface AgentTurnEvent {
   stage: 'started' | 'completed' | 'failed';
   model?: string | null;
   duration_ms?: number | null;
+  first_visible_token_ms?: number | null;
   text?: string | null;
   error?: ErrorInfo | null;
 }
