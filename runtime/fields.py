@@ -121,6 +121,18 @@ def parse_field(name: str, raw: Any) -> FieldSpec:
         raise DeclarationError(f"field '{name}' is malformed: {exc.errors()[0]['msg']}") from None
 
 
+# The one key of a procedure output declared as a single field (``output = field.string{}``):
+# the procedure returns that value itself rather than a table of fields.
+SCALAR_OUTPUT = "(output)"
+
+
+def parse_output(raw: Any, what: str) -> Fields:
+    """A procedure's output: a table of fields, or one field for a bare value."""
+    if isinstance(raw, dict) and raw.get("__tide_kind") == "field":
+        return {SCALAR_OUTPUT: parse_field("output", raw)}
+    return parse_fields(raw, what)
+
+
 def parse_fields(raw: Any, what: str) -> Fields:
     if raw is None:
         return {}
@@ -264,6 +276,20 @@ def _with_texts(fields: Fields, value: dict[str, Any]) -> dict[str, Any]:
 
 def check_output(fields: Fields, value: Any) -> tuple[Any, list[ValidationIssue]]:
     """Validate a procedure's or agent's output; return (checked value, issues)."""
+    if set(fields) == {SCALAR_OUTPUT}:
+        spec = fields[SCALAR_OUTPUT]
+        if value is None and not spec.required:
+            return None, []
+        wrapped = {
+            "value": _text_of(value) if isinstance(value, dict) and spec.type == "string" else value
+        }
+        try:
+            return model_for({"value": spec}).model_validate(wrapped).model_dump()["value"], []
+        except ValidationError as exc:
+            return value, [
+                ValidationIssue(path=SCALAR_OUTPUT, message=issue.message)
+                for issue in issues_from(exc)
+            ]
     if not isinstance(value, dict):
         kind = "nothing" if value is None else type(value).__name__
         return value, [

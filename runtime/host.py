@@ -25,7 +25,7 @@ from runtime.declarations import (
 )
 from runtime.errors import DeclarationError, TideError
 from runtime.evaluation.config import EVALUATOR_TYPES
-from runtime.fields import coerce_inputs, parse_fields
+from runtime.fields import coerce_inputs, parse_fields, parse_output
 from runtime.json_namespace import json_call
 from runtime.library import Library, toolsets
 from runtime.memory import MemoryMeter
@@ -224,7 +224,7 @@ class Host(PredictionHostPart):
             procedure = ProcedureDecl(
                 self.new_id(),
                 input=parse_fields(config.get("input"), "a procedure's input"),
-                output=parse_fields(config.get("output"), "a procedure's output"),
+                output=parse_output(config.get("output"), "a procedure's output"),
                 state=_state.initial_state(config.get("state")),
                 function=config.get("1", config.get("run")),
                 file=file,
@@ -237,7 +237,7 @@ class Host(PredictionHostPart):
             decls.script_input = parse_fields(config, "input")
             return None
         if kind == "output":
-            decls.script_output = parse_fields(config, "output")
+            decls.script_output = parse_output(config, "output")
             return None
         if kind == "mocks":
             if not isinstance(config, dict):

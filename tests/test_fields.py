@@ -8,13 +8,16 @@ import pytest
 
 from runtime.errors import DeclarationError, InputValidationError
 from runtime.fields import (
+    SCALAR_OUTPUT,
     FieldSpec,
     check_output,
     coerce_inputs,
     json_schema,
     parse_field,
     parse_fields,
+    parse_output,
 )
+from tests.helpers import run
 
 
 def spec(kind: str, **options: Any) -> dict[str, Any]:
@@ -206,3 +209,31 @@ def test_a_result_table_where_text_is_declared_gives_its_text() -> None:
     assert checked["reply"] == '{"city": "Paris"}'
     _, issues = check_output(fields, {"reply": {"some": "table"}})
     assert [i.path for i in issues] == ["reply"]
+
+
+def test_a_single_field_output_checks_a_bare_value() -> None:
+    fields = parse_output(spec("number", required=True), "output")
+    assert list(fields) == [SCALAR_OUTPUT]
+    assert check_output(fields, 3) == (3, [])
+    _, issues = check_output(fields, "three")
+    assert [i.path for i in issues] == [SCALAR_OUTPUT]
+    _, issues = check_output(fields, None)
+    assert [i.path for i in issues] == [SCALAR_OUTPUT]
+    optional = parse_output(spec("string"), "output")
+    assert check_output(optional, None) == (None, [])
+    reply = {"output": "Hi", "response": "Hi", "usage": {}, "tool_calls": []}
+    assert check_output(optional, reply) == ("Hi", [])
+    assert parse_output({"n": spec("integer")}, "output") == parse_fields(
+        {"n": spec("integer")}, "o"
+    )
+
+
+@pytest.mark.anyio
+async def test_a_procedure_declaring_one_output_field_returns_the_value() -> None:
+    ok, _ = await run(
+        'Procedure { output = field.string{ required = true }, function() return "hi" end }'
+    )
+    assert ok.status == "completed" and ok.output == "hi"
+    bad, _ = await run('Procedure { output = field.integer{}, function() return "x" end }')
+    assert bad.status == "failed" and bad.error is not None
+    assert "(output): Input should be a valid integer" in bad.error.message
