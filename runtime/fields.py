@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from difflib import get_close_matches
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -94,12 +95,17 @@ def parse_field(name: str, raw: Any) -> FieldSpec:
             f"field '{name}' has unknown type {kind!r}",
             hint="use one of: " + ", ".join(FIELD_TYPES),
         )
+    # Tactus ignores options it does not use (placeholder, min, example…); so does Tide, but a
+    # near miss of one it uses (requird) is a mistake worth stopping for.
     unknown = set(data) - FIELD_OPTIONS
-    if unknown:
+    misspelled = sorted(k for k in unknown if get_close_matches(str(k), FIELD_OPTIONS, cutoff=0.8))
+    if misspelled:
         raise DeclarationError(
-            f"field '{name}' has unknown option(s): {', '.join(sorted(unknown))}",
+            f"field '{name}' has unknown option(s): {', '.join(misspelled)}",
             hint="field options are: " + ", ".join(sorted(FIELD_OPTIONS)),
         )
+    for key in unknown:
+        data.pop(key)
     enum = data.get("enum")
     if enum is not None and not isinstance(enum, list):
         raise DeclarationError(f"field '{name}': enum must be a list of values")

@@ -237,3 +237,10 @@ async def test_a_procedure_declaring_one_output_field_returns_the_value() -> Non
     bad, _ = await run('Procedure { output = field.integer{}, function() return "x" end }')
     assert bad.status == "failed" and bad.error is not None
     assert "(output): Input should be a valid integer" in bad.error.message
+
+
+def test_options_tactus_ignores_are_ignored_but_near_misses_are_not() -> None:
+    field = parse_field("name", spec("string", placeholder="Ann", min=1, example="x"))
+    assert field == FieldSpec(type="string")
+    with pytest.raises(DeclarationError, match="unknown option.*descripton"):
+        parse_field("name", spec("string", descripton="d", label="Name"))
