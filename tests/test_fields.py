@@ -242,5 +242,5 @@ async def test_a_procedure_declaring_one_output_field_returns_the_value() -> Non
 def test_options_tactus_ignores_are_ignored_but_near_misses_are_not() -> None:
     field = parse_field("name", spec("string", placeholder="Ann", min=1, example="x"))
     assert field == FieldSpec(type="string")
-    with pytest.raises(DeclarationError, match="unknown option.*descripton"):
+    with pytest.raises(DeclarationError, match=r"unknown option.*descripton"):
         parse_field("name", spec("string", descripton="d", label="Name"))
