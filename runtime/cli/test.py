@@ -24,6 +24,15 @@ def register(sub: Any) -> None:
         "paths", nargs="*", metavar="FILE|DIR", help="procedures or folders of them"
     )
     parser.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an input of every scenario that does not set it (repeatable); files that do not "
+        "declare the input ignore it",
+    )
+    parser.add_argument(
         "--tags", metavar="EXPR", help='run scenarios whose tags match, e.g. "@fast and not @slow"'
     )
     parser.add_argument(
@@ -94,7 +103,14 @@ def handle(args: argparse.Namespace) -> int:
     if args.model and not args.real:
         print_error("--model needs --real: mocked agents do not call a model")
         return EXIT_USAGE
+    from runtime.cli.run import parse_params
+
+    try:
+        params = parse_params(args.param)
+    except TideError as exc:
+        return report_tide_error(exc, debug=args.debug)
     options = TestOptions(
+        params=params,
         tags=args.tags,
         name=args.scenario,
         workers=args.workers,

@@ -75,6 +75,8 @@ class TestOptions:
     real: bool = False
     model: str | None = None
     timeout_s: float | None = None
+    # ``--param NAME=VALUE``: inputs of every scenario (its Given steps win), as text.
+    params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,6 +87,8 @@ class Suite:
     info: ProcedureInfo
     scenarios: list[Scenario]
     custom: list[CustomStep] = field(default_factory=list)
+    # The ``--param`` values this file declares as inputs, converted to their types.
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 ScenarioCallback = Callable[[ScenarioReport], None]
@@ -137,9 +141,14 @@ async def load_suite(path: Path, runtime: Runtime, options: TestOptions) -> Suit
             scenarios.extend(parse_specification(text, file=source.display_name, first=start))
         if options.real:
             await runtime.check_models(info, options.model)
+        given = {k: v for k, v in options.params.items() if k in info.inputs}
+        fields = {k: info.inputs[k] for k in given}
+        params = {
+            k: v for k, v in coerce_inputs(fields, given, from_strings=True).items() if k in given
+        }
     except TideError as exc:
         return Problem(exc.file or source.display_name, exc.message, exc.line, exc.hint)
-    return Suite(source, info, scenarios, [CustomStep.of(text) for text in info.steps])
+    return Suite(source, info, scenarios, [CustomStep.of(text) for text in info.steps], params)
 
 
 # -- one scenario --------------------------------------------------------------------------------
@@ -258,7 +267,7 @@ async def run_scenario(
             for s, p in zip(scenario.steps, plan, strict=True)
         ]
         return Attempt(False, (time.perf_counter() - started) * 1000, statuses, failure)
-    setup = ScenarioSetup()
+    setup = ScenarioSetup(inputs=dict(suite.params))
     ctx = ScenarioContext(
         suite.info,
         setup,

@@ -99,3 +99,33 @@ def test_list_steps_and_missing_paths() -> None:
     assert "Then  the done tool should be called" in listed.stdout
     empty = tide_test()
     assert empty.returncode == 2
+
+
+PARAMS = """
+Procedure {
+  input = { skip = field.boolean{ default = false }, rounds = field.integer{ default = 1 } },
+  function(input) return { skip = input.skip, rounds = input.rounds } end
+}
+Specification([[
+Feature: Params
+  Scenario: from the command line
+    When the procedure runs
+    Then the output skip should be true
+    And the output rounds should be 3
+  Scenario: a Given step wins
+    Given the input rounds is 5
+    When the procedure runs
+    Then the output rounds should be 5
+]])
+"""
+
+
+def test_params_are_every_scenarios_inputs(tmp_path: Path) -> None:
+    path = tmp_path / "params.tac"
+    path.write_text(PARAMS)
+    done = tide_test(path, "--param", "skip=true", "-p", "rounds=3", "--param", "other=x")
+    assert done.returncode == 0, done.stdout + done.stderr
+    bad = tide_test(path, "--param", "rounds=many")
+    assert bad.returncode == 2 and "rounds" in bad.stdout + bad.stderr
+    usage = tide_test(path, "--param", "rounds")
+    assert usage.returncode == 2 and "NAME=VALUE" in usage.stderr
