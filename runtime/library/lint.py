@@ -26,6 +26,13 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
+# Namespaces that also hold data (``State.count = 1``): only a *call* of a name they do not
+# offer is a mistake.
+CALLED: dict[str, tuple[str, ...]] = {
+    "State": ("get", "set", "increment", "append", "all", "clear"),
+}
+
+
 @dataclass(frozen=True)
 class Misuse:
     message: str
@@ -46,9 +53,14 @@ def misuses(source: str) -> list[Misuse]:
             or (i + 1 < len(tokens) and tokens[i + 1].text == "=")
         )
     }
+    rebound |= {
+        t.text
+        for i, t in enumerate(tokens)
+        if t.text in CALLED and i and tokens[i - 1].text in ("local", "function", ",")
+    }
     found = []
     for i, token in enumerate(tokens[:-2]):
-        known = FUNCTIONS.get(token.text)
+        known = FUNCTIONS.get(token.text) or CALLED.get(token.text)
         if known is None or token.text in rebound or token.kind != "name":
             continue
         if i and tokens[i - 1].text in (".", ":"):
@@ -56,7 +68,10 @@ def misuses(source: str) -> list[Misuse]:
         dot, member = tokens[i + 1], tokens[i + 2]
         if dot.text not in (".", ":") or member.kind != "name" or member.text in known:
             continue
-        if i + 3 < len(tokens) and tokens[i + 3].text == "=":
+        after = tokens[i + 3] if i + 3 < len(tokens) else None
+        if after is not None and after.text == "=":
+            continue
+        if token.text in CALLED and (after is None or after.text not in ("(", "{")):
             continue
         close = get_close_matches(member.text, known, n=1)
         found.append(

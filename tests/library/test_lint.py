@@ -35,3 +35,12 @@ def test_names_a_file_binds_itself_are_its_own() -> None:
     assert misuses("local os = { getenv = 1 }\nprint(os.getenv)") == []
     assert misuses("File = {}\nFile.custom = 1\nprint(File.custom)") == []
     assert misuses("x.Stop.anything()\nStop.extra = 1") == []
+
+
+def test_state_keys_are_data_but_a_call_must_be_one_of_its_functions() -> None:
+    text = "State.total = 1\nlocal n = State.total + State.seen\nState.icrement('total')\n"
+    assert [(m.message, m.line, m.hint) for m in misuses(text)] == [
+        ("State.icrement does not exist", 3, "did you mean State.increment?")
+    ]
+    assert misuses("State.log{ 'x' }")[0].message == "State.log does not exist"
+    assert misuses("local State = {}\nState.anything()") == []
