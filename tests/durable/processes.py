@@ -152,6 +152,19 @@ class Ide:
                 self.kill()
 
 
+# What tells apart the events a run stores once each (not streamed chunks and costs: the call
+# in flight at a kill streams again and is counted twice; nor the events that mark where an
+# attempt stopped and the next one began).
+EVENT_IDENTITY = {
+    "agent_turn": ("agent", "turn", "stage"),
+    "tool_call": ("call_id", "stage"),
+    "log": ("message", "source"),
+    "human_request": ("request_id",),
+    "human_response": ("request_id",),
+    "run_completed": (),
+}
+
+
 class StoreProbe:
     """A workspace's ``.tide/runs.db``, read (never written) while other processes write it."""
 
@@ -184,6 +197,26 @@ class StoreProbe:
         entries = self._query("SELECT COUNT(*) FROM journal WHERE run_id = ?", run_id) or 0
         last = self._query("SELECT MAX(seq) FROM events WHERE run_id = ?", run_id) or 0
         return Progress(int(entries), int(last))
+
+    def events_twice(self, run_id: str) -> list[str]:
+        """The run's events stored more than once (a turn's start or end, a tool call's, a log,
+        a question or its answer, the run's completion), and a gap in its sequence."""
+        rows = self.rows("SELECT seq, type, data FROM events WHERE run_id = ? ORDER BY seq", run_id)
+        seen: set[str] = set()
+        twice: list[str] = []
+        for number, (seq, kind, data) in enumerate(rows, start=1):
+            if seq != number:
+                twice.append(f"event {number} is missing")
+                break
+            names = EVENT_IDENTITY.get(kind)
+            if names is None:
+                continue
+            fields = json.loads(data)
+            identity = json.dumps([kind, *(fields.get(name) for name in names)])
+            if identity in seen:
+                twice.append(identity)
+            seen.add(identity)
+        return twice
 
     def status(self, run_id: str) -> str | None:
         status = self._query("SELECT status FROM runs WHERE id = ?", run_id)
@@ -246,7 +279,14 @@ def check_calls(reference: list[str], attempts: list[list[str]]) -> int:
     attempt makes again first. Returns how many calls were made again."""
     made = [call for attempt in attempts for call in attempt]
     once = [call for index, call in enumerate(made) if index == 0 or call != made[index - 1]]
-    assert once == reference, "the resumed run's calls differ from an uninterrupted run's"
+    differ = next(
+        (n for n, (a, b) in enumerate(zip(once, reference, strict=False)) if a != b),
+        min(len(once), len(reference)),
+    )
+    assert once == reference, (
+        f"the resumed run made {len(made)} calls, {len(once)} but repeats in a row, where an "
+        f"uninterrupted run made {len(reference)}; they differ from call {differ} on"
+    )
     before: list[str] = []
     for number, attempt in enumerate(attempts):
         for index, call in enumerate(attempt):

@@ -147,6 +147,7 @@ def test_sigkill_at_twenty_points_then_tide_runs_resume(
             assert result["output"] == expected["output"]
         assert probe.status(killed.run_id) == "completed"
         assert probe.output(killed.run_id) == expected["output"]
+        assert probe.events_twice(killed.run_id) == []
         repeated = check_calls(calls, killed.attempts)
         assert repeated <= len(killed.hits)
         # Each kill stopped the run further on than the one before.

@@ -27,6 +27,8 @@ Procedure {
 }
 """
 KILLED = 128 + signal.SIGKILL
+# The writer's answers take seconds: a kill while one streams lands before the run goes on.
+SLOW = {"replies": [{"match": "Draft|Write", "repeat": True, "tokens_per_second": 20}]}
 
 
 class Terminal:
@@ -93,6 +95,7 @@ def test_an_answer_at_the_terminal_is_never_asked_again(
     tmp_path: Path, served: ModelServer, worker: Worker
 ) -> None:
     (tmp_path / "ask.tac").write_text(ASK.replace("URL", served.api_base))
+    served.use(SLOW)
     probe = StoreProbe(tmp_path)
     before = len(served.calls())
 
@@ -124,6 +127,7 @@ def test_an_answer_at_the_terminal_is_never_asked_again(
     output = probe.output(run_id)
     assert output["ok"] is True and output["name"] == "Grace"
     assert answers(probe, run_id) == [True, "Grace"]
+    assert probe.events_twice(run_id) == []
     # Each call once, but the one in flight at each kill, made again once.
     draft, again, text, last = served.calls()[before:]
     assert draft == again and "approved: true" in draft

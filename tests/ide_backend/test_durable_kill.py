@@ -33,15 +33,16 @@ Procedure {
 }
 """
 # One run per topic at a time; every prompt names its run's topic.
-TOPICS = [f"zq{number}x" for number in range(8)]
-KILLS = 3
-# The uninterrupted runs are answered at once, the others at 40 tokens a second.
+TOPICS = [f"zq{number}x" for number in range(12)]
+KILLS = 2  # each new server spends seconds importing the model libraries
+# The uninterrupted runs are answered at once, the others at 30 tokens a second: a run takes
+# more than 10 s, more than a server's life in this test.
 FAST_SCRIPT = {**SERVED_SCRIPT, "replies": [{"repeat": True, "tokens_per_second": 5000}]}
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[ModelServer]:
-    with model_server(tmp_path, SERVED_SCRIPT, rate=40) as server:
+    with model_server(tmp_path, SERVED_SCRIPT, rate=30) as server:
         yield server
 
 
@@ -121,14 +122,14 @@ def test_killed_at_twenty_points_then_resumed_over_http(
         served.use(SERVED_SCRIPT)
 
         # Each server's life starts or resumes the runs one after the other, each once the one
-        # before has done something, in another order each time, then ends with a SIGKILL:
-        # the runs are stopped at as many points.
+        # before has done something, in another order each time, then ends with a SIGKILL: the
+        # runs are stopped at as many points.
         run_ids: dict[str, str] = {}
         attempts: dict[str, list[list[str]]] = {topic: [] for topic in TOPICS}
         hits: list[tuple[str, Progress]] = []
         for life in range(KILLS + 1):
             mark = len(served.calls())
-            shift = 3 * life % len(TOPICS)
+            shift = len(TOPICS) // 2 * life % len(TOPICS)
             order = [
                 t
                 for t in TOPICS[shift:] + TOPICS[:shift]
@@ -152,6 +153,7 @@ def test_killed_at_twenty_points_then_resumed_over_http(
         assert finished(ide, probe, asking)["output"]["ok"] is True
         for topic, run_id in run_ids.items():
             assert finished(ide, probe, run_id)["output"] == expected[topic]
+            assert probe.events_twice(run_id) == []
         made = served.calls()[mark:]
         for topic in order:
             attempts[topic].append(of_topic(made, topic))
