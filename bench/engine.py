@@ -15,8 +15,8 @@ Prints JSON:
 - ``concurrent``: for each size N, N mocked runs of FILE in one event loop, each size in a
   fresh process: total time, time per run, RSS idle / at peak / after, the peak's growth per
   run, and errors (must be 0);
-- ``executors``: a mocked run in an executor process (``runtime.executor``, as ``tide ide
-  --executors`` runs them) one at a time beside the same run in-process (median, p99, added
+- ``executors``: a mocked run in an executor process (``runtime.executor``, as ``tide ide``
+  runs them) one at a time beside the same run in-process (median, p99, added
   cost), then ``--executors``' CONCURRENT runs with AT_ONCE executors alive at a time: total
   time and the peak RSS of the whole process tree.
 

@@ -18,7 +18,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from pathlib import Path
 from typing import Any
 
-import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -33,6 +32,7 @@ from ide_backend.security import SecurityMiddleware
 from ide_backend.services import Services
 from ide_backend.settings import Settings, is_loopback
 from ide_backend.static import frontend_routes
+from ide_backend.validator import Validator
 from ide_backend.workspace import Workspace
 from runtime import __version__
 from runtime.api import Runtime
@@ -43,8 +43,6 @@ from runtime.store.opening import open_history
 # The real-model client (DSPy and LiteLLM) takes seconds to import: done in a thread at start
 # rather than in the event loop on the first run, where it would stall every stream.
 PRELOAD = ("runtime.models.llm", "litellm")
-# Validation executes procedure code in threads; a few at a time is plenty for one editor.
-VALIDATION_THREADS = 4
 
 
 async def health(request: Request) -> JSONResponse:
@@ -90,7 +88,6 @@ def create_app(
         if getattr(app.state, "services", None) is not None:
             raise RuntimeError("this Tide app is already started")
         workspace = Workspace(config.workspace, max_bytes=config.max_body_bytes)
-        limiter = anyio.CapacityLimiter(VALIDATION_THREADS)
         # A history that cannot be written is served read-only: runs are refused, saying why.
         store = open_history(default_store_path(config.workspace))
         try:
@@ -108,20 +105,21 @@ def create_app(
                     preload=() if config.executors else PRELOAD,
                     executors=executors,
                 ) as manager,
+                Catalog(
+                    workspace,
+                    # A file's top level is cut short as a run's would be.
+                    timeout_s=min(config.runtime.inspect_timeout_s, config.runtime.timeout_s),
+                    validator=(validator := Validator(config.runtime, executors)),
+                ) as catalog,
             ):
                 app.state.services = Services(
                     settings=config,
                     workspace=workspace,
-                    catalog=Catalog(
-                        workspace,
-                        # A file's top level is cut short as a run's would be.
-                        timeout_s=min(config.runtime.inspect_timeout_s, config.runtime.timeout_s),
-                        limiter=limiter,
-                    ),
+                    catalog=catalog,
                     store=store,
                     runtime=runtime,
                     manager=manager,
-                    validation_limiter=limiter,
+                    validator=validator,
                 )
                 yield
         finally:

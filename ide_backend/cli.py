@@ -40,10 +40,11 @@ def register(sub: Any) -> None:
         help="each run's memory limit: Lua's heap and what it hands the server (default 256)",
     )
     parser.add_argument(
-        "--executors",
+        "--in-process",
         action="store_true",
-        help="run each procedure in an executor process that is killed when it overstays its "
-        "timeout or a cancel (procedures that wait for a person run in the server)",
+        help="run procedures in the server's own process instead of one executor process each "
+        "(only for procedures you trust: one stuck in a call into Lua's C library holds the "
+        "server)",
     )
     parser.set_defaults(handler=handle)
 
@@ -99,7 +100,7 @@ def handle(args: argparse.Namespace) -> int:
         port=args.port,
         token=token,
         max_concurrent=args.max_concurrent,
-        executors=args.executors,
+        executors=not args.in_process,
         runtime=config.model_copy(update={"max_lua_threads": threads}),
     )
     try:

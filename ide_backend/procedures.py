@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -14,7 +12,6 @@ from ide_backend.bodies import optional, read_json, required
 from ide_backend.services import services
 from runtime.models.providers import example_models
 from runtime.source import ProcedureSource
-from runtime.validate import validate_source
 
 UNSAVED_NAME = "untitled.tac"
 
@@ -44,10 +41,8 @@ async def validate(request: Request) -> JSONResponse:
         source = ide.workspace.source(path, text)
     else:
         source = ProcedureSource(text, UNSAVED_NAME, project_root=ide.workspace.root)
-    timeout = ide.settings.runtime.inspect_timeout_s
-    async with ide.validation_limiter:
-        report = await anyio.to_thread.run_sync(partial(validate_source, source, timeout_s=timeout))
-    return JSONResponse(report.describe())
+    report = await ide.validator.validate(source, ide.settings.runtime.inspect_timeout_s)
+    return JSONResponse(report)
 
 
 async def models(request: Request) -> JSONResponse:

@@ -31,7 +31,7 @@ from runtime.api import Runtime
 from runtime.events import ErrorInfo, Event, RunFailedEvent
 from runtime.executor import ExecutorPool, ExecutorRun
 from runtime.handlers import LogHandler
-from runtime.resume import NotResumable, UnknownRun, open_resumed_run
+from runtime.resume import NotResumable, UnknownRun, open_resumed_run, plan_resume
 from runtime.run import Run
 from runtime.source import ProcedureSource
 from runtime.store import ExecutionStore, RunRecord, StoreHandler
@@ -220,13 +220,14 @@ class RunManager:
             live.record, live.done = record, anyio.Event()
         else:
             live = LiveRun(record, self._channel(run_id, await self.store.last_seq(run_id)))
-        live.run = await open_resumed_run(
-            self.runtime,
-            self.store,
-            run_id,
-            answered=record.status == "running",
-            handlers=[live, StoreHandler(self.store)],
-        )
+        handlers: list[LogHandler] = [live, StoreHandler(self.store)]
+        answered = record.status == "running"
+        if self.executors is not None:
+            live.run = await self._resume_in_executor(run_id, answered, handlers)
+        else:
+            live.run = await open_resumed_run(
+                self.runtime, self.store, run_id, answered=answered, handlers=handlers
+            )
         record.status, record.error, record.finished_at = "queued", None, None
         self._parked.pop(run_id, None)
         self._unstored.pop(run_id, None)
@@ -240,6 +241,30 @@ class RunManager:
         return RunChannel(
             run_id, max_backlog=self.max_backlog, stored=stored, stored_through=stored_through
         )
+
+    async def _resume_in_executor(
+        self, run_id: str, answered: bool, handlers: list[LogHandler]
+    ) -> ExecutorRun:
+        """The stored run, checked here (none of its code runs in this process), its top level
+        read in an executor, and marked running as an in-process resume marks it."""
+        assert self.executors is not None
+        plan = await plan_resume(self.store, run_id, answered=answered)
+        run = ExecutorRun(
+            self.executors,
+            self.runtime,
+            plan.source,
+            plan.spec.get("inputs") or {},
+            handlers=handlers,
+            mock=bool(plan.spec.get("mock")),
+            model=plan.spec.get("model"),
+            timeout_s=plan.spec.get("timeout_s"),
+            run_id=plan.record.id,
+            resume=True,
+            stored_through=plan.stored_through,
+        )
+        await run.prepare()
+        self.store.resume_record(plan.record)
+        return run
 
     def _launch(self, live: LiveRun, *, record: bool) -> None:
         assert self._group is not None

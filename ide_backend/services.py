@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import anyio
 from starlette.requests import HTTPConnection
 
 from ide_backend.errors import ApiError
@@ -14,6 +13,7 @@ if TYPE_CHECKING:
     from ide_backend.catalog import Catalog
     from ide_backend.runs import RunManager
     from ide_backend.settings import Settings
+    from ide_backend.validator import Validator
     from ide_backend.workspace import Workspace
     from runtime.api import Runtime
     from runtime.store import ExecutionStore
@@ -27,7 +27,7 @@ class Services:
     store: ExecutionStore
     runtime: Runtime
     manager: RunManager
-    validation_limiter: anyio.CapacityLimiter
+    validator: Validator
 
 
 def services(conn: HTTPConnection) -> Services:

@@ -40,9 +40,10 @@ class Settings:
     # Events a watcher may fall behind by before it is told to reconnect (``lagged``).
     max_backlog: int = 10_000
     keepalive_s: float = 15.0
-    # Each run in an executor process that is killed when it overstays its timeout or a cancel
-    # (False: in the server's own process, trusting the procedures).
-    executors: bool = False
+    # Each run, and each reading of a file's declarations, in an executor process that is
+    # killed when it overstays its time or a cancel. False runs them in the server's own
+    # process, trusting the procedures: one that loops inside Lua's C library holds the server.
+    executors: bool = True
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig.from_env)
 
     def __post_init__(self) -> None:

@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncGenerator
-from functools import partial
 from typing import Any
 
 import anyio
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.routing import Route
 
 from ide_backend.bodies import event_seq, optional, read_json
-from ide_backend.errors import ApiError, from_tide_error
+from ide_backend.errors import ApiError
 from ide_backend.event_stream import EventStreamResponse, negotiate
 from ide_backend.relay import RunChannel
 from ide_backend.runs import LiveRun
@@ -33,8 +31,6 @@ from ide_backend.runs_api import RunRequest, read_run_request, submit
 from ide_backend.services import Services, services
 from ide_backend.sse import SEND_TIMEOUT_S, stored_batches
 from ide_backend.ui_messages import UI_STREAM_HEADERS, UIMessageEncoder, frame
-from runtime.errors import TideError
-from runtime.inspect import inspect_procedure
 from runtime.source import ProcedureSource
 
 
@@ -75,14 +71,15 @@ def first_string_input(source: ProcedureSource, names: list[str]) -> str | None:
 
 
 async def _message_input(ide: Services, source: ProcedureSource) -> str:
-    try:
-        async with ide.validation_limiter:
-            info = await anyio.to_thread.run_sync(
-                partial(inspect_procedure, source, timeout_s=ide.settings.runtime.inspect_timeout_s)
-            )
-    except TideError as exc:
-        raise from_tide_error(exc) from None
-    names = [name for name, spec in info.inputs.items() if spec.type == "string"]
+    report = await ide.validator.validate(source, ide.settings.runtime.inspect_timeout_s)
+    procedure = report["procedure"]
+    if procedure is None:
+        # Its declarations could not be read: the first error says why.
+        error = next(d for d in report["diagnostics"] if d["severity"] == "error")
+        hint = f" (hint: {error['hint']})" if error.get("hint") else ""
+        message = f"{source.display_name}:{error['line']}: {error['message']}{hint}"
+        raise ApiError(400, message, "procedure")
+    names = [i["name"] for i in procedure["inputs"] if i["type"] == "string"]
     name = first_string_input(source, names)
     if name is None:
         raise ApiError(

@@ -96,17 +96,21 @@ def check_resumable(record: RunRecord) -> None:
         )
 
 
-async def open_resumed_run(
-    runtime: MakesRuns,
-    store: ExecutionStore,
-    run_id: str,
-    *,
-    answered: bool = False,
-    **options: Any,
-) -> Run:
-    """The stored run, ready to ``execute()`` from its journal. Raises ``TideError``s for a run
-    that cannot be resumed, before anything about it changes. ``answered``: this process has
-    just answered the run's last question (which leaves it ``running`` here)."""
+@dataclasses.dataclass(frozen=True)
+class ResumePlan:
+    """A stored run found resumable: its record, journal, the run as its journal began
+    (``spec``: procedure, inputs, model, mock, timeout) and the procedure checked against it."""
+
+    record: RunRecord
+    entries: list[JournalEntry]
+    spec: dict[str, Any]
+    source: ProcedureSource
+    stored_through: int
+
+
+async def plan_resume(store: ExecutionStore, run_id: str, *, answered: bool = False) -> ResumePlan:
+    """Check that ``run_id`` can be resumed, running none of its code. Raises ``TideError``s
+    (``UnknownRun``, ``NotResumable``, ``DivergedError``) for a run that cannot be."""
     record = await find_run(store, run_id)
     if not (answered and record.status == "running"):
         check_resumable(record)
@@ -119,11 +123,28 @@ async def open_resumed_run(
         )
     spec: dict[str, Any] = header.value
     source = load_recorded_source(spec)
+    stored_through = await store.last_seq(record.id)
+    return ResumePlan(record, entries, spec, source, stored_through)
+
+
+async def open_resumed_run(
+    runtime: MakesRuns,
+    store: ExecutionStore,
+    run_id: str,
+    *,
+    answered: bool = False,
+    **options: Any,
+) -> Run:
+    """The stored run, ready to ``execute()`` from its journal. Raises ``TideError``s for a run
+    that cannot be resumed, before anything about it changes. ``answered``: this process has
+    just answered the run's last question (which leaves it ``running`` here)."""
+    plan = await plan_resume(store, run_id, answered=answered)
+    record, entries, spec = plan.record, plan.entries, plan.spec
     journal = Journal(
         record.id,
         store,
         entries,
-        stored_through=await store.last_seq(record.id),
+        stored_through=plan.stored_through,
         boundaries=await store.attempt_boundaries(record.id),
         earlier_ms=record.totals.duration_ms,
     )
@@ -131,7 +152,7 @@ async def open_resumed_run(
     if not any(isinstance(h, StoreHandler) for h in handlers):
         handlers.append(StoreHandler(store))
     run = runtime.create_run(
-        source,
+        plan.source,
         spec.get("inputs") or {},
         handlers=handlers,
         mock=bool(spec.get("mock")),

@@ -10,7 +10,8 @@ later carry runs to other machines. The host kills an executor that overstays it
 cancel by ``GRACE_S`` and ends the run itself, with the partial text it has seen.
 """
 
-from runtime.executor.pool import ExecutorPool, ExecutorRun
+from runtime.executor.pool import ExecutorPool
+from runtime.executor.run import ExecutorRun
 from runtime.executor.spec import GRACE_S, RunSpec
 
 __all__ = ["GRACE_S", "ExecutorPool", "ExecutorRun", "RunSpec"]

@@ -37,9 +37,13 @@ async def _main(sock: socket.socket) -> int:
         spec = RunSpec.model_validate_json(await reader.receive_until(b"\n", SPEC_MAX_BYTES))
     except (anyio.EndOfStream, anyio.IncompleteRead, anyio.DelimiterNotFound, ValueError):
         return 2
+    # The host counts the time the spec allows from here (the fork server may have been busy).
+    await _send(stream, {"started": True})
     _limit_resources(spec)
     if spec.kind == "inspect":
         await _send(stream, await _inspect(spec))
+    elif spec.kind == "validate":
+        await _send(stream, _validate(spec))
     else:
         await _run(spec, stream, reader)
     with contextlib.suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
@@ -60,9 +64,14 @@ def _limit_resources(spec: RunSpec) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
 
 
-def _create_run(runtime: Any, spec: RunSpec, handlers: list[Any]) -> Any:
+def _adopt_servers(runtime: Any, spec: RunSpec) -> None:
+    """This machine's model servers are the host's: the executor calls them, never starts one."""
     for provider, api_base in spec.served.items():
         runtime.router.adopt(provider, api_base)
+
+
+def _create_run(runtime: Any, spec: RunSpec, handlers: list[Any]) -> Any:
+    _adopt_servers(runtime, spec)
     return runtime.create_run(
         spec.procedure(),
         spec.inputs,
@@ -96,6 +105,14 @@ async def _inspect(spec: RunSpec) -> dict[str, Any]:
         }
 
 
+def _validate(spec: RunSpec) -> dict[str, Any]:
+    from runtime.validate import validate_source
+
+    config = spec.runtime_config()
+    seconds = min(config.inspect_timeout_s, config.timeout_s)
+    return validate_source(spec.procedure(), timeout_s=seconds).describe()
+
+
 async def _send(stream: SocketStream, message: dict[str, Any]) -> None:
     await stream.send(json.dumps(message, default=str).encode() + b"\n")
 
@@ -117,7 +134,6 @@ class _Relay:
 
 
 async def _run(spec: RunSpec, stream: SocketStream, reader: BufferedByteReceiveStream) -> None:
-
     relay = _Relay(stream)
     handlers: list[Any] = [relay]
     store = None
@@ -127,20 +143,40 @@ async def _run(spec: RunSpec, stream: SocketStream, reader: BufferedByteReceiveS
         store = SQLiteStore(spec.store)
         handlers.append(StoreHandler(store))
     try:
-        await _run_with(spec, stream, reader, handlers)
+        await _run_with(spec, stream, reader, handlers, store)
     finally:
         if store is not None:
             with anyio.CancelScope(shield=True):
                 await store.aclose()
 
 
+async def _open(runtime: Any, spec: RunSpec, handlers: list[Any], store: Any) -> Any:
+    if not spec.resume:
+        return _create_run(runtime, spec, handlers)
+    if store is None:
+        raise TideError("a run is resumed from its store, and this spec names none")
+    from runtime.resume import open_resumed_run
+
+    _adopt_servers(runtime, spec)
+    # The host checked the run and marked it running (as answering a question does).
+    return await open_resumed_run(runtime, store, spec.run_id, answered=True, handlers=handlers)
+
+
 async def _run_with(
-    spec: RunSpec, stream: SocketStream, reader: BufferedByteReceiveStream, handlers: list[Any]
+    spec: RunSpec,
+    stream: SocketStream,
+    reader: BufferedByteReceiveStream,
+    handlers: list[Any],
+    store: Any,
 ) -> None:
     from runtime.api import Runtime
 
     async with Runtime(spec.runtime_config()) as runtime:
-        run = _create_run(runtime, spec, handlers)
+        try:
+            run = await _open(runtime, spec, handlers, store)
+        except TideError as exc:
+            await _send(stream, {"error": exc.info().model_dump(mode="json")})
+            return
         async with anyio.create_task_group() as group:
 
             async def listen() -> None:
@@ -154,7 +190,11 @@ async def _run_with(
 
             group.start_soon(listen)
             try:
-                await run.execute()
+                result = await run.execute()
             except TideError as exc:
                 await _send(stream, {"error": exc.info().model_dump(mode="json")})
+            else:
+                if result.status == "waiting":
+                    # Parked until a person answers: no terminal event, and nothing to kill.
+                    await _send(stream, {"parked": True})
             group.cancel_scope.cancel()

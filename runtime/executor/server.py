@@ -30,7 +30,7 @@ from runtime.executor.wire import receive_control
 log = logging.getLogger("tide.executor")
 
 # What every executor needs, imported here once instead of in each.
-RUN_MODULES = ("runtime.api", "runtime.run", "runtime.executor.child")
+RUN_MODULES = ("runtime.api", "runtime.run", "runtime.executor.child", "runtime.validate")
 
 
 @dataclass
@@ -42,10 +42,8 @@ class Executor:
 @dataclass
 class ForkServer:
     control: socket.socket
-    preload: list[str]
     executors: dict[int, Executor] = field(default_factory=dict)
     stopping: bool = False
-    preloaded: bool = False
 
     def serve(self) -> None:
         wakeup_read, wakeup_write = os.pipe()
@@ -59,14 +57,8 @@ class ForkServer:
         selector.register(self.control, selectors.EVENT_READ, "control")
         selector.register(wakeup_read, selectors.EVENT_READ, "signal")
         try:
-            # The model client, once, when nothing asked for an executor yet: a first request
-            # that arrives meanwhile waits for it.
-            if self.preload and not selector.select(timeout=0):
-                prepare(self.preload)
-                self.preloaded = True
             while not self.stopping:
-                timeout = self._next_deadline()
-                for key, _ in selector.select(timeout=timeout):
+                for key, _ in selector.select(timeout=self._next_deadline()):
                     if key.data == "control":
                         self._request()
                     else:
@@ -96,11 +88,6 @@ class ForkServer:
         try:
             op = message.get("op")
             if op == "start" and len(fds) == 1:
-                if message.get("models") and not self.preloaded:
-                    # The model client, for the first run that calls a real model: mocked
-                    # runs never wait for it.
-                    prepare(self.preload)
-                    self.preloaded = True
                 seconds = float(message.get("seconds", 60.0))
                 pid = self._fork(fds[0])
                 self.executors[pid] = Executor(str(message["run"]), time.monotonic() + seconds)
@@ -167,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     control = socket.socket(fileno=args.control_fd)
     control.setblocking(True)
-    prepare([])
+    prepare(args.preload)
     if threading.active_count() != 1:
         log.error("threads running after start-up (%s): cannot fork safely", threading.enumerate())
         return 1
@@ -175,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         control.sendall(b"r")  # ready: requests sent from now on are answered at once
     except OSError:
         return 0  # the host went away while this started
-    ForkServer(control, args.preload).serve()
+    ForkServer(control).serve()
     return 0
 
 

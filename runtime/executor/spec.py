@@ -27,7 +27,9 @@ class RunSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["run", "inspect"] = "run"
+    # A run; reading its declarations and checking its inputs (``inspect``); or ``tide
+    # validate``'s report on it (``validate``).
+    kind: Literal["run", "inspect", "validate"] = "run"
     run_id: str
     source: str
     display_name: str
@@ -42,6 +44,9 @@ class RunSpec(BaseModel):
     served: dict[str, str] = {}
     # The execution store (a SQLite file) the run records itself in, and journals into.
     store: str | None = None
+    # Take the stored run ``run_id`` up again from its journal in ``store`` (its host has
+    # checked that it can be, and marked it running) instead of starting a new one.
+    resume: bool = False
     config: dict[str, Any] = {}
 
     @classmethod
@@ -70,6 +75,6 @@ class RunSpec(BaseModel):
         """The longest an executor may live: inspecting, then running, then the grace."""
         config = self.runtime_config()
         inspect = min(config.inspect_timeout_s, config.timeout_s) + START_ALLOWANCE_S
-        if self.kind == "inspect":
+        if self.kind != "run":
             return inspect + GRACE_S
         return inspect + config.timeout_s + GRACE_S

@@ -166,7 +166,6 @@ def ide() -> Iterator[Ide]:
             "0",
             "--max-concurrent",
             "2",
-            "--executors",
         ],
         env=environment(),
         stdout=subprocess.PIPE,

@@ -3,12 +3,14 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import anyio
 import pytest
 
-from tests.ide_backend.conftest import HELLO, Ide
+from runtime.config import RuntimeConfig
+from tests.ide_backend.conftest import HELLO, Ide, IdeFactory
 
 pytestmark = pytest.mark.anyio
 
@@ -21,6 +23,17 @@ def snapshot(directory: Path) -> dict[str, bytes]:
     }
 
 
+async def judged_files(ide: Ide) -> dict[str, dict[str, Any]]:
+    """The listing once every file in it has been checked (a listing waits for checks only
+    so long; a loaded machine may take longer)."""
+    with anyio.fail_after(60):
+        while True:
+            files = (await ide.client.get("/api/files")).json()["files"]
+            if all(f["valid"] is not None for f in files):
+                return {f["path"]: f for f in files}
+            await anyio.sleep(0.2)
+
+
 async def test_list_files_with_validity(ide: Ide, workspace: Path) -> None:
     (workspace / "sub").mkdir()
     (workspace / "sub" / "broken.lua").write_text("x = = 1")
@@ -28,8 +41,7 @@ async def test_list_files_with_validity(ide: Ide, workspace: Path) -> None:
     (workspace / ".hidden").mkdir()
     (workspace / ".hidden" / "secret.tac").write_text(HELLO)
 
-    files = (await ide.client.get("/api/files")).json()["files"]
-    by_path = {f["path"]: f for f in files}
+    by_path = await judged_files(ide)
     assert set(by_path) == {"essay.tac", "hello.tac", "sub/broken.lua"}
     assert by_path["hello.tac"]["valid"] is True
     assert by_path["hello.tac"]["errors"] == 0
@@ -37,6 +49,41 @@ async def test_list_files_with_validity(ide: Ide, workspace: Path) -> None:
     assert by_path["sub/broken.lua"]["valid"] is False
     assert by_path["sub/broken.lua"]["errors"] >= 1
     assert isinstance(by_path["hello.tac"]["modified"], str)
+
+
+# Top levels that never end: a loop the instruction hook stops, and calls into Lua's C library
+# it cannot interrupt (only killing the executor that reads the file stops them).
+ENDLESS_TOP_LEVELS = {
+    "spin.tac": "while true do end\n",
+    "rep.tac": 'local s = string.rep("x", 2^40)\n',
+    "find.tac": 'local s = string.rep("a", 14000)\nwhile true do s:find(".-b") end\n',
+}
+
+
+async def test_a_top_level_that_never_ends_costs_only_its_own_file(
+    make_ide: IdeFactory, workspace: Path
+) -> None:
+    for name, text in ENDLESS_TOP_LEVELS.items():
+        (workspace / name).write_text(text)
+    runtime = RuntimeConfig(timeout_s=30, inspect_timeout_s=1)
+    async with make_ide(runtime=runtime) as ide:
+        began = anyio.current_time()
+        first = (await ide.client.get("/api/files")).json()["files"]
+        # The listing does not wait for the files being checked for long, nor do the good
+        # files' results wait for theirs.
+        assert anyio.current_time() - began < 30
+        assert {f["path"] for f in first} == {"essay.tac", "hello.tac", *ENDLESS_TOP_LEVELS}
+        by_path = await judged_files(ide)
+        for name in ENDLESS_TOP_LEVELS:
+            assert by_path[name]["valid"] is False and by_path[name]["errors"] >= 1, name
+        assert by_path["hello.tac"]["valid"] is True
+        report = (
+            await ide.client.post("/api/validate", json={"source": ENDLESS_TOP_LEVELS["find.tac"]})
+        ).json()
+        assert report["ok"] is False
+        assert "ran out of time" in report["diagnostics"][0]["message"]
+        # The server answered throughout, and still does at once.
+        assert (await ide.client.get("/api/runs")).status_code == 200
 
 
 async def test_read_write_create_rename_delete(ide: Ide, workspace: Path) -> None:

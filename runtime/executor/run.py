@@ -1,0 +1,273 @@
+"""``ExecutorRun``: one run in an executor, with the interface of an in-process ``Run`` that
+the IDE's run manager uses (``prepare``, ``execute``, ``cancel``)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.streams.buffered import BufferedByteReceiveStream
+
+from runtime.errors import InputValidationError, TideError
+from runtime.events import (
+    TERMINAL_TYPES,
+    AgentStreamChunkEvent,
+    ErrorInfo,
+    Event,
+    RunCancelledEvent,
+    RunFailedEvent,
+    RunStartedEvent,
+    RunTotals,
+    ValidationIssue,
+    parse_event,
+)
+from runtime.executor.pool import START_WAIT_S, ExecutorPool
+from runtime.executor.spec import GRACE_S, RunSpec
+from runtime.executor.wire import MAX_LINE_BYTES
+from runtime.handlers import LogHandler
+from runtime.source import ProcedureSource
+from runtime.store.handler import StoreHandler
+
+if TYPE_CHECKING:
+    from runtime.api import Runtime
+
+
+class ExecutorError(TideError):
+    """A procedure's mistake found by an executor, with the kind it had there."""
+
+    def __init__(self, info: ErrorInfo) -> None:
+        super().__init__(info.message, file=info.file, line=info.line, hint=info.hint)
+        self.kind = info.kind
+
+
+class ExecutorRun:
+    """A run in an executor process, as the IDE's run manager drives it."""
+
+    def __init__(
+        self,
+        pool: ExecutorPool,
+        runtime: Runtime,
+        source: ProcedureSource,
+        inputs: dict[str, Any] | None = None,
+        *,
+        handlers: list[LogHandler] | None = None,
+        mock: bool = False,
+        model: str | None = None,
+        run_id: str,
+        inputs_from_strings: bool = False,
+        tags: dict[str, Any] | None = None,
+        timeout_s: float | None = None,
+        resume: bool = False,
+        stored_through: int = 0,
+    ) -> None:
+        """``resume``: take the stored run ``run_id`` up again from its journal (it has
+        ``stored_through`` events already) rather than start it."""
+        self.pool = pool
+        self.runtime = runtime
+        config = runtime.config
+        if timeout_s:
+            config = config.model_copy(update={"timeout_s": timeout_s})
+        self.run_id = run_id
+        self.spec = RunSpec.for_source(
+            source,
+            config,
+            run_id=run_id,
+            inputs=dict(inputs or {}),
+            mock=mock,
+            model=model,
+            inputs_from_strings=inputs_from_strings,
+            tags=dict(tags or {}),
+            resume=resume,
+        )
+        self.tags: dict[str, str] = {}
+        self.timeout_s = config.timeout_s
+        # A store the host records in is the executor's to record in (and journal into); the
+        # host records there only what it has to say itself (a run it stopped by force).
+        self.handlers: list[LogHandler] = []
+        self._store_handlers: list[StoreHandler] = []
+        for handler in handlers or []:
+            path = getattr(getattr(handler, "store", None), "path", None)
+            if isinstance(handler, StoreHandler) and path is not None and not self._store_handlers:
+                self._store_handlers.append(handler)
+                self.spec = self.spec.model_copy(update={"store": str(path)})
+            else:
+                self.handlers.append(handler)
+        self.inputs: dict[str, Any] = {}
+        self.models: list[str] = []
+        self.model_override: str | None = model
+        self.totals = RunTotals()
+        self._socket: socket.socket | None = None
+        self._stop_reason: str | None = None
+        self._scope: anyio.CancelScope | None = None
+        self._seq = stored_through
+        self._partial: str | None = None
+        self._started = time.monotonic()
+
+    async def prepare(self) -> ExecutorRun:
+        """Check the procedure and its inputs in an executor. Raises for the user's mistakes."""
+        answer = await self.pool.inspect(self.spec)
+        error = answer.get("error")
+        if error is not None:
+            issues = error.pop("issues", None)
+            info = ErrorInfo.model_validate(error)
+            if info.kind == "input":
+                raise InputValidationError(
+                    info.message,
+                    [ValidationIssue.model_validate(i) for i in issues or []],
+                    file=info.file,
+                    line=info.line,
+                    hint=info.hint,
+                )
+            raise ExecutorError(info)
+        self.inputs = dict(answer.get("inputs") or {})
+        self.models = list(answer.get("models") or [])
+        self.model_override = answer.get("model")
+        self.tags = dict(answer.get("tags") or {})
+        # The run proper starts from the checked inputs, and calls this machine's model servers
+        # where this host runs them.
+        served: dict[str, str] = {}
+        if not self.spec.mock:
+            for model in [self.model_override] if self.model_override else self.models:
+                api_base = await self.runtime.router.served_api_base(model)
+                if api_base is not None:
+                    served[model.partition("/")[0]] = api_base
+        self.spec = self.spec.model_copy(
+            update={"inputs": self.inputs, "inputs_from_strings": False, "served": served}
+        )
+        return self
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Ask the executor to stop; it is killed if it has not ended within ``GRACE_S``."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.send(b"cancel\n", socket.MSG_DONTWAIT)
+        if self._scope is not None:
+            self._scope.deadline = min(self._scope.deadline, anyio.current_time() + GRACE_S)
+
+    async def execute(self) -> None:
+        self._started = time.monotonic()
+        if self._stop_reason is not None:
+            # Cancelled while queued: it starts and ends at once, as an in-process run does.
+            self._seq += 1
+            await self._deliver(
+                ours=True,
+                event=RunStartedEvent(
+                    run_id=self.run_id,
+                    seq=self._seq,
+                    procedure=self.spec.display_name,
+                    inputs=self.inputs,
+                    tags=self.tags,
+                ),
+            )
+            await self._end(RunCancelledEvent, reason=self._stop_reason)
+            return
+        for handler in self._store_handlers:
+            # What this host recorded of the run is on disk before the executor records more.
+            await handler.store.flush()
+        stream, self._socket = await self.pool.start(self.spec)
+        reader = BufferedByteReceiveStream(stream)
+        ended = False
+        try:
+            # Until the executor starts; then until the run starts (its top level read), then
+            # the run's timeout; plus the grace.
+            with anyio.CancelScope(deadline=anyio.current_time() + START_WAIT_S) as scope:
+                self._scope = scope
+                if self._stop_reason is not None:
+                    self.cancel(self._stop_reason)
+                while not ended:
+                    line = await reader.receive_until(b"\n", MAX_LINE_BYTES)
+                    ended = await self._relay(line)
+            if not ended:
+                self.pool.kill(self.run_id)
+                await self._stopped_by_force()
+                ended = True
+        except anyio.DelimiterNotFound:
+            self.pool.kill(self.run_id)
+            await self._end(
+                RunFailedEvent,
+                error=ErrorInfo(kind="internal", message="the executor sent an event too large"),
+            )
+            ended = True
+        except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError, OSError):
+            pass
+        finally:
+            self._scope = None
+            self._socket = None
+            with anyio.CancelScope(shield=True):
+                if not ended:
+                    self.pool.kill(self.run_id)
+                    await self._end(
+                        RunFailedEvent,
+                        error=ErrorInfo(
+                            kind="executor",
+                            message="the run's process ended before the run did "
+                            "(it may have exceeded its memory or CPU limit)",
+                        ),
+                    )
+                await stream.aclose()
+
+    async def _relay(self, line: bytes) -> bool:
+        document = json.loads(line)
+        if document.get("started"):
+            if self._stop_reason is None and self._scope is not None:
+                self._scope.deadline = anyio.current_time() + self.spec.time_allowed()
+            return False
+        if document.get("parked"):
+            return True  # waiting for a person: its events said so, and it ends no other way
+        if "type" not in document:
+            error = ErrorInfo.model_validate(document.get("error") or {"message": "failed"})
+            await self._end(RunFailedEvent, error=error)
+            return True
+        event = parse_event(document)
+        # A resumed run numbers on after what is stored (its replayed start included).
+        self._seq = max(self._seq, event.seq)
+        if isinstance(event, RunStartedEvent) and self._scope is not None:
+            deadline = anyio.current_time() + self.timeout_s + GRACE_S
+            if self._stop_reason is None:
+                self._scope.deadline = deadline
+        elif isinstance(event, AgentStreamChunkEvent):
+            self._partial = event.accumulated_text
+        totals = getattr(event, "totals", None)
+        if isinstance(totals, RunTotals):
+            self.totals = totals
+        await self._deliver(event)
+        return event.type in TERMINAL_TYPES
+
+    async def _stopped_by_force(self) -> None:
+        if self._stop_reason == "cancelled":
+            await self._end(RunCancelledEvent, reason="cancelled")
+            return
+        await self._end(
+            RunFailedEvent,
+            error=ErrorInfo(
+                kind="timeout",
+                message="the procedure ran out of time (its process was stopped: it was inside "
+                "a call that could not be interrupted)",
+                hint="raise the limit with --timeout SECONDS, or look for a loop that never ends",
+            ),
+        )
+
+    async def _end(self, kind: type[RunFailedEvent | RunCancelledEvent], **fields: Any) -> None:
+        self.totals.duration_ms = (time.monotonic() - self._started) * 1000
+        self._seq += 1
+        event = kind(
+            run_id=self.run_id,
+            seq=self._seq,
+            partial_text=self._partial,
+            totals=self.totals,
+            **fields,
+        )
+        await self._deliver(event, ours=True)
+
+    async def _deliver(self, event: Event, *, ours: bool = False) -> None:
+        """Hand ``event`` to the handlers; to the store too when the host made it (``ours``)."""
+        for handler in [*self.handlers, *(self._store_handlers if ours else [])]:
+            result = handler.log(event)
+            if result is not None and hasattr(result, "__await__"):
+                await result
