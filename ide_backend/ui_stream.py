@@ -18,7 +18,6 @@ import re
 from collections.abc import AsyncGenerator
 from typing import Any
 
-import anyio
 from starlette.requests import Request
 from starlette.routing import Route
 
