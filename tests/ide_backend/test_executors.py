@@ -92,4 +92,5 @@ async def test_an_answered_run_runs_in_an_executor(make_ide: IdeFactory, workspa
         await ide.services.store.flush()
         events = await ide.services.store.read_events(run_id)
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
-        assert [e.type for e in events][-2:] == ["human_response", "run_failed"]
+        types = [e.type for e in events]
+        assert types[-1] == "run_failed" and "human_response" in types
