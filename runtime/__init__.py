@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         CostEvent,
         ErrorInfo,
         Event,
+        HumanField,
         HumanRequestEvent,
         HumanResponseEvent,
         LogEvent,
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     )
     from runtime.handlers import JsonlHandler, LogHandler, MemoryHandler
     from runtime.human import HumanResponder
+    from runtime.human_fields import InvalidAnswer
     from runtime.inspect import ProcedureInfo, inspect_procedure
     from runtime.run import Run, RunResult
     from runtime.source import ProcedureSource
