@@ -83,10 +83,12 @@ def _ask_field(field: dict[str, Any], step: str) -> Any:
         feedback = input("    feedback (optional): ").strip()
         return {"decision": decision, "feedback": feedback}
     if kind == "select":
-        values = [option_value(o) for o in field.get("options") or []]
+        options = field.get("options") or []
+        values = [option_value(o) for o in options]
         print(f"  {step} {label}")
-        for number, value in enumerate(values, start=1):
-            print(f"    {number}. {value}")
+        for number, (option, value) in enumerate(zip(options, values, strict=True), start=1):
+            shown = option.get("label", value) if isinstance(option, dict) else value
+            print(f"    {number}. {shown}")
         several = field.get("mode") == "multiple"
         what = "numbers, comma-separated" if several else f"1-{len(values)}"
         text = input(f"  [{what}]{shown} ").strip()

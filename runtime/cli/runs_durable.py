@@ -154,7 +154,8 @@ def print_waiting(result: RunResult, stream: Any) -> None:
         if request.get("options"):
             print(f"  options: {json.dumps(request['options'])}", file=stream)
         for field in request.get("fields") or []:
-            print(f"  {field['id']}: {field['message']} ({_field_shape(field)})", file=stream)
+            message = " ".join(str(field["message"]).split())  # one line per field
+            print(f"  {field['id']}: {message} ({_field_shape(field)})", file=stream)
         extra = f" --request {request['request_id']}" if len(result.pending) > 1 else ""
         if request["kind"] == "multiple":
             example = "'" + json.dumps(answer_example(request["fields"])) + "'"
