@@ -248,6 +248,10 @@ def _show(args: argparse.Namespace) -> int:
         console.console.print(
             f"\n[dim]the run is {record.status}: {len(events)} events recorded so far[/]"
         )
+    if record.status == "waiting":
+        from runtime.cli.runs_durable import print_waiting
+
+        print_waiting(record.id, record.pending, sys.stdout)
     return EXIT_OK
 
 

@@ -118,7 +118,7 @@ def report_result(result: RunResult, *, json_out: bool, quiet: bool, debug: bool
     elif quiet and result.output is not None:
         print(json.dumps(result.output, ensure_ascii=False, indent=2, default=str))
     if result.status == "waiting":
-        print_waiting(result, sys.stderr)
+        print_waiting(result.run_id, result.pending, sys.stderr)
         return EXIT_WAITING
     if quiet and not result.ok:
         _print_failure(result, debug=debug)
@@ -143,25 +143,25 @@ def _print_failure(result: RunResult, *, debug: bool) -> None:
         print_error(f"partial text kept ({len(result.partial_text)} characters): see --json")
 
 
-def print_waiting(result: RunResult, stream: Any) -> None:
+def print_waiting(run_id: str, pending: list[dict[str, Any]], stream: Any) -> None:
     """How to answer a run that waits for a person."""
     import json
 
     from runtime.human_fields import answer_example
 
-    for request in result.pending:
-        print(f"\nrun {result.run_id} is waiting for a person: {request['message']}", file=stream)
+    for request in pending:
+        print(f"\nrun {run_id} is waiting for a person: {request['message']}", file=stream)
         if request.get("options"):
             print(f"  options: {json.dumps(request['options'])}", file=stream)
         for field in request.get("fields") or []:
             message = " ".join(str(field["message"]).split())  # one line per field
             print(f"  {field['id']}: {message} ({_field_shape(field)})", file=stream)
-        extra = f" --request {request['request_id']}" if len(result.pending) > 1 else ""
+        extra = f" --request {request['request_id']}" if len(pending) > 1 else ""
         if request["kind"] == "multiple":
             example = "'" + json.dumps(answer_example(request["fields"])) + "'"
         else:
             example = "true" if request["kind"] == "approve" else "VALUE"
-        print(f"  answer it with: tide runs answer {result.run_id} {example}{extra}", file=stream)
+        print(f"  answer it with: tide runs answer {run_id} {example}{extra}", file=stream)
 
 
 def _field_shape(field: dict[str, Any]) -> str:

@@ -167,6 +167,8 @@ def test_tide_runs_answer_checks_the_fields(tmp_path: Path) -> None:
     command = next(line for line in waiting.stderr.splitlines() if "tide runs answer" in line)
     assert command.endswith("""'{"target": "staging", "confirm": true}'""")
     run_id = command.split("tide runs answer ")[1].split()[0]
+    shown = cli("runs", "show", run_id)
+    assert "confirm: Sure? (true or false)" in shown.stdout and command.strip() in shown.stdout
     refused = cli("runs", "answer", run_id, '{"confirm": "maybe"}')
     assert refused.returncode == 2
     assert "'target' is required" in refused.stderr
