@@ -445,3 +445,11 @@ async def test_a_watcher_holding_chunks_too_far_behind_gets_them_then_lagged() -
         assert writes[-1].endswith(b'event: lagged\ndata: {"resume_after":2}\n\n')
         assert await _collect(stream) == []
     assert channel.watchers == 0
+
+
+def test_a_chunk_message_is_written_byte_for_byte_as_clients_read_it() -> None:
+    message = sse.encode((3, "writer", 1, 7, 'say "hi"\né'), "run-1")
+    assert message == (
+        b'id: 3\nevent: agent_stream_chunk\ndata: {"type":"agent_stream_chunk","run_id":"run-1",'
+        b'"seq":3,"agent":"writer","turn":1,"chunk_text":"say \\"hi\\"\\n\xc3\xa9","offset":7}\n\n'
+    )
