@@ -139,7 +139,7 @@ async def configure_off_loop() -> None:
     """:func:`ensure_configured` in a worker thread, the first time only: the import takes
     seconds, during which the event loop (an IDE's other streams and requests) goes on. A
     cancelled caller does not wait for it: it ends in its thread, for the next."""
-    if not _cache_configured:
+    if not configured():
         await anyio.to_thread.run_sync(ensure_configured, abandon_on_cancel=True)
 
 

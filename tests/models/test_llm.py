@@ -576,7 +576,7 @@ async def test_a_client_configures_nothing_until_its_first_call(
         real()
 
     monkeypatch.setattr(_dspy, "ensure_configured", ensure_configured)
-    monkeypatch.setattr(_dspy, "_cache_configured", False)
+    monkeypatch.setattr(_dspy, "configured", lambda: bool(configuring))
     client = client_for(server)
     assert configuring == []
     scripted("configured")
