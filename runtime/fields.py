@@ -232,13 +232,22 @@ def coerce_inputs(
 ) -> dict[str, Any]:
     """Check ``values`` against the declared inputs; fill in defaults; coerce types.
 
-    Raises ``InputValidationError`` naming every bad field."""
+    Raises ``InputValidationError`` naming every bad field. A procedure that declares no
+    inputs takes whatever it is given (Tactus procedures read ``input.x`` undeclared)."""
+    if not fields:
+        try:
+            json.dumps(values, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InputValidationError(
+                f"invalid input: inputs must be JSON data ({exc})",
+                [ValidationIssue(path="(inputs)", message=str(exc))],
+            ) from None
+        return dict(values)
     unknown = sorted(set(values) - set(fields))
     issues = [
         ValidationIssue(
             path=name,
-            message="is not a declared input"
-            + (f" (declared: {', '.join(sorted(fields))})" if fields else " (none are declared)"),
+            message=f"is not a declared input (declared: {', '.join(sorted(fields))})",
         )
         for name in unknown
     ]

@@ -139,9 +139,11 @@ def test_coerce_inputs_names_every_bad_field() -> None:
     assert "topic: Field required" in message
 
 
-def test_unknown_input_when_nothing_is_declared() -> None:
-    with pytest.raises(InputValidationError, match="none are declared"):
-        coerce_inputs({}, {"x": 1})
+def test_a_procedure_declaring_no_inputs_takes_what_it_is_given() -> None:
+    assert coerce_inputs({}, {"app_name": "Shop", "n": "3"}, from_strings=True) == {
+        "app_name": "Shop",
+        "n": "3",
+    }
 
 
 def test_check_output_accepts_and_fills_in() -> None:
@@ -244,3 +246,10 @@ def test_options_tactus_ignores_are_ignored_but_near_misses_are_not() -> None:
     assert field == FieldSpec(type="string")
     with pytest.raises(DeclarationError, match=r"unknown option.*descripton"):
         parse_field("name", spec("string", descripton="d", label="Name"))
+
+
+def test_undeclared_inputs_must_still_be_json_data() -> None:
+    with pytest.raises(InputValidationError, match="JSON data"):
+        coerce_inputs({}, {"n": float("nan")})
+    with pytest.raises(InputValidationError, match="JSON data"):
+        coerce_inputs({}, {"f": object()})

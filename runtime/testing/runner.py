@@ -141,7 +141,7 @@ async def load_suite(path: Path, runtime: Runtime, options: TestOptions) -> Suit
             scenarios.extend(parse_specification(text, file=source.display_name, first=start))
         if options.real:
             await runtime.check_models(info, options.model)
-        given = {k: v for k, v in options.params.items() if k in info.inputs}
+        given = {k: v for k, v in options.params.items() if k in info.inputs or not info.inputs}
         fields = {k: info.inputs[k] for k in given}
         params = {
             k: v for k, v in coerce_inputs(fields, given, from_strings=True).items() if k in given
