@@ -235,6 +235,20 @@ describe('feed reducer', () => {
     expect(feedText(feed)).toBe('Once upon\n\nOnce upon a time');
   });
 
+  it('reads as running, not failed, while a resume the person asked for replays the stopped attempt', () => {
+    const f = new EventFactory();
+    const stored = [f.started(), f.turn('writer', 1, 'started'), f.chunk('writer', 1, 'Once'), f.interrupted('Once')];
+    let feed = feedReducer(emptyFeed(), { type: 'reset', runId: 'run-1', status: 'running', resuming: true });
+    feed = apply(feed, ...stored);
+    expect(feed.status).toBe('running');
+    expect(feed.items.at(-1)?.kind).toBe('terminal');
+    feed = apply(feed, f.started('demo.tac', {}, true));
+    expect(feed.resuming).toBe(false);
+    // A second interruption, after the resumed attempt started, is the run's end again.
+    feed = apply(feed, f.interrupted(null));
+    expect(feed.status).toBe('failed');
+  });
+
   it('marks a turn cancelled by Stop as stopped, and does not repeat its partial text', () => {
     const f = new EventFactory();
     const feed = apply(

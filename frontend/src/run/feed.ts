@@ -104,13 +104,18 @@ export interface RunFeed {
    * so the rest are ignored until the stream is reopened after `lastSeq`.
    */
   gap: boolean;
+  /**
+   * Set while a resume the person asked for is starting: the stored end of the stopped attempt
+   * (`run_failed` of kind `interrupted`) is shown, but the run reads as running, not failed.
+   */
+  resuming: boolean;
   chunksApplied: number;
   noticeCount: number;
 }
 
 export type FeedAction =
   | { type: 'events'; events: TideEvent[] }
-  | { type: 'reset'; runId: string | null; status?: RunStatus | null; procedure?: string | null }
+  | { type: 'reset'; runId: string | null; status?: RunStatus | null; procedure?: string | null; resuming?: boolean }
   | { type: 'resynced' }
   | { type: 'connection-lost'; text: string }
   | { type: 'connection-restored'; text: string }
@@ -127,6 +132,7 @@ export function emptyFeed(runId: string | null = null): RunFeed {
     tools: {},
     totals: null,
     gap: false,
+    resuming: false,
     chunksApplied: 0,
     noticeCount: 0,
   };
@@ -399,7 +405,8 @@ function applyLog(d: Draft, e: LogEvent): void {
 function applyTerminal(d: Draft, e: TerminalEvent): void {
   const status: RunStatus =
     e.type === 'run_completed' ? 'completed' : e.type === 'run_failed' ? 'failed' : 'cancelled';
-  d.feed.status = status;
+  const stoppedAttempt = e.type === 'run_failed' && e.error.kind === 'interrupted';
+  if (!(stoppedAttempt && d.feed.resuming)) d.feed.status = status;
   d.feed.totals = e.totals ?? null;
   let partial = e.type === 'run_completed' ? null : (e.partial_text ?? null);
   for (const key of Object.keys(d.feed.turns)) {
@@ -435,6 +442,7 @@ function applyEvent(d: Draft, e: TideEvent): void {
   switch (e.type) {
     case 'run_started':
       d.feed.status = 'running';
+      if (e.resumed) d.feed.resuming = false;
       d.feed.procedure = e.procedure;
       d.items().push({
         kind: 'started',
@@ -524,6 +532,7 @@ export function feedReducer(feed: RunFeed, action: FeedAction): RunFeed {
         ...emptyFeed(action.runId),
         status: action.status ?? null,
         procedure: action.procedure ?? null,
+        resuming: action.resuming ?? false,
       };
     case 'resynced':
       return feed.gap ? { ...feed, gap: false } : feed;

@@ -88,12 +88,18 @@ function applyBatch(events: TideEvent[]): void {
 /** Point the feed at a run and follow its events (live, or replayed from the start). */
 export function followRun(
   runId: string,
-  initial: { status?: RunStatus | null; procedure?: string | null } = {},
+  initial: { status?: RunStatus | null; procedure?: string | null; resuming?: boolean } = {},
   options: StreamOptions = {},
 ): void {
   stopFollowing();
   const store = useRunStore.getState();
-  store.dispatch({ type: 'reset', runId, status: initial.status ?? 'queued', procedure: initial.procedure ?? null });
+  store.dispatch({
+    type: 'reset',
+    runId,
+    status: initial.status ?? 'queued',
+    procedure: initial.procedure ?? null,
+    resuming: initial.resuming ?? false,
+  });
   const pump = new EventPump(applyBatch);
   const stream = new RunStream(
     runId,

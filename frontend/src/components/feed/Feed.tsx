@@ -67,7 +67,7 @@ function ResumeButton() {
     try {
       await api.resumeRun(runId);
       setInterrupted(false);
-      followRun(runId, { status: 'running', procedure });
+      followRun(runId, { status: 'running', procedure, resuming: true });
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
     } finally {
