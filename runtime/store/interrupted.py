@@ -68,6 +68,18 @@ def attempt_boundaries(conn: sqlite3.Connection, run_id: str) -> list[int]:
     return [seq for (seq,) in rows]
 
 
+def parked_ms(conn: sqlite3.Connection, run_id: str) -> float:
+    """How long the run's last attempt ran before it parked to wait for a person: from its
+    run_started to the last question it asked."""
+    row = conn.execute(
+        "SELECT MAX(CASE WHEN type = 'human_request' THEN ts END), "
+        "MAX(CASE WHEN type = 'run_started' THEN ts END) FROM events WHERE run_id = ?",
+        (run_id,),
+    ).fetchone()
+    asked, started = row
+    return max(0.0, (asked - started) / 1000) if asked and started else 0.0
+
+
 def _last_turn_text(conn: sqlite3.Connection, run_id: str) -> str | None:
     chunk = "SELECT data FROM events WHERE run_id = ? AND type = 'agent_stream_chunk'"
     last = conn.execute(chunk + " ORDER BY seq DESC LIMIT 1", (run_id,)).fetchone()

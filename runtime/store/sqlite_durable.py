@@ -19,7 +19,7 @@ from runtime.events import ErrorInfo, HumanResponseEvent, RunFailedEvent
 from runtime.human_fields import check_answer
 from runtime.store._owners import INTERRUPTED
 from runtime.store.codec import encode_event
-from runtime.store.interrupted import attempt_boundaries
+from runtime.store.interrupted import attempt_boundaries, parked_ms
 from runtime.store.journal import JournalEntry, RequestMismatch, is_expired, request_position
 from runtime.store.sqlite_rows import RUN_COLUMNS, UPSERT_RUN, run_record, run_row
 
@@ -185,6 +185,9 @@ class DurableSQLite:
         conn.execute(_EVENT, encode_event(event))
         conn.execute(INSERT_JOURNAL, journal_row(run_id, entry))
         record.apply(event)
+        if not record.pending:
+            # Its duration counts the attempt that ran until it asked, not the wait.
+            record.totals.duration_ms += parked_ms(conn, run_id)
         if record.status == "running" and not resume_here:
             # Nobody runs it here: it ends, for its watchers too, until it is resumed.
             message = TIMED_OUT_MESSAGE.format(id=run_id)

@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import anyio
 import pytest
 
 from runtime.api import Runtime
 from runtime.journal import DivergedError
+from runtime.models.base import ModelRequest
 from runtime.models.function import FunctionModel
 from runtime.resume import NotResumable
 from runtime.store import SQLiteStore
@@ -42,14 +44,18 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
         yield opened
 
 
-def echo() -> FunctionModel:
-    return FunctionModel(lambda request: "Echo: " + str(request.messages[-1]["content"]))
+def echo(delay: float = 0.0) -> FunctionModel:
+    async def answer(request: ModelRequest) -> str:
+        await anyio.sleep(delay)
+        return "Echo: " + str(request.messages[-1]["content"])
+
+    return FunctionModel(answer)
 
 
 async def test_a_run_waits_then_is_answered_twice(tmp_path: Path, store: SQLiteStore) -> None:
     path = tmp_path / "ask.tac"
     path.write_text(ASK.replace("TIMEOUT", "3600"))
-    model = echo()
+    model = echo(delay=0.5)
     async with Runtime(store=store) as runtime:
         first = await runtime.run(path, models={"m/writer": model})
         assert first.status == "waiting"
@@ -66,11 +72,13 @@ async def test_a_run_waits_then_is_answered_twice(tmp_path: Path, store: SQLiteS
         with pytest.raises(NotResumable, match="waiting for a person"):
             await runtime.resume(first.run_id)
 
+        await anyio.sleep(0.3)  # a person takes their time
         second = await runtime.answer(
             first.run_id, request["request_id"], True, models={"m/writer": model}
         )
         assert second.status == "waiting"
         assert second.pending[0]["kind"] == "input"
+        await anyio.sleep(0.3)
         # The only pending request is answered when none is named.
         done = await runtime.answer(first.run_id, None, "Ada", models={"m/writer": model})
     assert done.ok, done.error
@@ -83,6 +91,16 @@ async def test_a_run_waits_then_is_answered_twice(tmp_path: Path, store: SQLiteS
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     responses = [e for e in events if e.type == "human_response"]
     assert [(r.value, r.answered_by) for r in responses] == [(True, "person"), ("Ada", "person")]
+    # Its duration is its three attempts', each from its start to its question (the last to
+    # its end), not the time it waited for answers.
+    starts = [e.ts for e in events if e.type == "run_started"]
+    ends = [e.ts for e in events if e.type in ("human_request", "run_completed")]
+    assert len(starts) == len(ends) == 3
+    ran_ms = sum((end - b).total_seconds() * 1000 for b, end in zip(starts, ends, strict=True))
+    assert (ends[0] - starts[0]).total_seconds() >= 0.5  # the first attempt's slow call
+    assert done.totals.duration_ms == pytest.approx(ran_ms, abs=250)
+    waited_ms = (ends[-1] - starts[0]).total_seconds() * 1000 - ran_ms
+    assert waited_ms >= 600
 
 
 async def test_a_timeout_passed_while_nothing_ran_is_answered_by_its_default(
