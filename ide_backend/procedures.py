@@ -47,6 +47,9 @@ async def validate(request: Request) -> JSONResponse:
 
 async def models(request: Request) -> JSONResponse:
     ide = services(request)
+    if ide.manager.executors is not None:
+        # The editor asks which models it can run: runs of real models are likely soon.
+        ide.manager.executors.warm_models()
     names = set(await ide.catalog.models()) | set(example_models())
     body: dict[str, Any] = {"models": sorted(names), "default": ide.settings.runtime.model}
     return JSONResponse(body)

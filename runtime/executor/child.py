@@ -16,7 +16,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from runtime.errors import TideError
 from runtime.events import Event
 from runtime.executor.spec import ADDRESS_SPACE_OVERHEAD, RunSpec
-from runtime.executor.wire import MAX_LINE_BYTES, event_line
+from runtime.wire import MAX_LINE_BYTES, event_line
 
 SPEC_MAX_BYTES = 32 * 1024 * 1024
 

@@ -17,7 +17,7 @@ import anyio.to_thread
 from anyio.abc import UNIXSocketStream
 
 from runtime.executor.spec import RunSpec
-from runtime.executor.wire import send_control
+from runtime.wire import send_message
 
 # How long closing waits for the fork server to exit before killing it.
 STOP_GRACE_S = 5.0
@@ -65,7 +65,7 @@ class ForkServerProcess:
         if self._control is None:
             raise RuntimeError("the executor pool is not running")
         with self._lock:
-            send_control(self._control, message, fds)
+            send_message(self._control, message, fds)
 
     async def ready(self) -> None:
         """Wait until the fork server has imported what it preloads (once)."""

@@ -1,7 +1,7 @@
 """The host's side of executors: ``ExecutorPool`` starts the fork servers and hands them
 specs. Two fork servers: one with the runtime alone, which forks at once from the start (for
 mocked runs and for reading files), and one that also imports the model client (seconds, in its
-own process) for runs that call real models."""
+own process, while the other serves) for runs that call real models."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from runtime.config import RuntimeConfig
 from runtime.executor.forks import ForkServerProcess
 from runtime.executor.spec import RunSpec
-from runtime.executor.wire import MAX_LINE_BYTES
 from runtime.source import ProcedureSource
+from runtime.wire import MAX_LINE_BYTES
 
 # How long an executor may take to start: the fork server forks at once, once it has imported
 # what it preloads (seconds, once, on a busy machine).
@@ -28,24 +28,33 @@ START_WAIT_S = 120.0
 
 class ExecutorPool:
     """The fork servers of one host. ``async with ExecutorPool(preload=...)``: ``preload`` is
-    what runs of real models need (the model client); without it, one fork server serves all."""
+    what runs of real models need (the model client), imported by a second fork server started
+    on the first such run (or ahead of it: ``warm_models``); without it, one serves all."""
 
     def __init__(self, *, preload: Sequence[str] = ()) -> None:
+        self._preload = tuple(preload)
         self._plain = ForkServerProcess()
-        self._models = ForkServerProcess(preload) if preload else None
+        self._models: ForkServerProcess | None = None
 
     def _servers(self) -> list[ForkServerProcess]:
         return [self._plain, *([self._models] if self._models else [])]
 
     async def __aenter__(self) -> ExecutorPool:
-        for server in self._servers():
-            server.open()
+        self._plain.open()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         with anyio.CancelScope(shield=True):
             for server in self._servers():
                 await server.aclose()
+        self._models = None
+
+    def warm_models(self) -> None:
+        """Start importing the model client now, in its own process: runs of real models are
+        likely soon (a person opened the editor)."""
+        if self._models is None and self._preload:
+            self._models = ForkServerProcess(self._preload)
+            self._models.open()
 
     async def ready(self) -> None:
         """Wait until mocked runs and readings can start (the plain fork server is up)."""
@@ -53,8 +62,11 @@ class ExecutorPool:
 
     async def start(self, spec: RunSpec) -> tuple[UNIXSocketStream, socket.socket]:
         """An executor for ``spec``: its stream, and the raw socket (for ``cancel``)."""
-        models = not spec.mock and spec.kind != "validate"
-        return await (self._models if models and self._models else self._plain).start(spec)
+        if spec.mock or spec.kind == "validate" or not self._preload:
+            return await self._plain.start(spec)
+        self.warm_models()
+        assert self._models is not None
+        return await self._models.start(spec)
 
     def kill(self, run_id: str) -> None:
         for server in self._servers():

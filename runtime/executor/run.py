@@ -27,10 +27,10 @@ from runtime.events import (
 )
 from runtime.executor.pool import START_WAIT_S, ExecutorPool
 from runtime.executor.spec import GRACE_S, RunSpec
-from runtime.executor.wire import MAX_LINE_BYTES
 from runtime.handlers import LogHandler
 from runtime.source import ProcedureSource
 from runtime.store.handler import StoreHandler
+from runtime.wire import MAX_LINE_BYTES
 
 if TYPE_CHECKING:
     from runtime.api import Runtime

@@ -1,7 +1,5 @@
-"""The worker process: import once, then fork one child per command.
-
-The loop is single-threaded on purpose: a process that forks must have no other threads, or a
-child could inherit a lock that some thread held at the instant of the fork.
+"""The worker process: import once, then fork one child per command (a ``ForkLoop``, see
+``runtime.forking``).
 
 What a command is, and what to import for it, is the caller's (``tide worker start`` passes
 the ``tide`` command line): the worker knows processes, sockets and signals only.
@@ -11,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import gc
 import logging
 import os
 import selectors
@@ -19,16 +16,16 @@ import signal
 import socket
 import struct
 import sys
-import threading
 import time
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from runtime.forking import Child, ForkLoop, freeze_warm_state, kill, single_threaded
+from runtime.wire import receive_message, send_message
 from runtime.worker._paths import fingerprint, socket_path, worker_dir
-from runtime.worker._wire import receive, send
 
 log = logging.getLogger("tide.worker")
 
@@ -43,75 +40,58 @@ REQUEST_TIMEOUT_S = 5.0
 _CREDENTIALS = struct.Struct("3i")
 
 
-def prepare(setup: Callable[[], None]) -> None:
-    """Import and set up everything a command needs (``setup``), then keep it out of garbage
-    collections."""
-    setup()
-    gc.freeze()
-
-
 @dataclass
-class Child:
-    connection: socket.socket | None
-    kill_at: float | None = None
+class Run(Child):
+    # The command's connection, until the child ends or the command goes away.
+    connection: socket.socket | None = None
 
 
-@dataclass
-class Worker:
-    listener: socket.socket
-    path: Path
-    inode: int
-    fingerprint: str
-    idle_exit_s: float
-    command: Command
-    started_at: float = field(default_factory=time.time)
-    runs: int = 0
-    stopping: bool = False
-    children: dict[int, Child] = field(default_factory=dict)
-    _closers: list[Callable[[], None]] = field(default_factory=list)
+class Worker(ForkLoop[Run]):
+    def __init__(
+        self,
+        listener: socket.socket,
+        path: Path,
+        inode: int,
+        fingerprint: str,
+        idle_exit_s: float,
+        command: Command,
+    ) -> None:
+        super().__init__()
+        self.listener = listener
+        self.path = path
+        self.inode = inode
+        self.fingerprint = fingerprint
+        self.idle_exit_s = idle_exit_s
+        self.command = command
+        self.started_at = time.time()
+        self.runs = 0
+        self.last_active = self.last_check = time.monotonic()
+        self.selector.register(listener, selectors.EVENT_READ, self._accept)
+        self.closers.append(listener.close)
+
+    def running(self) -> bool:
+        return not (self.stopping and not self.children)
 
     def serve(self) -> None:
-        wakeup_read, wakeup_write = os.pipe()
-        os.set_blocking(wakeup_read, False)
-        os.set_blocking(wakeup_write, False)
-        signal.set_wakeup_fd(wakeup_write)
-        signal.signal(signal.SIGCHLD, lambda *_: None)
-        signal.signal(signal.SIGTERM, lambda *_: setattr(self, "stopping", True))
-        selector = selectors.DefaultSelector()
-        selector.register(self.listener, selectors.EVENT_READ, "accept")
-        selector.register(wakeup_read, selectors.EVENT_READ, "signal")
-        self._closers += [self.listener.close, selector.close]
-        self._closers += [lambda: os.close(wakeup_read), lambda: os.close(wakeup_write)]
-        last_active = last_check = time.monotonic()
         try:
-            while not (self.stopping and not self.children):
-                for key, _ in selector.select(timeout=1.0):
-                    if key.data == "accept":
-                        self._accept(selector)
-                    elif key.data == "signal":
-                        _drain(wakeup_read)
-                    else:
-                        self._abandoned(selector, key.data)
-                self._reap(selector)
-                now = time.monotonic()
-                if self.children:
-                    last_active = now
-                    self._kill_overdue(now)
-                elif now - last_active > self.idle_exit_s:
-                    log.info("idle for %.0f s: exiting", self.idle_exit_s)
-                    break
-                if now - last_check > CHECK_EVERY_S:
-                    last_check = now
-                    if fingerprint() != self.fingerprint:
-                        log.info("Tide's files or packages changed: no longer serving")
-                        self.stopping = True
-                        self._unlink()
+            super().serve()
         finally:
             self._unlink()
-            for close in self._closers:
-                close()
 
-    def _accept(self, selector: selectors.BaseSelector) -> None:
+    def tick(self, now: float) -> None:
+        if self.children:
+            self.last_active = now
+        elif now - self.last_active > self.idle_exit_s and not self.stopping:
+            log.info("idle for %.0f s: exiting", self.idle_exit_s)
+            self.stopping = True
+        if now - self.last_check > CHECK_EVERY_S:
+            self.last_check = now
+            if fingerprint() != self.fingerprint:
+                log.info("Tide's files or packages changed: no longer serving")
+                self.stopping = True
+                self._unlink()
+
+    def _accept(self, _key: selectors.SelectorKey) -> None:
         try:
             connection, _ = self.listener.accept()
         except BlockingIOError:
@@ -122,41 +102,35 @@ class Worker:
             connection.close()
             return
         try:
-            message, fds = receive(connection, max_fds=3)
+            message, fds = receive_message(connection, max_fds=3)
         except (OSError, ValueError) as exc:
             log.warning("dropped a request: %s", exc)
             connection.close()
             return
         try:
-            self._answer(selector, connection, message, fds)
+            self._answer(connection, message, fds)
         finally:
             for fd in fds:
                 os.close(fd)
 
-    def _answer(
-        self,
-        selector: selectors.BaseSelector,
-        connection: socket.socket,
-        message: dict[str, Any],
-        fds: list[int],
-    ) -> None:
+    def _answer(self, connection: socket.socket, message: dict[str, Any], fds: list[int]) -> None:
         op = message.get("op")
         if op == "run" and len(fds) == 3 and not self.stopping:
-            pid = self._fork(connection, message, fds)
+            pid = self.fork(lambda: self._run(connection, message, fds))
             self.runs += 1
-            send(connection, {"pid": pid})
+            send_message(connection, {"pid": pid})
             connection.setblocking(False)
-            self.children[pid] = Child(connection)
-            selector.register(connection, selectors.EVENT_READ, pid)
+            self.children[pid] = Run(connection=connection)
+            self.selector.register(connection, selectors.EVENT_READ, partial(self._abandoned, pid))
             return
         if op == "status":
-            send(connection, self.status())
+            send_message(connection, self.status())
         elif op == "stop":
             self.stopping = True
             self._unlink()
-            send(connection, {"stopping": True, "running": len(self.children)})
+            send_message(connection, {"stopping": True, "running": len(self.children)})
         else:
-            send(connection, {"error": f"cannot {op!r} now"})
+            send_message(connection, {"error": f"cannot {op!r} now"})
         connection.close()
 
     def status(self) -> dict[str, Any]:
@@ -169,57 +143,34 @@ class Worker:
             "idle_exit_s": self.idle_exit_s,
         }
 
-    def _fork(self, connection: socket.socket, message: dict[str, Any], fds: list[int]) -> int:
-        pid = os.fork()
-        if pid:
-            return pid
-        code = 1
-        try:
-            # First, so that no signal is written to a descriptor closed just below.
-            signal.set_wakeup_fd(-1)
-            for close in self._closers:
-                close()
-            for child in self.children.values():
-                if child.connection is not None:
-                    child.connection.close()
-            connection.close()
-            code = run_child(self.command, message, fds)
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            os._exit(code)
+    def _run(self, connection: socket.socket, message: dict[str, Any], fds: list[int]) -> int:
+        """In the child: the other commands' connections, and its own, are the worker's."""
+        for child in self.children.values():
+            if child.connection is not None:
+                child.connection.close()
+        connection.close()
+        return run_child(self.command, message, fds)
 
-    def _abandoned(self, selector: selectors.BaseSelector, pid: int) -> None:
+    def _abandoned(self, pid: int, _key: selectors.SelectorKey) -> None:
         """The command's connection is readable: it only ever closes, when the command ends
         before its child (killed, or its terminal gone)."""
         child = self.children[pid]
         if child.connection is not None:
-            selector.unregister(child.connection)
+            self.selector.unregister(child.connection)
             child.connection.close()
             child.connection = None
         child.kill_at = time.monotonic() + ABANDONED_GRACE_S
-        _signal(pid, signal.SIGINT)
+        kill(pid, signal.SIGINT)
 
-    def _kill_overdue(self, now: float) -> None:
-        for pid, child in self.children.items():
-            if child.kill_at is not None and now > child.kill_at:
-                _signal(pid, signal.SIGKILL)
-                child.kill_at = None
-
-    def _reap(self, selector: selectors.BaseSelector) -> None:
-        for pid in list(self.children):
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if not done:
-                continue
-            child = self.children.pop(pid)
-            code = os.waitstatus_to_exitcode(status)
-            if child.connection is not None:
-                selector.unregister(child.connection)
-                connection = child.connection
-                connection.setblocking(True)
-                with contextlib.suppress(OSError):
-                    send(connection, {"exit": code if code >= 0 else 128 - code})
-                connection.close()
+    def ended(self, pid: int, child: Run, code: int) -> None:
+        connection = child.connection
+        if connection is None:
+            return
+        self.selector.unregister(connection)
+        connection.setblocking(True)
+        with contextlib.suppress(OSError):
+            send_message(connection, {"exit": code if code >= 0 else 128 - code})
+        connection.close()
 
     def _unlink(self) -> None:
         try:
@@ -300,9 +251,8 @@ def main(argv: list[str] | None, *, setup: Callable[[], None], command: Command)
     log.setLevel(logging.INFO)
     log.propagate = False
     began = time.perf_counter()
-    prepare(setup)
-    if threading.active_count() != 1:
-        log.error("threads running after start-up (%s): cannot fork safely", threading.enumerate())
+    freeze_warm_state(setup)
+    if not single_threaded(log):
         return 1
     worker = listen(args.idle_exit, command)
     if worker is None:
@@ -321,16 +271,3 @@ def _same_user(connection: socket.socket) -> bool:
     credentials = connection.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size)
     _pid, uid, _gid = _CREDENTIALS.unpack(credentials)
     return bool(uid == os.getuid())
-
-
-def _drain(fd: int) -> None:
-    try:
-        while os.read(fd, 512):
-            pass
-    except BlockingIOError:
-        pass
-
-
-def _signal(pid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signum)

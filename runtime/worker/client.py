@@ -13,8 +13,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from runtime.wire import receive_message, send_message
 from runtime.worker._paths import WorkerDirError, fingerprint, socket_path, worker_dir
-from runtime.worker._wire import receive, send
 
 SWITCH_ENV = "TIDE_WORKER"
 # What a user sends to stop or interrupt a command; the child running it must get it instead.
@@ -50,8 +50,8 @@ def delegate(argv: list[str]) -> int | None:
     with sock:
         with _stdio_fds() as fds:
             try:
-                send(sock, _run_request(argv), fds)
-                reply, _ = receive(sock)
+                send_message(sock, _run_request(argv), fds)
+                reply, _ = receive_message(sock)
             except OSError:
                 return None  # the worker went away before the run began: run it here
         pid = reply.get("pid")
@@ -59,7 +59,7 @@ def delegate(argv: list[str]) -> int | None:
             return None
         with _forwarding_signals(pid):
             try:
-                status, _ = receive(sock)
+                status, _ = receive_message(sock)
             except OSError:
                 print("tide: the worker stopped during the run", file=sys.stderr)
                 return 1
@@ -71,8 +71,8 @@ def request(path: Path, message: dict[str, Any], *, timeout_s: float = 5.0) -> d
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout_s)
         sock.connect(str(path))
-        send(sock, message)
-        reply, _ = receive(sock)
+        send_message(sock, message)
+        reply, _ = receive_message(sock)
         return reply
 
 

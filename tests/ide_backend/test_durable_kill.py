@@ -104,7 +104,9 @@ def test_killed_at_twenty_points_then_resumed_over_http(
     (workspace / "workflow.tac").write_text(SERVED_WORKFLOW.replace("URL", served.api_base))
     (workspace / "ask.tac").write_text(ASK.replace("URL", served.api_base))
     probe = StoreProbe(workspace)
-    options = ("--max-concurrent", str(len(TOPICS)))
+    # In the server's own process: twelve runs started one after the other in executors take
+    # longer on a loaded machine than a run lives between two kills.
+    options = ("--max-concurrent", str(len(TOPICS)), "--in-process")
     ide = Ide(workspace, *options)
     try:
         served.use(FAST_SCRIPT)

@@ -1,0 +1,92 @@
+"""The bytes between Tide's own processes, over Unix sockets.
+
+- Messages (``send_message``, ``receive_message``): a 4-byte length, then a JSON object; file
+  descriptors ride along with the message's first bytes. ``tide`` and its worker speak them, and
+  so do a host and its executors' fork server.
+- Event lines (``event_line``): one event's usual JSON per line, an executor's events to its
+  host. Nothing else crosses, so the same stream could come from another machine.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runtime.events import Event
+
+_HEADER = struct.Struct("!I")
+# A command's environment is the largest message sent; this is far above any real one.
+MAX_MESSAGE_BYTES = 4 << 20
+# The longest line a host reads from an executor; an event is cut well below it.
+MAX_LINE_BYTES = 8 * 1024 * 1024
+# A single event's JSON is kept under this: its longest texts are cut, with a marker.
+MAX_EVENT_BYTES = 1024 * 1024
+
+
+def send_message(sock: socket.socket, message: dict[str, Any], fds: Sequence[int] = ()) -> None:
+    body = json.dumps(message).encode()
+    data = _HEADER.pack(len(body)) + body
+    sent = socket.send_fds(sock, [data], list(fds)) if fds else 0
+    sock.sendall(data[sent:])
+
+
+def receive_message(sock: socket.socket, *, max_fds: int = 0) -> tuple[dict[str, Any], list[int]]:
+    """The next message and the descriptors that came with it; ``ConnectionError`` at EOF."""
+    fds: list[int] = []
+    header = b""
+    if max_fds:
+        header, fds, _flags, _address = socket.recv_fds(sock, _HEADER.size, max_fds)
+        if not header:
+            raise ConnectionError("the other side closed the connection")
+    header += _read_exact(sock, _HEADER.size - len(header))
+    (length,) = _HEADER.unpack(header)
+    if length > MAX_MESSAGE_BYTES:
+        raise ConnectionError(f"message of {length} bytes refused")
+    message = json.loads(_read_exact(sock, length))
+    if not isinstance(message, dict):
+        raise ConnectionError("malformed message")
+    return message, list(fds)
+
+
+def _read_exact(sock: socket.socket, size: int) -> bytes:
+    parts = []
+    while size:
+        part = sock.recv(size)
+        if not part:
+            raise ConnectionError("the other side closed the connection")
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
+
+
+def event_line(event: Event) -> bytes:
+    """The event's JSON line, its texts cut (visibly) if it would pass ``MAX_EVENT_BYTES``."""
+    data = event.model_dump_json().encode()
+    if len(data) <= MAX_EVENT_BYTES:
+        return data + b"\n"
+    document = json.loads(data)
+    for limit in (64 * 1024, 4 * 1024, 256):
+        document = _clip_texts(document, limit)
+        data = json.dumps(document, ensure_ascii=False).encode()
+        if len(data) <= MAX_EVENT_BYTES:
+            break
+    return data + b"\n"
+
+
+def _clip_texts(value: Any, limit: int) -> Any:
+    # Here, not at the top: the worker's client speaks messages and must start fast.
+    from runtime._convert import clip
+
+    if isinstance(value, str):
+        return clip(value, limit)
+    if isinstance(value, dict):
+        return {k: _clip_texts(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        if len(value) > 1000:
+            value = [*value[:1000], f"…[truncated {len(value) - 1000:,} items]"]
+        return [_clip_texts(v, limit) for v in value]
+    return value
