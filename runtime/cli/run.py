@@ -180,6 +180,7 @@ def handle(args: argparse.Namespace) -> int:
         config.inspect_timeout_s,
         follows=bool(handlers),
         max_memory=config.max_memory,
+        calls_models=not args.mock,
     )
     if handlers:
         handlers.insert(0, watchdog)

@@ -6,8 +6,9 @@ stopped from inside the process any other way; the store shows such a run as int
 Memory too: the run's own accounting fails it before it passes its limit, but copies it
 does not see (a library's, the allocator's) could take the process further. Once the run has
 started, the watchdog reads the process's resident memory every ``SAMPLE_S``; past what it
-held when the run started plus the run's limit plus ``MEMORY_OVERHEAD``, the process says so
-and exits.
+held when the run started plus the run's limit plus ``MEMORY_OVERHEAD`` (plus
+``MODEL_LIBRARIES`` for a run that will load them: a model served on this machine is first
+called after the run has started), the process says so and exits.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ PREPARE_SLACK_S = 60.0
 # crossing the boundary, events on their way out, the interpreter's own garbage.
 MEMORY_OVERHEAD = 128 * 1024 * 1024
 SAMPLE_S = 0.02
+# What importing DSPy and LiteLLM adds to a process (about 210 MiB measured), with room.
+MODEL_LIBRARIES = 256 * 1024 * 1024
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -46,14 +49,17 @@ class Watchdog:
         grace_s: float = 1.0,
         follows: bool = True,
         max_memory: int | None = None,
+        calls_models: bool = True,
     ) -> None:
         """``follows``: it will be given the run's events (else it allows for the longest a
         procedure may take to read, then run). ``max_memory``: the run's memory limit, which
         the process's resident memory is held to once the run has started (plus what it held
-        then and ``MEMORY_OVERHEAD``)."""
+        then and ``MEMORY_OVERHEAD``). ``calls_models``: the run may call real models (not
+        ``--mock``), so the model libraries may be loaded while it runs."""
         self.timeout_s = timeout_s
         self.grace_s = grace_s
         self.max_memory = max_memory
+        self.calls_models = calls_models
         self._timer: threading.Timer | None = None
         self._sampling: threading.Event | None = None
         # Before the run starts: reading the procedure, and loading the model libraries to
@@ -67,6 +73,8 @@ class Watchdog:
             if self.max_memory is not None and self._sampling is None:
                 self._sampling = threading.Event()
                 ceiling = resident_bytes() + self.max_memory + MEMORY_OVERHEAD
+                if self.calls_models and "litellm" not in sys.modules:
+                    ceiling += MODEL_LIBRARIES
                 threading.Thread(
                     target=_watch_memory, args=(self._sampling, ceiling), daemon=True
                 ).start()

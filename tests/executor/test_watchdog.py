@@ -19,7 +19,7 @@ def _child(body: str) -> subprocess.CompletedProcess[str]:
         from runtime.events import RunStartedEvent
         from runtime.executor.watchdog import Watchdog
 
-        watchdog = Watchdog(60.0, 10.0, max_memory=16 * 1024 * 1024)
+        watchdog = Watchdog(60.0, 10.0, max_memory=16 * 1024 * 1024, calls_models=False)
         watchdog.log(RunStartedEvent(run_id="r", seq=1, procedure="p.tac"))
         """
     ) + textwrap.dedent(body)
