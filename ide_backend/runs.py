@@ -307,6 +307,10 @@ class RunManager:
                     await self._slots.acquire()
                     live.holds_slot = True
                 live.queue_scope = None
+            if isinstance(live.run, ExecutorRun):
+                # An executor records the run itself: the row this server wrote for it must be
+                # in the store first, or, written after, it would take the run back to its start.
+                await self.store.flush()
             # A run cancelled while queued still executes: it ends at once with run_cancelled.
             await live.run.execute()
         except Exception:

@@ -141,7 +141,7 @@ async def _run(spec: RunSpec, stream: SocketStream, reader: BufferedByteReceiveS
         from runtime.store import SQLiteStore, StoreHandler
 
         store = SQLiteStore(spec.store)
-        handlers.append(StoreHandler(store))
+        handlers.append(StoreHandler(store, model=spec.model, mock=spec.mock))
     try:
         await _run_with(spec, stream, reader, handlers, store)
     finally:

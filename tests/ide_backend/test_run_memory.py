@@ -242,3 +242,22 @@ async def _answer(client: httpx.AsyncClient, run_id: str) -> httpx.Response:
     return await client.post(
         f"/api/runs/{run_id}/answer", json={"request_id": request_id, "value": True}
     )
+
+
+async def test_a_run_in_an_executor_is_served_from_the_store_as_it_ended(
+    make_ide: IdeFactory, workspace: Path
+) -> None:
+    (workspace / "quick.tac").write_text("Procedure { function(input) return { n = 1 } end }")
+    async with make_ide(executors=True) as ide:
+        for _ in range(3):
+            run_id = await ide.start("quick.tac", mock=True)
+            await _ended(ide, run_id)
+            assert ide.services.manager.get(run_id) is None
+            detail = (await ide.client.get(f"/api/runs/{run_id}")).json()
+            assert (detail["status"], detail["mock"], detail["output"]) == (
+                "completed",
+                True,
+                {"n": 1},
+            )
+            feed = await follow(ide.client, run_id)
+            assert feed.types[0] == "run_started" and feed.types[-1] == "run_completed"
