@@ -10,6 +10,7 @@ ID, "seconds": S}`` with the executor's socket, and ``{"op": "kill", "run": ID}`
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
@@ -26,6 +27,8 @@ log = logging.getLogger("tide.executor")
 
 # What every executor needs, imported here once instead of in each.
 RUN_MODULES = ("runtime.api", "runtime.run", "runtime.executor.child", "runtime.validate")
+# How much lower an executor's scheduling priority is than its host's.
+EXECUTOR_NICENESS = 10
 
 
 @dataclass
@@ -62,8 +65,11 @@ class ForkServer(ForkLoop[Executor]):
 
 
 def _execute(data_fd: int) -> int:
-    """In the executor: its host's Ctrl-C is not its business (the host cancels it)."""
+    """In the executor: its host's Ctrl-C is not its business (the host cancels it), and the
+    host goes first for the processor: a run that spins does not slow the server's answers."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.nice(EXECUTOR_NICENESS)
     from runtime.executor.child import run_executor
 
     return run_executor(os.dup(data_fd))
