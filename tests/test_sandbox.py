@@ -212,6 +212,8 @@ BOMBS = {
         "    local ok = coroutine.resume(co)\n"
         "    return { ok = ok }"
     ),
+    # Most of the memory is taken in one call, the rest where the value is copied.
+    "one_large_value": "    return { x = ('o'):rep(30 * 1024 * 1024) }",
     # The memory stays in use after the error is caught: stopping must not need any.
     "kept_after_pcall": (
         "    local keep = {}\n"
@@ -234,6 +236,7 @@ BOMB_LINES = {
     "in_pcall": 3,
     "in_coroutine": 3,
     "in_resumed_coroutine": 4,
+    "one_large_value": 3,
     "kept_after_pcall": 4,
     "kept_with_a_looping_handler": 4,
 }

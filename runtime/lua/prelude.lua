@@ -68,6 +68,7 @@ return function(control, calls, hook_count)
   -- the line a memory error names. Each call from Python ticks early once (FIRST_TICK
   -- instructions), so that code that fills the memory at once is located too.
   local FIRST_TICK = 64
+  local LARGE_RESULT = 1024 * 1024
   -- Notes the innermost frame of procedure code from `level` on: of the coroutine `co` (a
   -- coroutine that ran out of memory keeps its stack: where it was is known exactly), or of
   -- the code running now (levels counted from the caller of this function).
@@ -304,6 +305,8 @@ return function(control, calls, hook_count)
         control.out_of_memory()
         raw_error(STOPPED, 0)
       end
+      -- A large result is where the memory may run out next (here, or where it is copied).
+      if n * piece >= LARGE_RESULT then location.tick_file, location.tick_line = where(2) end
     end
     return raw_rep(s, n, sep)
   end
@@ -640,6 +643,11 @@ return function(control, calls, hook_count)
   local api = {}
   -- How Python calls procedure code: every error arrives as text with file:line.
   function api.call(f, ...)
+    -- Until the first tick: the function called (an earlier call's line would mislead).
+    local info = raw_type(f) == "function" and debug_getinfo(f, "S")
+    if info and info.source ~= PRELUDE_SOURCE and info.what ~= "C" then
+      location.tick_file, location.tick_line = info.short_src, info.linedefined
+    end
     debug_sethook(hook, "", FIRST_TICK)
     return finish(raw_xpcall(f, on_error, ...))
   end
