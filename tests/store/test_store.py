@@ -243,7 +243,9 @@ async def test_an_interrupted_run_ends_with_a_stored_terminal_event(tmp_path: Pa
     assert ended_row.status == "failed" and ended_row.partial_text == "Half a sent"
     assert ended_row.summary()["duration_ms"] == pytest.approx(expected_ms)
     # Found once: opening the store again adds nothing.
-    assert SQLiteStore(path).reap_abandoned_sync() == []
+    again = SQLiteStore(path)
+    assert again.reap_abandoned_sync() == []
+    again.close()
     assert len(await other.read_events("r1")) == len(events)
     await other.aclose()
     await writer.aclose()
