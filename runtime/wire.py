@@ -4,7 +4,9 @@
   descriptors ride along with the message's first bytes. ``tide`` and its worker speak them, and
   so do a host and its executors' fork server.
 - Event lines (``event_line``): one event's usual JSON per line, an executor's events to its
-  host. Nothing else crosses, so the same stream could come from another machine.
+  host; a chunk in its public layout (``runtime.chunks``), without the text accumulated so far,
+  which the host rebuilds (``ChunkViews``). Nothing else crosses, so the same stream could come
+  from another machine.
 """
 
 from __future__ import annotations
@@ -64,8 +66,16 @@ def _read_exact(sock: socket.socket, size: int) -> bytes:
 
 
 def event_line(event: Event) -> bytes:
-    """The event's JSON line, its texts cut (visibly) if it would pass ``MAX_EVENT_BYTES``."""
-    data = event.model_dump_json().encode()
+    """The event's JSON line, its texts cut (visibly) if it would pass ``MAX_EVENT_BYTES``. A
+    chunk's line holds the chunk only: with the turn's text so far in each, a turn's lines would
+    grow with the square of its length (12 MB for an answer of 2,000 tokens)."""
+    from runtime.chunks import chunk_of, event_json
+    from runtime.events import AgentStreamChunkEvent
+
+    if isinstance(event, AgentStreamChunkEvent):
+        data = event_json(chunk_of(event), event.run_id).encode()
+    else:
+        data = event.model_dump_json().encode()
     if len(data) <= MAX_EVENT_BYTES:
         return data + b"\n"
     document = json.loads(data)

@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from runtime.events import LogEvent, parse_event
+from runtime.events import AgentStreamChunkEvent, LogEvent, TextBuffer, parse_event
 from runtime.wire import (
     MAX_EVENT_BYTES,
     MAX_MESSAGE_BYTES,
@@ -67,3 +67,21 @@ def test_an_event_too_large_is_cut_visibly() -> None:
     assert len(line) <= MAX_EVENT_BYTES + 1
     message = parse_event(json.loads(line)).message
     assert "…[truncated" in message
+
+
+def test_a_chunk_line_holds_the_chunk_not_the_turn_so_far() -> None:
+    buffer = TextBuffer()
+    lines = []
+    for seq in range(1, 201):
+        text = f"word{seq} "
+        event = AgentStreamChunkEvent.from_buffer(
+            buffer, text, buffer.append(text), run_id="r", seq=seq, agent="writer", turn=1
+        )
+        lines.append(event_line(event))
+    last = json.loads(lines[-1])
+    assert "accumulated_text" not in last
+    assert (last["chunk_text"], last["offset"]) == ("word200 ", len(buffer) - len("word200 "))
+    assert parse_event(last).model_dump(exclude={"ts", "accumulated_text"}) == event.model_dump(
+        exclude={"ts", "accumulated_text"}
+    )
+    assert max(len(line) for line in lines) < 150

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from runtime.chunks import ChunkViews, chunk_of
 from runtime.errors import InputValidationError, TideError
 from runtime.events import (
     TERMINAL_TYPES,
@@ -104,7 +105,9 @@ class ExecutorRun:
         self._stop_reason: str | None = None
         self._scope: anyio.CancelScope | None = None
         self._seq = stored_through
-        self._partial: str | None = None
+        # Each turn's text, rebuilt from the chunk lines; the last chunk's is the partial text.
+        self._chunks = ChunkViews()
+        self._last_chunk: AgentStreamChunkEvent | None = None
         self._started = time.monotonic()
 
     async def prepare(self) -> ExecutorRun:
@@ -232,7 +235,7 @@ class ExecutorRun:
             if self._stop_reason is None:
                 self._scope.deadline = deadline
         elif isinstance(event, AgentStreamChunkEvent):
-            self._partial = event.accumulated_text
+            event = self._last_chunk = self._chunks.view(chunk_of(event), event.run_id, event.ts)
         totals = getattr(event, "totals", None)
         if isinstance(totals, RunTotals):
             self.totals = totals
@@ -259,7 +262,7 @@ class ExecutorRun:
         event = kind(
             run_id=self.run_id,
             seq=self._seq,
-            partial_text=self._partial,
+            partial_text=None if self._last_chunk is None else self._last_chunk.accumulated_text,
             totals=self.totals,
             **fields,
         )

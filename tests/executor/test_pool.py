@@ -95,3 +95,31 @@ async def test_a_cancel_before_the_start_ends_at_once(pool: ExecutorPool, runtim
     run.cancel()
     await run.execute()
     assert [e.type for e in events.events] == ["run_started", "run_cancelled"]
+
+
+async def test_a_killed_run_keeps_the_text_its_chunks_brought(
+    pool: ExecutorPool, runtime: Runtime
+) -> None:
+    text = (
+        'writer = Agent { model = "scripted/default" }\n'
+        'Mocks { writer = { message = "Once upon a time, a run was stopped." } }\n'
+        f'Procedure {{ function(input)\n  writer("Go")\n  {STUCK_IN_C}\nend }}\n'
+    )
+    events = MemoryHandler()
+    run = ExecutorRun(
+        pool,
+        runtime,
+        ProcedureSource.from_text(text, "proc.tac"),
+        {},
+        handlers=[events],
+        mock=True,
+        run_id="r2",
+    )
+    await run.prepare()
+    await run.execute()
+    chunks = [e for e in events.events if e.type == "agent_stream_chunk"]
+    assert len(chunks) > 1
+    assert chunks[-1].accumulated_text == "Once upon a time, a run was stopped."
+    last = events.events[-1]
+    assert last.type == "run_failed" and last.error.kind == "timeout"
+    assert last.partial_text == "Once upon a time, a run was stopped."
