@@ -31,8 +31,10 @@ async def runtime() -> AsyncIterator[Runtime]:
         yield started
 
 
-def make(pool: ExecutorPool, runtime: Runtime, body: str, **options: Any) -> tuple[Any, Any]:
-    text = f"Procedure {{ function(input)\n  {body}\nend }}\n"
+def make(
+    pool: ExecutorPool, runtime: Runtime, body: str, declarations: str = "", **options: Any
+) -> tuple[Any, Any]:
+    text = f"{declarations}Procedure {{ function(input)\n  {body}\nend }}\n"
     events = MemoryHandler()
     run = ExecutorRun(
         pool,
@@ -100,21 +102,11 @@ async def test_a_cancel_before_the_start_ends_at_once(pool: ExecutorPool, runtim
 async def test_a_killed_run_keeps_the_text_its_chunks_brought(
     pool: ExecutorPool, runtime: Runtime
 ) -> None:
-    text = (
+    declarations = (
         'writer = Agent { model = "scripted/default" }\n'
         'Mocks { writer = { message = "Once upon a time, a run was stopped." } }\n'
-        f'Procedure {{ function(input)\n  writer("Go")\n  {STUCK_IN_C}\nend }}\n'
     )
-    events = MemoryHandler()
-    run = ExecutorRun(
-        pool,
-        runtime,
-        ProcedureSource.from_text(text, "proc.tac"),
-        {},
-        handlers=[events],
-        mock=True,
-        run_id="r2",
-    )
+    run, events = make(pool, runtime, f'writer("Go")\n  {STUCK_IN_C}', declarations)
     await run.prepare()
     await run.execute()
     chunks = [e for e in events.events if e.type == "agent_stream_chunk"]
