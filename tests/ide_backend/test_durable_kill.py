@@ -6,6 +6,8 @@ person stays waiting and answerable through every kill."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ Procedure {
 # One run per topic at a time; every prompt names its run's topic.
 TOPICS = [f"zq{number}x" for number in range(12)]
 KILLS = 2  # each new server spends seconds importing the model libraries
+NEAR_END = 10  # journal entries: the final call under way
 # The uninterrupted runs are answered at once, the others at 30 tokens a second: a run takes
 # more than 10 s, more than a server's life in this test.
 FAST_SCRIPT = {**SERVED_SCRIPT, "replies": [{"repeat": True, "tokens_per_second": 5000}]}
@@ -72,29 +75,51 @@ def of_topic(calls: list[str], topic: str) -> list[str]:
     return [call for call in calls if topic in call]
 
 
-def take_up(ide: Ide, probe: StoreProbe, topic: str, run_id: str | None) -> str:
-    """Start the topic's run, or resume it; return once it has done something."""
+@dataclass
+class Attempt:
+    """A run started or resumed by one server, to be killed once it has streamed ``chunks``
+    more chunks (or, with none, done anything at all)."""
+
+    run_id: str
+    start: Progress
+    chunks: int
+
+    def progressed(self, probe: StoreProbe) -> bool:
+        return (
+            probe.progress(self.run_id).entries > self.start.entries
+            or probe.chunks_after(self.run_id, self.start.last_seq) > 0
+        )
+
+    def reached(self, probe: StoreProbe) -> bool:
+        if done(probe, self.run_id):
+            return True
+        if not self.chunks:
+            return self.progressed(probe)
+        return probe.chunks_after(self.run_id, self.start.last_seq) >= self.chunks
+
+
+def at_their_points(probe: StoreProbe, attempts: list[Attempt]) -> bool:
+    """Every run has come to its point, or one is near its end (so that none ends first)."""
+    return all(a.reached(probe) for a in attempts) or any(
+        probe.progress(a.run_id).entries >= NEAR_END for a in attempts
+    )
+
+
+def take_up(ide: Ide, probe: StoreProbe, topic: str, run_id: str | None, chunks: int) -> Attempt:
+    """Start the topic's run, or resume it."""
     if run_id is None:
         body = {"path": "workflow.tac", "inputs": {"topic": topic}}
         response = ide.post("api/runs", body)
         assert response.status_code == 201, response.text
-        run_id = str(response.json()["run_id"])
-        start = Progress(0, 0)
-    else:
-        start = probe.progress(run_id)
-        response = ide.post(f"api/runs/{run_id}/resume")
-        assert response.status_code == 202, response.text
+        return Attempt(str(response.json()["run_id"]), Progress(0, 0), chunks)
+    start = probe.progress(run_id)
+    response = ide.post(f"api/runs/{run_id}/resume")
+    assert response.status_code == 202, response.text
+    return Attempt(run_id, start, chunks)
 
-    def moved() -> bool:
-        assert run_id is not None
-        return (
-            probe.progress(run_id).entries > start.entries
-            or probe.chunks_after(run_id, start.last_seq) > 0
-            or probe.status(run_id) == "completed"
-        )
 
-    wait_until(moved, f"run {run_id} ({topic}) to go on")
-    return run_id
+def done(probe: StoreProbe, run_id: str) -> bool:
+    return probe.status(run_id) == "completed"
 
 
 @pytest.mark.timeout(300)
@@ -110,7 +135,7 @@ def test_killed_at_twenty_points_then_resumed_over_http(
     ide = Ide(workspace, *options)
     try:
         served.use(FAST_SCRIPT)
-        references = [take_up(ide, probe, topic, None) for topic in TOPICS]
+        references = [take_up(ide, probe, topic, None, 0).run_id for topic in TOPICS]
         expected = {
             topic: finished(ide, probe, run_id)["output"]
             for topic, run_id in zip(TOPICS, references, strict=True)
@@ -123,30 +148,31 @@ def test_killed_at_twenty_points_then_resumed_over_http(
         request_id = ide.get(f"api/runs/{asking}")["pending"][0]["request_id"]
         served.use(SERVED_SCRIPT)
 
-        # Each server's life starts or resumes the runs one after the other, each once the one
-        # before has done something, in another order each time, then ends with a SIGKILL: the
-        # runs are stopped at as many points.
+        # Each server's life starts or resumes every unfinished run, and ends with a SIGKILL
+        # once each has streamed a number of chunks of its own (0 to 44, another for each run
+        # and life), or as soon as one is near its end: the runs are stopped at as many points.
         run_ids: dict[str, str] = {}
         attempts: dict[str, list[list[str]]] = {topic: [] for topic in TOPICS}
         hits: list[tuple[str, Progress]] = []
         for life in range(KILLS + 1):
             mark = len(served.calls())
-            shift = len(TOPICS) // 2 * life % len(TOPICS)
-            order = [
-                t
-                for t in TOPICS[shift:] + TOPICS[:shift]
-                if t not in run_ids or not done(probe, run_ids[t])
-            ]
-            for topic in order:
-                run_ids[topic] = take_up(ide, probe, topic, run_ids.get(topic))
+            now = {
+                topic: take_up(
+                    ide, probe, topic, run_ids.get(topic), 4 * ((number + 5 * life) % 12)
+                )
+                for number, topic in enumerate(TOPICS)
+                if topic not in run_ids or not done(probe, run_ids[topic])
+            }
+            run_ids.update({topic: attempt.run_id for topic, attempt in now.items()})
             if life == KILLS:
                 break
+            wait_until(partial(at_their_points, probe, [*now.values()]), "the kill points")
             ide.kill()
             made = served.calls()[mark:]
-            for topic in order:
+            for topic, attempt in now.items():
                 attempts[topic].append(of_topic(made, topic))
-                if not done(probe, run_ids[topic]):
-                    hits.append((topic, probe.progress(run_ids[topic])))
+                if attempt.progressed(probe) and not done(probe, attempt.run_id):
+                    hits.append((topic, probe.progress(attempt.run_id)))
             ide = Ide(workspace, *options)
             still_waiting(ide, asking, request_id)
         answer = {"request_id": request_id, "value": True}
@@ -157,7 +183,7 @@ def test_killed_at_twenty_points_then_resumed_over_http(
             assert finished(ide, probe, run_id)["output"] == expected[topic]
             assert probe.events_twice(run_id) == []
         made = served.calls()[mark:]
-        for topic in order:
+        for topic in now:
             attempts[topic].append(of_topic(made, topic))
         again = ide.post(f"api/runs/{run_ids[TOPICS[0]]}/resume")
         assert again.status_code == 409
@@ -173,7 +199,3 @@ def test_killed_at_twenty_points_then_resumed_over_http(
     assert len(set(hits)) == len(hits) >= 20
     at = sorted({progress.entries for _, progress in hits})
     print(f"{len(hits)} kills after journal entries {at}, {repeated} calls made again")
-
-
-def done(probe: StoreProbe, run_id: str) -> bool:
-    return probe.status(run_id) == "completed"
