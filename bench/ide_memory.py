@@ -41,7 +41,7 @@ Procedure {
 
 def start_ide(workspace: Path, executors: bool) -> tuple[subprocess.Popen[bytes], str]:
     command = [sys.executable, "-m", "runtime", "ide", "--workspace", str(workspace)]
-    command += ["--port", "0", *(["--executors"] if executors else [])]
+    command += ["--port", "0", *([] if executors else ["--in-process"])]
     process = subprocess.Popen(
         command,
         cwd=workspace,
