@@ -17,6 +17,7 @@ from ide_backend import sse
 from ide_backend.relay import RunChannel
 from ide_backend.sse import _live
 from runtime.events import (
+    TERMINAL_TYPES,
     AgentStreamChunkEvent,
     AgentTurnEvent,
     Event,
@@ -36,8 +37,15 @@ async def scripted(ide: Ide) -> ScriptedModelServer:
 
 
 async def stored_events(ide: Ide, run_id: str) -> list[Event]:
-    await ide.services.store.flush()
-    return await ide.services.store.read_events(run_id)
+    """The run's events once the store has its end: an executor records them itself, and its
+    last ones may reach a watcher a moment before they are committed."""
+    with anyio.fail_after(30):
+        while True:
+            await ide.services.store.flush()
+            events = await ide.services.store.read_events(run_id)
+            if events and events[-1].type in TERMINAL_TYPES:
+                return events
+            await anyio.sleep(0.05)
 
 
 def final_text(feed: Feed) -> str:
