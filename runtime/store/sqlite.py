@@ -119,11 +119,12 @@ _INSERT_TURN = "INSERT OR IGNORE INTO turns VALUES (" + ", ".join("?" * 16) + ")
 _INSERT_ALERT = "INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_EVENT = "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)"
 # A batch of chunks arrives as one JSON array of [run_id, seq, ts, agent, turn, offset, text];
-# each becomes a row whose data is [agent, turn, offset, text] (see ``codec``).
+# each becomes a row whose data is [agent, turn, offset, text] (see ``codec``). The agent and the
+# text are copied as JSON (``->``), not as SQL text (``->>``): SQL text ends at a NUL character.
 _INSERT_CHUNKS = (
     "INSERT OR IGNORE INTO events (run_id, seq, type, ts, data) "
     "SELECT c ->> 0, c ->> 1, 'agent_stream_chunk', c ->> 2, "
-    "json_array(c ->> 3, c ->> 4, c ->> 5, c ->> 6) "
+    "json_array(c -> 3, c ->> 4, c ->> 5, c -> 6) "
     "FROM (SELECT value AS c FROM json_each(?))"
 )
 

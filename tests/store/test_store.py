@@ -98,6 +98,16 @@ async def test_chunks_are_stored_as_deltas_so_storage_is_linear(
     assert turn_texts(events)[("writer", 1)] == "word " * 4000
 
 
+async def test_chunk_text_is_stored_whole_whatever_its_characters(store: SQLiteStore) -> None:
+    text = 'a\x00b "q" \\ \u2028 é 😀 \x00'
+    run = RunBuilder("r1").started().turn("w\x00x", text, pieces=4).completed()
+    record(store, run)
+    await store.flush()
+    events = await store.read_events("r1")
+    assert turn_texts(events)[("w\x00x", 1)] == text
+    assert [e.model_dump() for e in events] == [e.model_dump() for e in run.events]
+
+
 @pytest.mark.parametrize("ending", ["failed", "cancelled"])
 async def test_the_partial_answer_of_a_run_that_did_not_finish_is_kept(
     store: SQLiteStore, ending: str
