@@ -87,6 +87,7 @@ async def test_a_run_waits_then_is_answered_twice(tmp_path: Path, store: SQLiteS
         "Say hello",
         "Say bye to Ada",
     ]
+    await store.flush()  # the run's end is written by the store's writer a moment later
     events = await store.read_events(first.run_id)
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     responses = [e for e in events if e.type == "human_response"]
