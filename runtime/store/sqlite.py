@@ -9,7 +9,6 @@ share a file: SQLite serializes their transactions.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -118,15 +117,6 @@ CREATE INDEX IF NOT EXISTS alerts_by_ts ON alerts (ts);
 _INSERT_TURN = "INSERT OR IGNORE INTO turns VALUES (" + ", ".join("?" * 16) + ")"
 _INSERT_ALERT = "INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_EVENT = "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)"
-# A batch of chunks arrives as one JSON array of [run_id, seq, ts, agent, turn, offset, text];
-# each becomes a row whose data is [agent, turn, offset, text] (see ``codec``). The agent and the
-# text are copied as JSON (``->``), not as SQL text (``->>``): SQL text ends at a NUL character.
-_INSERT_CHUNKS = (
-    "INSERT OR IGNORE INTO events (run_id, seq, type, ts, data) "
-    "SELECT c ->> 0, c ->> 1, 'agent_stream_chunk', c ->> 2, "
-    "json_array(c -> 3, c ->> 4, c ->> 5, c -> 6) "
-    "FROM (SELECT value AS c FROM json_each(?))"
-)
 
 
 def default_store_path(workspace: str | Path) -> Path:
@@ -245,21 +235,11 @@ class SQLiteStore(DurableSQLite):
         self._writer.put(run=(record.id, row))
 
     def record_event(self, event: Event) -> None:
-        # The run's event loop calls this for every event: chunks, nearly all of them, cost a
-        # tuple; the writer thread turns a batch of them into rows in a single C call.
+        # The run's event loop calls this for every event. Chunks, nearly all of them, take the
+        # short path: their row, and the run's record only until its first token is noted.
         if event.type == "agent_stream_chunk":
             assert isinstance(event, AgentStreamChunkEvent)
-            self._writer.put_chunk(
-                (
-                    event.run_id,
-                    event.seq,
-                    to_micros(event.ts),
-                    event.agent,
-                    event.turn,
-                    event.offset,
-                    event.chunk_text,
-                )
-            )
+            self._writer.put_chunk(encode_event(event))
             record = self._live.get(event.run_id)
             if record is None or record.ttft_ms is not None or record.started_at is None:
                 return
@@ -296,8 +276,6 @@ class SQLiteStore(DurableSQLite):
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            if batch.chunks:
-                conn.execute(_INSERT_CHUNKS, (json.dumps(batch.chunks, ensure_ascii=False),))
             conn.executemany(_INSERT_EVENT, batch.events)
             conn.executemany(_INSERT_TURN, batch.turns)
             conn.executemany(_INSERT_ALERT, batch.alerts)

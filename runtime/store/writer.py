@@ -8,8 +8,8 @@ batch, at most ``max_delay`` seconds' or ``max_events`` events' worth.
 
 The thread does as little Python as it can. Two threads running Python take turns on the GIL
 in slices of several milliseconds, which would stall the event loop, and every stream on it,
-each time a batch is written. So the caller prepares every row, and a batch is a few C calls:
-the chunk rows go to SQLite as one JSON array and are inserted by one statement.
+each time a batch is written. So the caller prepares every row, and a batch is a few C calls
+(one ``executemany`` a table).
 """
 
 from __future__ import annotations
@@ -33,9 +33,7 @@ Row = tuple[Any, ...]
 class Batch:
     """What one transaction writes."""
 
-    # (run_id, seq, ts, agent, turn, offset, text): the bulk of any run.
-    chunks: list[Row] = field(default_factory=list)
-    # (run_id, seq, type, ts, data) for every other event.
+    # (run_id, seq, type, ts, data) for every event (see ``codec.encode_event``).
     events: list[Row] = field(default_factory=list)
     turns: list[Row] = field(default_factory=list)
     alerts: list[Row] = field(default_factory=list)
@@ -46,10 +44,10 @@ class Batch:
 
     @property
     def size(self) -> int:
-        return len(self.chunks) + len(self.events)
+        return len(self.events)
 
     def __bool__(self) -> bool:
-        return bool(self.chunks or self.events or self.runs or self.journal)
+        return bool(self.events or self.runs or self.journal)
 
 
 class BatchWriter:
@@ -81,8 +79,10 @@ class BatchWriter:
         self._thread.start()
 
     def put_chunk(self, row: Row) -> None:
+        """``put(event=row)`` for a chunk's row: the short path for nearly every event of a
+        run, which changes nothing else."""
         with self._lock:
-            self._pending.chunks.append(row)
+            self._pending.events.append(row)
             self._count += 1
             if not self._first_at or self._count == self.max_events:
                 self._added()
