@@ -5,7 +5,8 @@ stopped from inside the process any other way; the store shows such a run as int
 
 Memory too: the run's own accounting fails it before it passes its limit, but copies it
 does not see (a library's, the allocator's) could take the process further. Once the run has
-started, the watchdog reads the process's resident memory every ``SAMPLE_S``; past what it
+started (at once for a run whose events it is not given: ``tide run -q --no-store``), the
+watchdog reads the process's resident memory every ``SAMPLE_S``; past what it
 held when the run started plus the run's limit plus ``MEMORY_OVERHEAD`` (plus
 ``MODEL_LIBRARIES`` for a run that will load them: a model served on this machine is first
 called after the run has started), the process says so and exits.
@@ -66,18 +67,23 @@ class Watchdog:
         # check credentials, which takes seconds on a busy machine.
         reading = min(inspect_s, timeout_s) + PREPARE_SLACK_S
         self._arm(reading + grace_s + (0 if follows else timeout_s))
+        if not follows:
+            # No run_started will come: memory is held to its ceiling from now on.
+            self._watch_memory()
+
+    def _watch_memory(self) -> None:
+        if self.max_memory is None or self._sampling is not None:
+            return
+        self._sampling = threading.Event()
+        ceiling = resident_bytes() + self.max_memory + MEMORY_OVERHEAD
+        if self.calls_models and "litellm" not in sys.modules:
+            ceiling += MODEL_LIBRARIES
+        threading.Thread(target=_watch_memory, args=(self._sampling, ceiling), daemon=True).start()
 
     def log(self, event: Event) -> None:
         if event.type == "run_started":
             self._arm(self.timeout_s + self.grace_s)
-            if self.max_memory is not None and self._sampling is None:
-                self._sampling = threading.Event()
-                ceiling = resident_bytes() + self.max_memory + MEMORY_OVERHEAD
-                if self.calls_models and "litellm" not in sys.modules:
-                    ceiling += MODEL_LIBRARIES
-                threading.Thread(
-                    target=_watch_memory, args=(self._sampling, ceiling), daemon=True
-                ).start()
+            self._watch_memory()
         elif event.type in TERMINAL_TYPES:
             self.disarm()
 
@@ -89,7 +95,8 @@ class Watchdog:
             self._sampling.set()
 
     def _arm(self, seconds: float) -> None:
-        self.disarm()
+        if self._timer is not None:
+            self._timer.cancel()
         self._timer = threading.Timer(seconds, _fire)
         self._timer.daemon = True
         self._timer.start()

@@ -12,17 +12,24 @@ from runtime.executor.watchdog import MEMORY_OVERHEAD
 MIB = 1024 * 1024
 
 
-def _child(body: str) -> subprocess.CompletedProcess[str]:
-    code = textwrap.dedent(
-        """
-        import time
-        from runtime.events import RunStartedEvent
-        from runtime.executor.watchdog import Watchdog
+_FOLLOWING = """
+    watchdog = Watchdog(60.0, 10.0, max_memory=16 * 1024 * 1024, calls_models=False)
+    watchdog.log(RunStartedEvent(run_id="r", seq=1, procedure="p.tac"))
+"""
 
-        watchdog = Watchdog(60.0, 10.0, max_memory=16 * 1024 * 1024, calls_models=False)
-        watchdog.log(RunStartedEvent(run_id="r", seq=1, procedure="p.tac"))
-        """
-    ) + textwrap.dedent(body)
+
+def _child(body: str, start: str = _FOLLOWING) -> subprocess.CompletedProcess[str]:
+    code = (
+        textwrap.dedent(
+            """
+            import time
+            from runtime.events import RunStartedEvent
+            from runtime.executor.watchdog import Watchdog
+            """
+        )
+        + textwrap.dedent(start)
+        + textwrap.dedent(body)
+    )
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
@@ -53,3 +60,32 @@ def test_a_run_within_its_memory_is_left_alone() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "finished" in done.stdout
+
+
+_HOG = f"""
+held = b"x" * {MEMORY_OVERHEAD + 64 * MIB}
+time.sleep(10)
+print("still here")
+"""
+
+
+def test_a_run_that_gives_its_watchdog_no_events_is_held_to_its_memory_too() -> None:
+    # `tide run -q --no-store`: no handler, so no run_started reaches the watchdog.
+    done = _child(
+        _HOG,
+        start="""
+        watchdog = Watchdog(
+            60.0, 10.0, follows=False, max_memory=16 * 1024 * 1024, calls_models=False
+        )
+        """,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "ran out of memory" in done.stderr
+    assert "still here" not in done.stdout
+
+
+def test_a_resumed_run_started_again_keeps_its_memory_watched() -> None:
+    again = 'watchdog.log(RunStartedEvent(run_id="r", seq=9, procedure="p.tac", resumed=True))'
+    done = _child(again + _HOG)
+    assert done.returncode == 1, done.stderr
+    assert "ran out of memory" in done.stderr
