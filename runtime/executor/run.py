@@ -171,8 +171,10 @@ class ExecutorRun:
             await self._end(RunCancelledEvent, reason=self._stop_reason)
             return
         for handler in self._store_handlers:
-            # What this host recorded of the run is on disk before the executor records more.
+            # What this host recorded of the run is on disk before the executor records more;
+            # from then on the run's record is the executor's, and this host keeps none.
             await handler.store.flush()
+            handler.store.release(self.run_id)
         stream, self._socket = await self.pool.start(self.spec)
         reader = BufferedByteReceiveStream(stream)
         ended = False

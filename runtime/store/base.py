@@ -276,6 +276,10 @@ class ExecutionStore(Protocol):
     def record_event(self, event: Event) -> None:
         """Append an event; the run's row follows from its events."""
 
+    def release(self, run_id: str) -> None:
+        """Keep nothing of run ``run_id`` in memory: another process records it from now on (an
+        executor). An event recorded here for it later starts from its stored row."""
+
     async def flush(self) -> None: ...
 
     async def list_runs(self, **filters: Unpack[RunFilter]) -> list[RunRecord]: ...

@@ -119,6 +119,11 @@ _INSERT_ALERT = "INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_EVENT = "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)"
 
 
+def _get_run(conn: sqlite3.Connection, run_id: str) -> RunRecord | None:
+    found = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)).fetchone()
+    return run_record(found) if found else None
+
+
 def default_store_path(workspace: str | Path) -> Path:
     return Path(workspace) / STORE_DIR / STORE_FILE
 
@@ -246,9 +251,7 @@ class SQLiteStore(DurableSQLite):
         with self._records_lock:
             record = self._live.get(event.run_id)
             if record is None:
-                record = self._live[event.run_id] = RunRecord(
-                    id=event.run_id, procedure="?", created_at=event.ts
-                )
+                record = self._live[event.run_id] = self._stored_record(event)
             record.apply(event)
             run = (record.id, run_row(record, self._owner))
             if record.parked:
@@ -265,6 +268,17 @@ class SQLiteStore(DurableSQLite):
             self._writer.put(
                 event=encode_event(event), run=run, turn=turn, alert=alert, urgent=record.parked
             )
+
+    def release(self, run_id: str) -> None:
+        with self._records_lock:
+            self._live.pop(run_id, None)
+
+    def _stored_record(self, event: Event) -> RunRecord:
+        """The record of a run this process has not been recording (released, or recorded by
+        another process), as stored: a rare read, on the caller's thread."""
+        with self._reader() as conn:
+            record = _get_run(conn, event.run_id)
+        return record or RunRecord(id=event.run_id, procedure="?", created_at=event.ts)
 
     def flush_sync(self, timeout: float | None = None) -> bool:
         return self._writer.flush(timeout)
@@ -365,12 +379,7 @@ class SQLiteStore(DurableSQLite):
         return [run_record(row) for row in conn.execute(sql, [*params, limit])]
 
     async def get_run(self, run_id: str) -> RunRecord | None:
-        def query(conn: sqlite3.Connection) -> RunRecord | None:
-            row = conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,))
-            found = row.fetchone()
-            return run_record(found) if found else None
-
-        return await self._read(query)
+        return await self._read(partial(_get_run, run_id=run_id))
 
     async def read_events(self, run_id: str, *, after: int = 0) -> list[Event]:
         def query(conn: sqlite3.Connection) -> list[EventRow]:

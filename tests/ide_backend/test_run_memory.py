@@ -71,6 +71,9 @@ async def test_memory_returns_to_its_baseline_after_many_large_runs(
                 await _ended(ide, run_id)
             assert ide.services.manager.recent() == []
             assert _held_entries(ide) == 0
+            # Nor any record of them: the executors recorded the runs (and the store's own
+            # records of runs in this process go when they end).
+            assert ide.services.store._live == {}  # type: ignore[attr-defined]
             gc.collect()
             grown = tracemalloc.get_traced_memory()[0] - baseline
         finally:

@@ -163,6 +163,34 @@ async def test_a_queued_run_becomes_running_then_finished(store: SQLiteStore) ->
     assert (found.status, found.model, found.mock) == ("completed", "m/x", True)
 
 
+async def test_a_released_run_is_recorded_elsewhere_and_ended_from_its_stored_row(
+    tmp_path: Path,
+) -> None:
+    # A host queues a run and hands it to an executor, which records it with its own store.
+    host = SQLiteStore.for_workspace(tmp_path)
+    executor = SQLiteStore.for_workspace(tmp_path)
+    try:
+        host.record_run(RunRecord(id="r1", procedure="p.tac", model="m/x", inputs={"x": 1}))
+        await host.flush()
+        host.release("r1")
+        assert "r1" not in host._live
+        run = RunBuilder("r1").started(x=1).turn("writer", "half an ans", pieces=3)
+        record(executor, run)
+        await executor.flush()
+        # The executor's process dies: the host ends the run, from what the executor stored.
+        host.record_event(run.failed("the run's process ended").events[-1])
+        await host.flush()
+        assert "r1" not in host._live  # ended: nothing of it is kept
+        found = await host.get_run("r1")
+        assert found is not None
+        assert (found.status, found.procedure, found.model) == ("failed", "p.tac", "m/x")
+        assert found.started_at == run.events[0].ts
+        assert found.ttft_ms is not None
+    finally:
+        await executor.aclose()
+        await host.aclose()
+
+
 async def test_writes_are_batched_and_a_terminal_event_is_written_at_once(
     tmp_path: Path,
 ) -> None:
