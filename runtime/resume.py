@@ -17,7 +17,7 @@ from runtime.errors import TideError
 from runtime.events import AgentStreamChunkEvent, CostEvent, RunStartedEvent
 from runtime.journal import DivergedError, Journal, Slot
 from runtime.source import ProcedureSource
-from runtime.store import INTERRUPTED
+from runtime.store import INTERRUPTED, RESUMABLE_ERRORS
 from runtime.store.handler import StoreHandler
 from runtime.store.journal import RUN_POSITION, JournalEntry, RequestMismatch
 from runtime.turn_account import TurnAccount
@@ -33,10 +33,6 @@ class MakesRuns(Protocol):
     def create_run(
         self, procedure: ProcedureSource, inputs: dict[str, Any] | None = None, **options: Any
     ) -> Run: ...
-
-
-# Failed runs that may be resumed: stopped from outside, or stopped by a changed procedure.
-RESUMABLE_ERRORS = frozenset({INTERRUPTED, "diverged"})
 
 
 class NotResumable(TideError):
@@ -70,16 +66,26 @@ async def find_run(store: ExecutionStore, run_id: str) -> RunRecord:
 
 
 def check_resumable(record: RunRecord) -> None:
+    """Raise ``NotResumable``, saying why, for a run that ``record.resumable`` says is not."""
+    if record.resumable:
+        return
     status = record.status
     if status in ("completed", "cancelled"):
         raise NotResumable(
             f"run '{record.id}' is {status}: there is nothing to resume",
             hint="start a new run of the procedure",
         )
-    if status == "failed" and (record.error is None or record.error.kind not in RESUMABLE_ERRORS):
-        reason = record.error.message if record.error else "it failed"
+    if status == "failed" and record.error is not None and record.error.kind in RESUMABLE_ERRORS:
         raise NotResumable(
-            f"run '{record.id}' failed ({reason}); only an interrupted run can be resumed",
+            f"run '{record.id}' stopped before it started: there is nothing to resume",
+            hint="start a new run of the procedure",
+        )
+    if status == "failed":
+        reason = record.error.message if record.error else "it failed"
+        kinds = ", ".join(sorted(RESUMABLE_ERRORS))
+        raise NotResumable(
+            f"run '{record.id}' failed ({reason}); only a run that stopped without finishing "
+            f"({kinds}) can be resumed",
             hint="start a new run of the procedure",
         )
     if status == "waiting":

@@ -1,5 +1,5 @@
 """Lists that must match another are derived from it or checked here: the sandbox's globals,
-the run statuses and terminal events (Python and the frontend), the event kinds the frontend
+the run statuses, terminal events and resumable failures (Python and the frontend), the event kinds the frontend
 knows, the agent keys and the runtime's public names."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from runtime.events import EVENT_KINDS, TERMINAL_TYPES
 from runtime.host import Host
 from runtime.run import Status
 from runtime.source import ProcedureSource
-from runtime.store import RUN_STATUSES, TERMINAL_STATUSES
+from runtime.store import RESUMABLE_ERRORS, RUN_STATUSES, TERMINAL_STATUSES
 from runtime.validate import SANDBOX_GLOBALS
 
 FRONTEND = Path(__file__).resolve().parent.parent / "frontend" / "src"
@@ -49,6 +49,13 @@ def test_the_frontend_knows_the_run_statuses() -> None:
     assert statuses is not None and terminal is not None
     assert _quoted(statuses[1]) == list(RUN_STATUSES)
     assert set(_quoted(terminal[1])) == TERMINAL_STATUSES
+
+
+def test_the_frontend_knows_which_failures_a_resumed_run_goes_on_after() -> None:
+    types = (FRONTEND / "api" / "types.ts").read_text("utf-8")
+    kinds = re.search(r"export const RESUMABLE_ERROR_KINDS[^=]*=\s*\[([^\]]*)\]", types)
+    assert kinds is not None
+    assert set(_quoted(kinds[1])) == RESUMABLE_ERRORS
 
 
 def test_the_command_line_offers_the_run_statuses() -> None:

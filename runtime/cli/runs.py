@@ -252,6 +252,8 @@ def _show(args: argparse.Namespace) -> int:
         from runtime.cli.runs_durable import print_waiting
 
         print_waiting(record.id, record.pending, sys.stdout)
+    if record.resumable:
+        print(f"\nthe run can be resumed: tide runs resume {record.id}", file=sys.stdout)
     return EXIT_OK
 
 

@@ -17,6 +17,7 @@ most the last batch (50 ms or 256 events). A finished run is complete on disk.
 from runtime.store._owners import INTERRUPTED
 from runtime.store.base import (
     GROUPS,
+    RESUMABLE_ERRORS,
     RUN_STATUSES,
     TERMINAL_STATUSES,
     ExecutionStore,
@@ -35,6 +36,7 @@ from runtime.store.sqlite import SQLiteStore, default_store_path
 __all__ = [
     "GROUPS",
     "INTERRUPTED",
+    "RESUMABLE_ERRORS",
     "RUN_STATUSES",
     "TERMINAL_STATUSES",
     "ExecutionStore",

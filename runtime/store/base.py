@@ -23,12 +23,20 @@ from runtime.events import (
     RunStartedEvent,
     RunTotals,
 )
+from runtime.store._owners import INTERRUPTED
 from runtime.store.journal import JournalEntry
 
 RunStatus = Literal["queued", "running", "waiting", "completed", "failed", "cancelled"]
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 # A run that ended with ``run_<status>`` has that status.
 TERMINAL_STATUSES = frozenset(kind.removeprefix("run_") for kind in TERMINAL_TYPES)
+# A failed run whose error is of one of these kinds may be resumed from its journal, which is
+# whole up to the stop: its process went away (``interrupted``: found gone when a store was
+# opened; ``executor``: the IDE's executor process died, at its memory limit or killed from
+# outside) or its procedure changed (``diverged``: restore the file). A run stopped by its own
+# time limit (``timeout``) is not: the limit is part of the run and a resume keeps it, so the
+# run would meet it again, or a second attempt would run for longer than was allowed.
+RESUMABLE_ERRORS = frozenset({INTERRUPTED, "executor", "diverged"})
 GroupBy = Literal["model", "agent", "procedure"]
 GROUPS: tuple[str, ...] = get_args(GroupBy)
 
@@ -85,6 +93,17 @@ class RunRecord:
     def parked(self) -> bool:
         """Finished or waiting: no process holds the run."""
         return self.finished or self.status == "waiting"
+
+    @property
+    def resumable(self) -> bool:
+        """Whether the run can be resumed (``tide runs resume``): it started, and failed in a
+        way that left it resumable (``RESUMABLE_ERRORS``). A waiting run is answered instead."""
+        return (
+            self.status == "failed"
+            and self.started_at is not None
+            and self.error is not None
+            and self.error.kind in RESUMABLE_ERRORS
+        )
 
     def apply(self, event: Event) -> None:
         if isinstance(event, AgentStreamChunkEvent):
@@ -166,6 +185,7 @@ class RunRecord:
             "tags": self.tags,
             "error": self.error.model_dump() if self.error else None,
             "pending": list(self.pending),
+            "resumable": self.resumable,
         }
 
     def detail(self) -> dict[str, Any]:

@@ -94,3 +94,52 @@ async def test_an_answered_run_runs_in_an_executor(make_ide: IdeFactory, workspa
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
         types = [e.type for e in events]
         assert types[-1] == "run_failed" and "human_response" in types
+
+
+# A call, then a pause long enough to kill its executor in, then another call.
+CALL_PAUSE_CALL = """
+writer = Agent { model = "scripted/default", system_prompt = "You write." }
+Mocks { writer = { message = "Once upon a time." } }
+Procedure { function(input)
+  local first = writer("Begin").message
+  Sleep(3)
+  return { text = first .. " " .. writer("Go on").message }
+end }
+"""
+
+
+async def test_a_run_whose_executor_died_is_resumed_over_http(
+    make_ide: IdeFactory, workspace: Path
+) -> None:
+    (workspace / "pause.tac").write_text(CALL_PAUSE_CALL)
+    async with make_ide() as ide:
+        store, executors = ide.services.store, ide.services.manager.executors
+        assert executors is not None
+        run_id = await ide.start("pause.tac", mock=True)
+        with anyio.fail_after(60):
+            while not any(e.kind == "model" for e in await store.read_journal(run_id)):
+                await anyio.sleep(0.05)
+        executors.kill(run_id)  # as the kernel does at its memory limit: from outside
+        died = await wait_for(ide, run_id, "failed", "completed")
+        assert died["error"]["kind"] == "executor", died
+        assert died["resumable"] is True
+        listed = (await ide.client.get("/api/runs")).json()["runs"]
+        assert [r["resumable"] for r in listed if r["id"] == run_id] == [True]
+
+        resumed = await ide.client.post(f"/api/runs/{run_id}/resume")
+        assert resumed.status_code == 202, resumed.text
+        assert (await ide.client.get(f"/api/runs/{run_id}")).json()["status"] != "failed"
+        done = await wait_for(ide, run_id, "completed", "failed")
+        assert done["status"] == "completed", done
+        assert done["output"] == {"text": "Once upon a time. Once upon a time."}
+        assert done["resumable"] is False
+        await store.flush()
+        events = await store.read_events(run_id)
+        # In order, none twice (what the executor had not stored when it died is not kept).
+        seqs = [e.seq for e in events]
+        assert seqs == sorted(set(seqs))
+        # The first call came from the journal: its turn ran once, in the attempt that died.
+        begun = [e for e in events if e.type == "agent_turn" and e.stage == "started"]
+        assert len(begun) == 2
+        again = await ide.client.post(f"/api/runs/{run_id}/resume")
+        assert again.status_code == 409 and again.json()["error"]["code"] == "not_resumable"

@@ -105,10 +105,12 @@ class RunBuilder:
         )
         return self
 
-    def failed(self, message: str, partial_text: str | None = None) -> RunBuilder:
+    def failed(
+        self, message: str, partial_text: str | None = None, kind: str = "agent"
+    ) -> RunBuilder:
         self.events.append(
             RunFailedEvent(
-                error=ErrorInfo(kind="agent", message=message),
+                error=ErrorInfo(kind=kind, message=message),
                 partial_text=partial_text,
                 totals=self.totals.model_copy(),
                 **self._next(1),

@@ -124,8 +124,10 @@ def test_tide_runs_show_ends_an_interrupted_run_with_its_failure(
     assert "✗ failed the process running this run stopped" in shown
     assert "partial text kept (11 characters)" in shown
     assert "the run is" not in shown  # it is not left 'running'
+    assert "the run can be resumed: tide runs resume r1" in shown
     run = run_json(capsys, "runs", "show", "r1", "--json")
     assert isinstance(run, dict)
+    assert run["run"]["resumable"] is True
     assert run["events"][-1]["type"] == "run_failed"
     assert run["run"]["partial_text"] == "Half a sent"
     assert run["run"]["duration_ms"] > 0

@@ -76,6 +76,16 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'cancelled'];
 
+/**
+ * The error kinds of a failed run that may be resumed (the runtime's `RESUMABLE_ERRORS`): a
+ * `run_failed` of one of them ends an attempt, which the run's resumed events may follow.
+ * Whether a stored run can be resumed now is its own `resumable`.
+ */
+export const RESUMABLE_ERROR_KINDS: readonly string[] = ['diverged', 'executor', 'interrupted'];
+
+/** A `run_failed` that may be followed by the same run's resumed events. */
+export const endsAnAttempt = (error: ErrorInfo): boolean => RESUMABLE_ERROR_KINDS.includes(error.kind);
+
 export interface RunSummary {
   id: string;
   procedure: string;
@@ -93,6 +103,9 @@ export interface RunSummary {
   error: ErrorInfo | null;
   /** The questions to a person a `waiting` run waits for. */
   pending?: PendingRequest[];
+  /** Whether the run can be resumed (`POST /api/runs/{id}/resume`): it stopped without
+   * finishing, its journal whole (see `RESUMABLE_ERROR_KINDS`). */
+  resumable: boolean;
 }
 
 export interface PendingRequest {

@@ -235,9 +235,9 @@ describe('feed reducer', () => {
     expect(feedText(feed)).toBe('Once upon\n\nOnce upon a time');
   });
 
-  it('reads as running, not failed, while a resume the person asked for replays the stopped attempt', () => {
+  it.each(['interrupted', 'executor'] as const)('reads as running, not failed, while a resume the person asked for replays the attempt stopped (%s)', (kind) => {
     const f = new EventFactory();
-    const stored = [f.started(), f.turn('writer', 1, 'started'), f.chunk('writer', 1, 'Once'), f.interrupted('Once')];
+    const stored = [f.started(), f.turn('writer', 1, 'started'), f.chunk('writer', 1, 'Once'), f.interrupted('Once', kind)];
     let feed = feedReducer(emptyFeed(), { type: 'reset', runId: 'run-1', status: 'running', resuming: true });
     feed = apply(feed, ...stored);
     expect(feed.status).toBe('running');

@@ -21,7 +21,7 @@ import type {
   TideEvent,
   ToolCallEvent,
 } from '../generated/events';
-import type { RunStatus } from '../api/types';
+import { endsAnAttempt, type RunStatus } from '../api/types';
 
 export type TurnStatus = 'waiting' | 'streaming' | 'completed' | 'failed' | 'stopped' | 'interrupted';
 
@@ -405,7 +405,7 @@ function applyLog(d: Draft, e: LogEvent): void {
 function applyTerminal(d: Draft, e: TerminalEvent): void {
   const status: RunStatus =
     e.type === 'run_completed' ? 'completed' : e.type === 'run_failed' ? 'failed' : 'cancelled';
-  const stoppedAttempt = e.type === 'run_failed' && e.error.kind === 'interrupted';
+  const stoppedAttempt = e.type === 'run_failed' && endsAnAttempt(e.error);
   if (!(stoppedAttempt && d.feed.resuming)) d.feed.status = status;
   d.feed.totals = e.totals ?? null;
   let partial = e.type === 'run_completed' ? null : (e.partial_text ?? null);

@@ -72,9 +72,9 @@ describe('run stream', () => {
     expect(h.states.at(-1)?.phase).toBe('ended');
   });
 
-  it('reads on after an interrupted run\'s end: a resumed run goes on in the same stream', async () => {
+  it.each(['interrupted', 'executor'] as const)('reads on after a run\'s end of kind %s: a resumed run goes on in the same stream', async (kind) => {
     const f = new EventFactory();
-    const first = [f.started(), f.log('a'), f.interrupted()];
+    const first = [f.started(), f.log('a'), f.interrupted(null, kind)];
     const rest = [f.started('demo.tac', {}, true), f.log('b'), f.completed()];
     const h = harness([() => streamResponse(sse([...first, ...rest]))]);
     await h.stream.run();

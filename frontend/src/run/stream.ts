@@ -6,7 +6,7 @@
 // EventSource reopen a finished stream.
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { eventsUrl } from '../api/client';
-import { TERMINAL_STATUSES } from '../api/types';
+import { TERMINAL_STATUSES, endsAnAttempt } from '../api/types';
 import type { TideEvent } from '../generated/events';
 
 export type ConnectionPhase = 'idle' | 'connecting' | 'live' | 'reconnecting' | 'ended' | 'failed';
@@ -40,12 +40,11 @@ export interface StreamOptions {
 const TERMINAL = new Set<string>(TERMINAL_STATUSES.map((status) => `run_${status}`));
 
 /**
- * A run whose process stopped ends with `run_failed` of kind `interrupted`, and may be resumed
- * under the same id: its events then go on after that one. So the stream reads on until the
- * server ends it (it does at once when nothing follows), and the feed's status decides.
+ * A run whose process stopped ends with `run_failed` of a kind such as `interrupted`, and may be
+ * resumed under the same id: its events then go on after that one. So the stream reads on until
+ * the server ends it (it does at once when nothing follows), and the feed's status decides.
  */
-const interrupted = (event: TideEvent): boolean =>
-  event.type === 'run_failed' && event.error.kind === 'interrupted';
+const endedAnAttempt = (event: TideEvent): boolean => event.type === 'run_failed' && endsAnAttempt(event.error);
 
 /**
  * How long the server may gather a run's live text before sending it (`?coalesce_ms=`). The
@@ -190,7 +189,7 @@ export class RunStream {
           }
           if (typeof event !== 'object' || event === null || typeof event.type !== 'string') return;
           this.hooks.deliver(event);
-          if (TERMINAL.has(event.type) && !interrupted(event)) outcome = { kind: 'terminal' };
+          if (TERMINAL.has(event.type) && !endedAnAttempt(event)) outcome = { kind: 'terminal' };
         },
       });
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();

@@ -31,9 +31,10 @@ export class EventFactory {
     return { ...this.base(), type: 'run_started', procedure, inputs, ...(resumed ? { resumed } : {}) };
   }
 
-  /** The end the store writes for a run whose process stopped; a resumed run goes on after it. */
-  interrupted(partial: string | null = null): RunFailedEvent {
-    const error = { kind: 'interrupted', message: 'the process running this run stopped before the run finished' };
+  /** The end the store writes for a run whose process stopped (`executor`: the IDE's executor
+   * died); a resumed run goes on after it. */
+  interrupted(partial: string | null = null, kind: 'interrupted' | 'executor' = 'interrupted'): RunFailedEvent {
+    const error = { kind, message: 'the process running this run stopped before the run finished' };
     return { ...this.base(), type: 'run_failed', error, partial_text: partial };
   }
 

@@ -2,6 +2,7 @@ import { memo, useEffect, useRef, useState } from 'react';
 import { api } from '../../api/client';
 import { followRun, useRunStore } from '../../state/runStore';
 import type { FeedItem } from '../../run/feed';
+import type { ErrorInfo } from '../../api/types';
 import { useStickToBottom } from '../../lib/hooks';
 import { TurnCard } from './TurnCard';
 import { ToolCall } from './ToolCall';
@@ -33,40 +34,40 @@ const Item = memo(function Item({ item }: { item: FeedItem }) {
   }
 });
 
-/** An interrupted run (its process stopped) can be resumed, never without being asked:
- * resuming calls models again. */
-function ResumeButton() {
+/** A run that stopped without finishing (the API's `resumable`) can be resumed, never without
+ * being asked: resuming calls models again. */
+export function ResumeButton() {
   const runId = useRunStore((s) => s.feed.runId);
   const status = useRunStore((s) => s.feed.status);
   const procedure = useRunStore((s) => s.feed.procedure);
-  const [interrupted, setInterrupted] = useState(false);
+  const [stopped, setStopped] = useState<ErrorInfo | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
-    setInterrupted(false);
+    setStopped(null);
     if (!runId || status === 'completed' || status === 'cancelled' || status === 'waiting') return;
-    let stopped = false;
+    let left = false;
     const check = () =>
       api.getRun(runId).then(
         (run) => {
-          if (!stopped) setInterrupted(run.status === 'failed' && run.error?.kind === 'interrupted');
+          if (!left) setStopped(run.resumable ? run.error : null);
         },
         () => undefined,
       );
     void check();
     const timer = setInterval(() => void check(), 3000);
     return () => {
-      stopped = true;
+      left = true;
       clearInterval(timer);
     };
   }, [runId, status]);
-  if (!runId || !interrupted) return null;
+  if (!runId || !stopped) return null;
   const resume = async () => {
     setBusy(true);
     setError(null);
     try {
       await api.resumeRun(runId);
-      setInterrupted(false);
+      setStopped(null);
       followRun(runId, { status: 'running', procedure, resuming: true });
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
@@ -76,8 +77,8 @@ function ResumeButton() {
   };
   return (
     <>
-      <span className="badge failed" title="its process stopped before it finished">
-        interrupted
+      <span className="badge failed" title={stopped.message} data-testid="resumable-kind">
+        {stopped.kind}
       </span>
       <button type="button" className="btn small primary" disabled={busy} onClick={() => void resume()} data-testid="resume-button">
         Resume
