@@ -33,6 +33,9 @@ INT64 = (-(2**63), 2**63 - 1)
 _ITEM_BYTES = 64
 
 Mode = Literal["declare", "data", "log"]
+# A table's identity (for cycles) and, for a handle, its ``kind:id`` tag: read by the sandbox
+# without running any metamethod of the table's.
+Identity = Callable[[Any], tuple[str, str | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +49,16 @@ class HandleRef:
 
 def parse_handle(tag: str) -> HandleRef:
     kind, _, ident = tag.partition(":")
+    if not (kind.isalpha() and ident.isascii() and ident.isdigit() and len(ident) < 19):
+        raise ProcedureRuntimeError(
+            f"{_short_text(tag)!r} is not a handle: the field __tide_handle is reserved for "
+            "the handles of agents, tools and procedures"
+        )
     return HandleRef(kind, int(ident))
+
+
+def _short_text(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 class _Walk:
@@ -55,7 +67,7 @@ class _Walk:
     def __init__(
         self,
         mode: Mode,
-        identity: Callable[[Any], Any] | None,
+        identity: Identity | None,
         check: Callable[[], None] | None = None,
     ) -> None:
         self.mode = mode
@@ -66,10 +78,8 @@ class _Walk:
         self.entries = 0
 
 
-def to_python(
-    value: Any, *, mode: Mode = "declare", identity: Callable[[Any], Any] | None = None
-) -> Any:
-    """A Python value for a Lua value. ``identity`` gives a table's identity (for cycles)."""
+def to_python(value: Any, *, mode: Mode = "declare", identity: Identity | None = None) -> Any:
+    """A Python value for a Lua value; without ``identity`` no table is a handle."""
     return _from_lua(value, _Walk(mode, identity), 0)
 
 
@@ -77,7 +87,7 @@ def measure(
     value: Any,
     *,
     mode: Mode = "data",
-    identity: Callable[[Any], Any] | None = None,
+    identity: Identity | None = None,
     check: Callable[[], None] | None = None,
 ) -> tuple[Any, int]:
     """``to_python`` and an estimate of the bytes the result holds; ``check`` is called now
@@ -120,21 +130,20 @@ def _from_lua(value: Any, walk: _Walk, depth: int) -> Any:
             return value
         walk.bytes += _ITEM_BYTES
         return f"<{kind or type(value).__name__}>"
-    tag = _handle_tag(value)
-    if tag is not None:
-        walk.bytes += _ITEM_BYTES
-        return parse_handle(tag)
     # A table costs a call into Lua (its identity) besides its entries: it counts for more.
     walk.entries += 9
     if walk.check is not None and walk.entries & 0x3FF < 10:
         walk.check()
+    ident, tag = walk.identity(value) if walk.identity is not None else (None, None)
+    if tag is not None:
+        walk.bytes += _ITEM_BYTES
+        return parse_handle(tag)
     if depth >= MAX_DEPTH:
         if walk.mode == "log":
             return "<nested too deeply>"
         raise ProcedureRuntimeError(
             f"a value nested more than {MAX_DEPTH} levels deep cannot leave the procedure"
         )
-    ident = walk.identity(value) if walk.identity is not None else None
     if ident is not None:
         if ident in walk.path:
             return "<cycle>"
@@ -160,15 +169,6 @@ def clip(text: str, limit: int = MAX_FIELD_CHARS) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}…[truncated {len(text) - limit:,} characters]"
-
-
-def _handle_tag(table: Any) -> str | None:
-    """The ``kind:id`` tag a handle table carries, or None for any other table."""
-    try:
-        tag = table["__tide_handle"]
-    except Exception:  # an __index metamethod may raise
-        return None
-    return tag if isinstance(tag, str) else None
 
 
 def _key(key: Any) -> str:

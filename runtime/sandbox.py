@@ -16,6 +16,7 @@ from typing import Any
 
 import lupa.lua54 as lupa
 
+from runtime._convert import clip
 from runtime._lua_text import CODEC
 from runtime.errors import ProcedureRuntimeError, ProcedureSyntaxError, SandboxLimitError, TideError
 
@@ -32,6 +33,8 @@ MAX_ITEMS = 1 << 24
 MAX_FORMAT = 4096
 # A sort without a comparison function runs wholly in C: under a second for this many.
 MAX_C_SORT = 1 << 18
+# The longest error message that leaves Lua (longer ones are cut, with a marker).
+MAX_ERROR_BYTES = 16 * 1024
 # Failures a host function reported to Lua, kept so that the one that ends the run keeps its
 # kind and hint; only the most recent matter.
 _RAISED_KEPT = 32
@@ -107,6 +110,7 @@ class Sandbox:
                     "max_items": MAX_ITEMS,
                     "max_format": MAX_FORMAT,
                     "max_c_sort": MAX_C_SORT,
+                    "max_error": MAX_ERROR_BYTES,
                 }
             ),
         }
@@ -116,7 +120,7 @@ class Sandbox:
             self.runtime.table_from(control), self.runtime.table_from(calls), hook_interval
         )
         self._api.install_library(self.runtime.execute(_LIBRARY))
-        self.identity: Callable[[Any], str] = self._api.identity
+        self.identity: Callable[[Any], tuple[str, str | None]] = self._api.identity
         lua_globals = self.runtime.globals()
         for name in _REMOVED_GLOBALS:
             lua_globals[name] = None
@@ -197,13 +201,14 @@ class Sandbox:
         )
         if chunk is False:
             where = split_location(str(error))
-            raise ProcedureSyntaxError(where.message, file=where.file or chunkname, line=where.line)
+            message = clip(where.message, MAX_ERROR_BYTES)
+            raise ProcedureSyntaxError(message, file=where.file or chunkname, line=where.line)
         return chunk
 
     def call(self, function: Any, *args: Any) -> Any:
         """Call a Lua function, turning Lua errors into ``TideError``s with file:line."""
         try:
-            return self._api.call(function, *args)
+            result = self._api.call(function, *args)
         except lupa.LuaMemoryError:
             self.abort("memory")
             raise self.limit_error() from None
@@ -225,6 +230,11 @@ class Sandbox:
             if self._abort_reason is not None:
                 raise self.limit_error() from None
             raise
+        # A stop that something swallowed on the way (a host call that caught Lua's error)
+        # still ends the run: a stopped run never ends as if it had finished.
+        if self._abort_reason is not None:
+            raise self.limit_error()
+        return result
 
     def limit_error(self, where: str | None = None) -> SandboxLimitError:
         """The error for a stopped run; ``where`` is Lua's traceback, for the file:line."""

@@ -72,6 +72,26 @@ C_LOOPS = {
         "local s = string.rep('a', 100000)\n    return { m = s:find('(a*)%1%1b') }",
         "string.find",
     ),
+    "sort_c_comparator": (
+        "local t = {1, 2, 3, 4}\n    while #t < 2^19 do table.move(t, 1, #t, #t + 1) end\n"
+        "    table.sort(t, rawequal)",
+        "not a Lua function",
+    ),
+    "insert_claimed_length": (
+        "local t = setmetatable({}, {__len = function() return math.maxinteger - 1 end})\n"
+        "    table.insert(t, 1, 'x')",
+        "table.insert",
+    ),
+    "remove_claimed_length": (
+        "local t = setmetatable({}, {__len = function() return math.maxinteger - 1 end})\n"
+        "    table.remove(t, 1)",
+        "table.remove",
+    ),
+    "bounds_as_text": (
+        "local t = setmetatable({}, {__index = function() return 'x' end})\n"
+        "    return { s = table.concat(t, '', '1', '1e15') }",
+        "table.concat",
+    ),
     "pack_format": ("return { s = string.pack(string.rep('x', 100000)) }", "string.pack"),
     "format_width": ("return { s = string.format('%999999d', 1) }", "invalid conversion"),
 }
@@ -91,6 +111,44 @@ async def test_c_functions_refuse_unbounded_work(case: tuple[str, str | None]) -
     assert expected in result.error.message
     assert result.error.file == "proc.tac"
     assert result.error.line == 2 + body.count("\n") + 1
+
+
+async def test_a_length_is_read_once() -> None:
+    # C would read the length again, and call tostring (a C function) 2^40 times.
+    body = """
+    local reads = 0
+    local t = setmetatable({}, {
+      __len = function() reads = reads + 1 return reads == 1 and 1 or 2^40 end,
+      __index = tostring,
+    })
+    return { n = #table.concat(t) }
+    """
+    result, _ = await outcome(body)
+    assert result.status == "completed", result.error
+    assert result.output["n"] < 100  # one element
+
+
+async def test_insert_and_remove_on_a_claimed_length_behave_as_lua_does() -> None:
+    body = """
+    local function steps(t)
+      table.insert(t, 1, 0)
+      table.insert(t, #t + 1, 4)
+      local first = table.remove(t, 1)
+      local last = table.remove(t)
+      table.insert(t, "x")
+      local ok, err = pcall(table.insert, t, 9, "y")
+      local ok2 = pcall(table.remove, t, 9)
+      local copy = {}
+      for i = 1, rawlen(t) do copy[i] = rawget(t, i) end
+      return { t = copy, first = first, last = last, ok = ok, err = err:match("position.*"), ok2 = ok2 }
+    end
+    local claimed = setmetatable({1, 2, 3}, {__len = function(t) return rawlen(t) end})
+    return { plain = steps({1, 2, 3}), claimed = steps(claimed) }
+    """
+    result, _ = await outcome(body)
+    assert result.status == "completed", result.error
+    assert result.output["plain"] == result.output["claimed"]
+    assert result.output["claimed"]["t"] == [1, 2, 3, "x"]
 
 
 async def test_ordinary_patterns_still_work() -> None:
@@ -163,7 +221,45 @@ async def test_a_shared_table_many_times_over_is_bounded() -> None:
     assert "entries" in error.message and error.line == 5
 
 
+async def test_converting_a_value_runs_none_of_its_metamethods() -> None:
+    body = """
+    local spin = function() while true do end end
+    local t = setmetatable({ a = 1 }, { __index = spin, __pairs = spin, __len = spin })
+    State.set("k", t)
+    Log.info("x", t)
+    return { t = t, s = Json.encode(t) }
+    """
+    began = time.monotonic()
+    result, _ = await outcome(body)
+    assert result.status == "completed", result.error
+    assert result.output == {"t": {"a": 1}, "s": '{"a": 1}'}
+    assert time.monotonic() - began < 2.0
+
+
+async def test_a_table_posing_as_a_handle_fails_clearly() -> None:
+    error = await error_of("    State.set('h', { __tide_handle = 'agent:abc' })")
+    assert "reserved" in error.message and error.line == 3
+
+
 # -- errors without text ------------------------------------------------------------------------
+
+
+async def test_an_error_lua_raises_in_c_names_the_line() -> None:
+    body = """
+    local s = string.rep("a", 100)
+    local function f(c) return (string.gsub(s, "a", f)) end
+    return { s = f("a") }
+    """
+    error = await error_of(body)
+    assert "C stack overflow" in error.message and error.file == "proc.tac"
+    error = await error_of("    error('no level', 0)")
+    assert error.message == "no level" and error.line == 3
+
+
+async def test_a_huge_error_message_is_cut() -> None:
+    error = await error_of("    error(string.rep('x', 4 * 1024 * 1024))")
+    assert len(error.message) < 20_000 and error.message.endswith("bytes]")
+    assert error.line == 3
 
 
 async def test_error_with_a_table_shows_the_table_and_the_line() -> None:

@@ -4,6 +4,7 @@
 -- `collectgarbage`; it reaches Python only through the `host` functions wrapped here.
 
 local debug_sethook, debug_gethook, debug_getinfo = debug.sethook, debug.gethook, debug.getinfo
+local debug_getmetatable, math_tointeger, raw_tonumber = debug.getmetatable, math.tointeger, tonumber
 local raw_load, raw_error, raw_pcall, raw_xpcall = load, error, pcall, xpcall
 local raw_select, raw_type, raw_setmetatable, raw_rawget = select, type, setmetatable, rawget
 local raw_rawset, raw_pairs, raw_tostring = rawset, pairs, tostring
@@ -312,6 +313,8 @@ return function(control, calls, hook_count)
   end
 
   local function span(first, last, what)
+    -- C reads "1e15" as a number too.
+    first, last = raw_tonumber(first), raw_tonumber(last)
     if raw_type(first) == "number" and raw_type(last) == "number" and last - first >= MAX_ITEMS then
       refuse("%s: %.0f elements is more than a procedure may handle in one call (%d)",
         what, last - first + 1, MAX_ITEMS)
@@ -322,13 +325,65 @@ return function(control, calls, hook_count)
     span(f, e, "table.move")
     return raw_move(a1, f, e, t, a2)
   end
+  -- The length is read once, here: a `__len` metamethod could answer C's own reading with a
+  -- larger one.
   table.concat = function(list, sep, i, j)
-    if raw_type(list) == "table" then span(i or 1, j or #list, "table.concat") end
+    if raw_type(list) == "table" then
+      i, j = i or 1, j or #list
+      span(i, j, "table.concat")
+    end
     return raw_concat(list, sep, i, j)
   end
   table.unpack = function(list, i, j)
-    if raw_type(list) == "table" then span(i or 1, j or #list, "table.unpack") end
+    if raw_type(list) == "table" then
+      i, j = i or 1, j or #list
+      span(i, j, "table.unpack")
+    end
     return raw_unpack(list, i, j)
+  end
+  -- `table.insert(t, pos, v)` and `table.remove(t, pos)` shift every element after `pos` in C,
+  -- as many as the length says, and a `__len` metamethod may claim any length: a table with
+  -- one is shifted here, in Lua, where the hook reaches, with its length read once.
+  local raw_insert, raw_remove = table.insert, table.remove
+  local function claimed_length(list, what)
+    local mt = debug_getmetatable(list)
+    if raw_type(mt) ~= "table" or raw_rawget(mt, "__len") == nil then return nil end
+    local n = math_tointeger(#list)
+    if n == nil then raw_error("object length is not an integer", 3) end
+    return n
+  end
+  local function position(value, what)
+    local pos = math_tointeger(raw_tonumber(value))
+    if pos == nil then
+      raw_error("bad argument #2 to '" .. what .. "' (number has no integer representation)", 3)
+    end
+    return pos
+  end
+  table.insert = function(list, ...)
+    local size = raw_select("#", ...) == 2 and raw_type(list) == "table" and claimed_length(list)
+    if not size then return raw_insert(list, ...) end
+    local pos, value = ...
+    pos = position(pos, "insert")
+    if pos < 1 or pos > size + 1 then
+      raw_error("bad argument #2 to 'insert' (position out of bounds)", 2)
+    end
+    span(pos, size, "table.insert")
+    for k = size + 1, pos + 1, -1 do list[k] = list[k - 1] end
+    list[pos] = value
+  end
+  table.remove = function(list, ...)
+    local size = raw_type(list) == "table" and claimed_length(list)
+    if not size then return raw_remove(list, ...) end
+    local pos = size
+    if raw_select("#", ...) > 0 and (...) ~= nil then pos = position((...), "remove") end
+    if pos ~= size and (pos < 1 or pos > size + 1) then
+      raw_error("bad argument #2 to 'remove' (position out of bounds)", 2)
+    end
+    span(pos, size, "table.remove")
+    local value = list[pos]
+    for k = pos, size - 1 do list[k] = list[k + 1] end
+    list[pos < size and size or pos] = nil
+    return value
   end
   local raw_sort = table.sort
   -- Sorting without a comparison function compares in C, out of the hook's reach.
@@ -341,6 +396,11 @@ return function(control, calls, hook_count)
         refuse("table.sort: sorting %d elements without a comparison function is more than a "
           .. "procedure may do in one call (%d); pass one, e.g. function(a, b) return a < b end",
           n, MAX_C_SORT)
+      end
+      -- A comparison written in C (`rawequal`, a table's `__call`) is out of the hook's reach too.
+      if n > MAX_C_SORT and (raw_type(comp) ~= "function" or debug_getinfo(comp, "S").what == "C") then
+        refuse("table.sort: sorting %d elements with a comparison that is not a Lua function is "
+          .. "more than a procedure may do in one call (%d); pass a Lua function", n, MAX_C_SORT)
       end
     end
     return raw_sort(list, comp)
@@ -616,21 +676,32 @@ return function(control, calls, hook_count)
     end
     return "error raised with a " .. raw_type(err) .. ": " .. raw_tostring(err)
   end
+  -- An error's text is cut here before it leaves Lua: the host copies it into events, the
+  -- store and the terminal, where a message as large as the memory limit would be held many
+  -- times over.
+  local MAX_ERROR = LIMITS.max_error
+  local function clipped(text)
+    if #text <= MAX_ERROR then return text end
+    return str_sub(text, 1, MAX_ERROR) .. str_format("…[truncated %d bytes]", #text - MAX_ERROR)
+  end
   local function on_error(err)
     if err == STOPPED then return err end
     if raw_type(err) == "string" then
+      err = clipped(err)
       -- A C function's error raised through one of the wrappers above names the wrapper's
       -- line: name the procedure's instead.
       if str_sub(err, 1, #PRELUDE_PREFIX) == PRELUDE_PREFIX then
         local rest = str_find(err, ": ", #PRELUDE_PREFIX, true)
         if rest then return user_location() .. str_sub(err, rest + 2) end
       end
+      -- Errors Lua raises inside C ("C stack overflow"), and `error(text, 0)`, name no line.
+      if not str_find(err, "^[^\n:]+:%d+: ") then return user_location() .. err end
       return err
     end
     if aborted() then return STOPPED end
     local ok, text = raw_pcall(error_text, err)
-    if not ok then text = "error raised with a " .. raw_type(err) end
-    return user_location() .. text
+    if not ok or raw_type(text) ~= "string" then text = "error raised with a " .. raw_type(err) end
+    return user_location() .. clipped(text)
   end
   local function finish(ok, ...)
     if ok then return ... end
@@ -661,7 +732,13 @@ return function(control, calls, hook_count)
     for k, v in raw_pairs(values) do input_values[k] = v end
   end
   api.is_handle = function(value) return handles[value] == true end
-  api.identity = function(value) return str_format("%p", value) end
+  -- A table's identity (for cycles) and the handle tag it carries: both read raw, so that no
+  -- metamethod of procedure code runs while the host converts a value.
+  api.identity = function(value)
+    local tag = raw_rawget(value, "__tide_handle")
+    if raw_type(tag) ~= "string" then tag = nil end
+    return str_format("%p", value), tag
+  end
   -- The standard library (library.lua) installs its globals with the prelude's own helpers.
   api.install_library = function(install)
     library_modules = install(env, { namespace = namespace, where = where, pcall = safe_pcall }, host)
