@@ -351,7 +351,7 @@ class _Turn:
                 except StopAsyncIteration:
                     break
                 if isinstance(item, RequestSent):
-                    call_started = item.at
+                    call_started = self.account.request_sent(item)
                     continue
                 self._take(item, round_text, calls, call_started)
         finally:

@@ -24,6 +24,7 @@ run to run (the time, a random number) goes through ``nondeterministic``.
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
@@ -33,10 +34,12 @@ import anyio.from_thread
 
 from runtime.errors import TideError
 from runtime.models.base import (
+    CallTiming,
     Finish,
     ModelClient,
     ModelItem,
     ModelRequest,
+    RequestSent,
     TextDelta,
     ToolCallRequest,
     Usage,
@@ -349,7 +352,7 @@ class JournaledClient:
         await journal.store.journal_durable()
         slot = journal.begin("model", request.agent, args, client=self.inner, request=request)
         if slot.entry is not None:
-            for item in _replayed_items(slot.entry.value):
+            for item in _replayed_items(slot.entry.value, slot.entry.extra.get("timing")):
                 yield item
             journal.answered(slot)
             return
@@ -358,10 +361,16 @@ class JournaledClient:
         usage = Usage()
         finish = Finish()
         completed = False
+        began = sent = time.monotonic()
+        first_text: float | None = None
         try:
             async for item in self.inner.stream(request):
                 if isinstance(item, TextDelta):
+                    if first_text is None and item.text:
+                        first_text = time.monotonic()
                     text.append(item.text)
+                elif isinstance(item, RequestSent):
+                    sent = item.at
                 elif isinstance(item, ToolCallRequest):
                     calls.append(asdict(item))
                 elif isinstance(item, Usage):
@@ -383,11 +392,19 @@ class JournaledClient:
             "usage": asdict(usage),
             "finish": asdict(finish),
         }
-        await journal.record(slot, value)
+        timing = CallTiming(
+            sent_ms=(sent - began) * 1000,
+            first_text_ms=None if first_text is None else (first_text - began) * 1000,
+            ended_ms=(time.monotonic() - began) * 1000,
+        )
+        await journal.record(slot, value, extra={"timing": asdict(timing)})
 
 
-def _replayed_items(value: dict[str, Any]) -> list[ModelItem]:
+def _replayed_items(value: dict[str, Any], timing: dict[str, Any] | None) -> list[ModelItem]:
+    # Entries journaled without their timing (older runs) are replayed as taking no time.
     items: list[ModelItem] = []
+    if timing is not None:
+        items.append(RequestSent(time.monotonic(), replayed=CallTiming(**timing)))
     if value.get("text"):
         items.append(TextDelta(value["text"]))
     items.extend(ToolCallRequest(**call) for call in value.get("tool_calls", []))

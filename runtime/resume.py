@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from runtime.errors import TideError
-from runtime.events import AgentStreamChunkEvent, CostEvent, RunStartedEvent
+from runtime.events import AgentStreamChunkEvent, AgentTurnEvent, CostEvent, RunStartedEvent
 from runtime.journal import DivergedError, Journal, Slot
 from runtime.source import ProcedureSource
 from runtime.store import INTERRUPTED, RESUMABLE_ERRORS
@@ -206,29 +207,62 @@ def first_difference(before: str, after: str) -> tuple[int, str, str]:
     return max(len(old), 1), "(a line ending)", "(another line ending)"
 
 
+@dataclasses.dataclass
+class _StoppedCall:
+    """What is stored of the call a turn had in flight when its run stopped."""
+
+    texts: list[str]
+    first_at: datetime
+    last_at: datetime
+    turn_began: datetime | None  # None: the turn began before the call's last journaled effect
+
+    def timings(self) -> dict[str, Any]:
+        """Its time as far as it is known: from its turn's start (or its first chunk) to its
+        last stored chunk. Its time to first token is unknown: when its request left is not
+        stored."""
+        began = self.turn_began or self.first_at
+        first = None if self.turn_began is None else self.first_at - self.turn_began
+        return {
+            "duration_ms": (self.last_at - began).total_seconds() * 1000,
+            "time_to_first_token_ms": None,
+            "first_visible_token_ms": None if first is None else first.total_seconds() * 1000,
+        }
+
+
 async def _interrupted_attempt(
     store: ExecutionStore, run_id: str, entries: list[JournalEntry]
-) -> dict[tuple[str, int], list[str]]:
+) -> dict[tuple[str, int], _StoppedCall]:
     """The chunks each turn had streamed after the last journaled effect: the call in flight
     when the run stopped."""
     after = max((e.seq for e in entries), default=0)
-    chunks: dict[tuple[str, int], list[str]] = {}
+    calls: dict[tuple[str, int], _StoppedCall] = {}
+    began: dict[tuple[str, int], datetime] = {}
     for event in await store.read_events(run_id, after=after):
         if isinstance(event, RunStartedEvent):
-            chunks.clear()  # an earlier attempt's call, counted when that attempt resumed
+            calls.clear()  # an earlier attempt's call, counted when that attempt resumed
+            began.clear()
+        elif isinstance(event, AgentTurnEvent) and event.stage == "started":
+            began[(event.agent, event.turn)] = event.ts
         elif isinstance(event, AgentStreamChunkEvent):
-            chunks.setdefault((event.agent, event.turn), []).append(event.chunk_text)
-    return chunks
+            key = (event.agent, event.turn)
+            call = calls.get(key)
+            if call is None:
+                calls[key] = _StoppedCall([], event.ts, event.ts, began.get(key))
+                call = calls[key]
+            call.texts.append(event.chunk_text)
+            call.last_at = event.ts
+    return calls
 
 
-def _account_interrupted(run: Run, slot: Slot, chunks: dict[tuple[str, int], list[str]]) -> None:
+def _account_interrupted(run: Run, slot: Slot, calls: dict[tuple[str, int], _StoppedCall]) -> None:
     """The first live effect of a resumed run repeats the call that was in flight: what that
     call sent and had streamed is counted, as an estimate, against its first attempt."""
     if slot.kind != "model" or slot.request is None:
         return
-    for (agent, turn), texts in chunks.items():
+    for (agent, turn), call in calls.items():
         if agent != slot.name:
             continue
+        texts = call.texts
         text = "".join(texts)
         account = TurnAccount(llm_calls=1, chunks=len(texts), finish_reason=INTERRUPTED)
         account.add_estimate(slot.client, slot.request.messages, texts)
@@ -236,8 +270,7 @@ def _account_interrupted(run: Run, slot: Slot, chunks: dict[tuple[str, int], lis
             # A client that cannot count: about four characters a token.
             account.completion_tokens = max(len(texts), len(text) // 4)
             account.usage_estimated = True
-        fields = account.cost_fields()
-        fields.update(duration_ms=0.0, first_visible_token_ms=None)
+        fields = {**account.cost_fields(), **call.timings()}
         model = slot.client.model if slot.client is not None else slot.request.model
         provider = slot.client.provider if slot.client is not None else "?"
         cost = run.bus.emit(

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.models.base import Usage
+from runtime.models.base import RequestSent, Usage
 
 
 @dataclass
@@ -32,6 +32,19 @@ class TurnAccount:
             self.completion_tokens += usage.completion_tokens
             self.cost_usd += usage.cost_usd
             self.usage_estimated = self.usage_estimated or usage.estimated
+
+    def request_sent(self, item: RequestSent) -> float:
+        """When ``item``'s call was sent (``time.monotonic()``). A call answered from the
+        journal takes no time now: the turn counts the time it took when it was made, and its
+        first text as it came then."""
+        timing = item.replayed
+        if timing is None:
+            return item.at
+        if self.ttft_ms is None and timing.first_text_ms is not None:
+            self.ttft_ms = timing.first_text_ms - timing.sent_ms
+            self.first_visible_token_ms = (item.at - self.started) * 1000 + timing.first_text_ms
+        self.started -= timing.ended_ms / 1000
+        return item.at
 
     def add_estimate(self, client: Any, messages: list[dict[str, Any]], texts: list[str]) -> None:
         """Count a call Tide stopped before the provider said what it used, by the client's

@@ -75,11 +75,24 @@ class Finish:
 
 
 @dataclass(frozen=True, slots=True)
+class CallTiming:
+    """How long a model call took, in ms from its start: until its request left, until its
+    first text (None: it had none) and until it ended. A durable run's journal keeps it."""
+
+    sent_ms: float
+    first_text_ms: float | None
+    ended_ms: float
+
+
+@dataclass(frozen=True, slots=True)
 class RequestSent:
     """When the request left for the provider (``time.monotonic()``), after the client's own
-    preparation: the start of the time to first token. Clients that cannot tell omit it."""
+    preparation: the start of the time to first token. Clients that cannot tell omit it.
+    ``replayed``: the call is answered from a durable run's journal, at once; its timing is
+    the one it had when it was made."""
 
     at: float
+    replayed: CallTiming | None = None
 
 
 ModelItem: TypeAlias = TextDelta | ToolCallRequest | Usage | Finish | RequestSent
