@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypeVar
 
 from starlette.requests import Request
@@ -28,7 +29,14 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
         if len(body) > limit:
             raise ApiError(413, f"the body is larger than {limit // 1024} KiB")
     try:
-        data = json.loads(body or b"{}")
+        data = json.loads(body or b"{}", parse_constant=_not_json, parse_float=_finite)
+        # An escaped lone surrogate ("\ud800") parses, but is no text: nothing could store,
+        # send or print it.
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ApiError(
+            400, "the body holds a lone surrogate (an unpaired \\ud800-\\udfff escape)"
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"the body is not valid JSON: {exc}") from None
     except RecursionError:
@@ -36,6 +44,17 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object")
     return data
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is beyond the largest number JSON can hold here")
+    return value
 
 
 def whole_number(text: str) -> int | None:

@@ -24,6 +24,10 @@ from runtime.wire import MAX_LINE_BYTES
 # How long an executor may take to start: the fork server forks at once, once it has imported
 # what it preloads (seconds, once, on a busy machine).
 START_WAIT_S = 120.0
+# Runs inspected at once. Each inspection is a process, and its time counts from its fork: a
+# burst of new runs forked all at once would share the processor until some ran out of time
+# before they started. The rest wait their turn.
+CONCURRENT_INSPECTIONS = 8
 
 
 class ExecutorPool:
@@ -35,6 +39,7 @@ class ExecutorPool:
         self._preload = tuple(preload)
         self._plain = ForkServerProcess()
         self._models: ForkServerProcess | None = None
+        self._inspecting = anyio.CapacityLimiter(CONCURRENT_INSPECTIONS)
 
     def _servers(self) -> list[ForkServerProcess]:
         return [self._plain, *([self._models] if self._models else [])]
@@ -75,7 +80,8 @@ class ExecutorPool:
     async def inspect(self, spec: RunSpec) -> dict[str, Any]:
         """Prepare ``spec`` in an executor: its checked inputs and models, or its error."""
         spec = spec.model_copy(update={"kind": "inspect"})
-        answer = await self._ask(spec, spec.time_allowed())
+        async with self._inspecting:
+            answer = await self._ask(spec, spec.time_allowed())
         if answer is None:
             return {"error": _OUT_OF_TIME}
         return answer
@@ -107,7 +113,13 @@ class ExecutorPool:
                     return dict(json.loads(await reader.receive_until(b"\n", MAX_LINE_BYTES)))
             self.kill(spec.run_id)
             return None
-        except (anyio.EndOfStream, anyio.IncompleteRead, anyio.DelimiterNotFound, ValueError):
+        except (
+            anyio.EndOfStream,
+            anyio.IncompleteRead,
+            anyio.DelimiterNotFound,
+            anyio.BrokenResourceError,  # killed by its fork server: the connection was reset
+            ValueError,
+        ):
             message = "the executor ended unexpectedly (it may have exceeded its memory limit)"
             return {"error": {"kind": "executor", "message": message}}
         finally:

@@ -46,6 +46,25 @@ async def test_a_deeply_nested_json_body(ide: Ide) -> None:
         assert response.status_code < 500, (path, response.status_code)
 
 
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ('"\\ud800"', "lone surrogate"),
+        ("NaN", "NaN is not JSON"),
+        ("-Infinity", "-Infinity is not JSON"),
+        ("1e999", "beyond the largest number"),
+    ],
+)
+async def test_inputs_that_are_not_json_text(ide: Ide, value: str, words: str) -> None:
+    body = '{"path": "hello.tac", "mock": true, "inputs": {"name": ' + value + "}}"
+    for path in ("/api/runs", "/api/runs/ui-stream"):
+        response = await ide.client.post(
+            path, content=body, headers={"content-type": "application/json"}
+        )
+        assert_client_error(response)
+        assert words in response.json()["error"]["message"]
+
+
 async def test_a_file_name_over_255_bytes(ide: Ide) -> None:
     name = "x" * 300 + ".tac"
     write = await ide.client.post("/api/files", json={"path": name, "content": "-- x"})
