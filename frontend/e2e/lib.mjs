@@ -1,6 +1,7 @@
 // Shared pieces of the e2e harness: free ports, a server process, a dropping proxy, and the
 // "what did the model really send" reference built from the API's own event stream.
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, request as httpRequest } from 'node:http';
 import { createServer as netServer } from 'node:net';
 import { existsSync } from 'node:fs';
@@ -167,4 +168,36 @@ export async function referenceRun(base, runId) {
   }
   const terminal = events.find((e) => ['run_completed', 'run_failed', 'run_cancelled'].includes(e.type)) ?? null;
   return { events, turns, terminal };
+}
+
+/**
+ * SIGKILL the executor processes of the server whose process group is `group`, as the kernel
+ * does at their memory limit: processes of `python -m runtime.executor` forked by a fork server
+ * (whose command line is the same). The server itself and its fork servers live on. Returns how
+ * many were killed.
+ */
+export function killExecutors(group) {
+  const read = (pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      return { parent: Number(fields[1]), group: Number(fields[2]), executor: cmdline.includes('runtime.executor') };
+    } catch {
+      return null;
+    }
+  };
+  let killed = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const proc = read(name);
+    if (!proc || proc.group !== group || !proc.executor || !read(proc.parent)?.executor) continue;
+    try {
+      process.kill(Number(name), 'SIGKILL');
+      killed += 1;
+    } catch {
+      /* already gone */
+    }
+  }
+  return killed;
 }

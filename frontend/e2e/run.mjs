@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
-import { freePort, startProxy, startServer, waitForHealth } from './lib.mjs';
+import { freePort, killExecutors, startProxy, startServer, waitForHealth } from './lib.mjs';
 import { scenarios } from './scenarios.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -82,7 +82,11 @@ async function main() {
       try {
         await page.goto(`${proxy.url}/#/editor`);
         await page.locator('[data-testid="file-row"]').first().waitFor({ timeout: 15000 });
-        const detail = await scenario.run({ page, api, proxy, manifest, shot, ctx, restartServer, tide: resolve(root, '../.venv/bin/tide') });
+        const detail = await scenario.run({
+          page, api, proxy, manifest, shot, ctx, restartServer,
+          killExecutors: async () => killExecutors(server.proc.pid),
+          tide: resolve(root, '../.venv/bin/tide'),
+        });
         if (errors.length) throw new Error(`uncaught page errors: ${errors.join('; ')}`);
         outcomes.push({ name: scenario.name, ok: true, ms: Date.now() - started, detail });
         console.log(`✓ ${scenario.name} (${Date.now() - started} ms)`);

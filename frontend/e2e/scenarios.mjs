@@ -82,6 +82,73 @@ async function startSampler(page) {
 
 const samples = (page) => page.evaluate(() => window.__samples);
 
+/**
+ * A three-call run against a model server of its own (which outlives the IDE's and keeps the log
+ * of every request), stopped by `stop` while its second call streams, then resumed with the
+ * feed's Resume button: it completes without making the finished call again.
+ */
+async function stopThenResume({ page, api, shot, restartServer, killExecutors, tide }, kind, stop) {
+  const port = await freePort();
+  const models = spawn(tide, ['model-server', '--port', String(port), '--rate', '40'], { stdio: 'ignore' });
+  try {
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 100; i++) {
+      if (await fetch(`${base}/v1/models`).then((r) => r.ok, () => false)) break;
+      await sleep(100);
+    }
+    const source = [
+      `writer = Agent { model = "scripted/default", api_base = "${base}/v1", system_prompt = "You write." }`,
+      'Procedure {',
+      '  function(input)',
+      '    local a = writer("First part")',
+      '    local b = writer("Second part")',
+      '    local c = writer("Third part")',
+      '    return { text = a.output .. b.output .. c.output }',
+      '  end,',
+      '}',
+      '',
+    ].join('\n');
+    const file = `durable-${kind}.tac`;
+    const created = await fetch(`${api}/api/files`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ path: file, content: source }),
+    });
+    assert.ok(created.ok, `created the procedure: ${created.status}`);
+    await page.reload();
+    await page.locator('[data-testid="file-row"]').first().waitFor({ timeout: 15000 });
+    await openFile(page, file);
+    const runId = await startRun(page);
+    const requests = async () => (await (await fetch(`${base}/_tide/requests`)).json()).map((r) => r.messages.at(-1).content);
+    for (let i = 0; i < 600 && (await requests()).length < 2; i++) await sleep(100);
+    assert.deepEqual(await requests(), ['First part', 'Second part'], 'stopped while the second call streams');
+    await stop({ page, restartServer, killExecutors, runId });
+    await page.locator(T('resume-button')).waitFor({ timeout: 20000 });
+    const stopped = await (await fetch(`${api}/api/runs/${runId}`)).json();
+    assert.equal(stopped.error?.kind, kind);
+    assert.equal(stopped.resumable, true, 'the API says the run can be resumed');
+    assert.equal((await page.locator(T('resumable-kind')).textContent()).trim(), kind);
+    await shot(`10-stopped-${kind}`);
+    await page.locator(T('resume-button')).click();
+    // Accepted: the button goes, and the feed follows the run again.
+    await page.locator(T('resume-button')).waitFor({ state: 'detached', timeout: 30000 });
+    const status = await waitForRunStatus(page, ['completed', 'failed'], 60000);
+    const refused = await textNow(page, T('resume-error'));
+    assert.equal(status, 'completed', refused ?? JSON.stringify((await (await fetch(`${api}/api/runs/${runId}`)).json()).error));
+    const made = await requests();
+    assert.equal(made.filter((m) => m === 'First part').length, 1, 'the finished call is not made again');
+    assert.ok(made.filter((m) => m === 'Second part').length <= 2, 'only the call in flight is repeated');
+    assert.equal(made.filter((m) => m === 'Third part').length, 1);
+    const done = await (await fetch(`${api}/api/runs/${runId}`)).json();
+    assert.equal(done.status, 'completed');
+    assert.equal(done.resumable, false);
+    await shot(`11-resumed-${kind}`);
+    return { runId, requests: made };
+  } finally {
+    models.kill('SIGTERM');
+  }
+}
+
 export const scenarios = [
   {
     name: 'streaming: text grows before the cost footer, final text is exact',
@@ -412,59 +479,19 @@ export const scenarios = [
   },
   {
     name: 'resume: after the server is killed mid-run, Resume completes it without repeating model calls',
-    async run({ page, api, shot, restartServer, tide }) {
-      // A model server of its own, which outlives the IDE's, keeps the log of every request.
-      const port = await freePort();
-      const models = spawn(tide, ['model-server', '--port', String(port), '--rate', '40'], { stdio: 'ignore' });
-      try {
-        const base = `http://127.0.0.1:${port}`;
-        for (let i = 0; i < 100; i++) {
-          if (await fetch(`${base}/v1/models`).then((r) => r.ok, () => false)) break;
-          await sleep(100);
-        }
-        const source = [
-          `writer = Agent { model = "scripted/default", api_base = "${base}/v1", system_prompt = "You write." }`,
-          'Procedure {',
-          '  function(input)',
-          '    local a = writer("First part")',
-          '    local b = writer("Second part")',
-          '    local c = writer("Third part")',
-          '    return { text = a.output .. b.output .. c.output }',
-          '  end,',
-          '}',
-          '',
-        ].join('\n');
-        const created = await fetch(`${api}/api/files`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ path: 'durable.tac', content: source }),
-        });
-        assert.ok(created.ok, `created the procedure: ${created.status}`);
-        await page.reload();
-        await page.locator('[data-testid="file-row"]').first().waitFor({ timeout: 15000 });
-        await openFile(page, 'durable.tac');
-        const runId = await startRun(page);
-        const requests = async () => (await (await fetch(`${base}/_tide/requests`)).json()).map((r) => r.messages.at(-1).content);
-        for (let i = 0; i < 600 && (await requests()).length < 2; i++) await sleep(100);
-        assert.deepEqual(await requests(), ['First part', 'Second part'], 'killed while the second call streams');
+    async run(context) {
+      return stopThenResume(context, 'interrupted', async ({ page, restartServer, runId }) => {
         await restartServer();
         await page.goto(`${page.url().split('#')[0]}#/history/${encodeURIComponent(runId)}`);
-        await page.locator(T('resume-button')).waitFor({ timeout: 20000 });
-        await shot('10-interrupted');
-        await page.locator(T('resume-button')).click();
-        const status = await waitForRunStatus(page, ['completed', 'failed'], 60000);
-        assert.equal(status, 'completed');
-        const made = await requests();
-        assert.equal(made.filter((m) => m === 'First part').length, 1, 'the finished call is not made again');
-        assert.ok(made.filter((m) => m === 'Second part').length <= 2, 'only the call in flight is repeated');
-        assert.equal(made.filter((m) => m === 'Third part').length, 1);
-        const done = await (await fetch(`${api}/api/runs/${runId}`)).json();
-        assert.equal(done.status, 'completed');
-        await shot('11-resumed');
-        return { runId, requests: made };
-      } finally {
-        models.kill('SIGTERM');
-      }
+      });
+    },
+  },
+  {
+    name: "resume: a run whose executor process died (as at its memory limit) is resumed from the feed",
+    async run(context) {
+      return stopThenResume(context, 'executor', async ({ killExecutors }) => {
+        assert.ok((await killExecutors()) >= 1, 'an executor was running the run');
+      });
     },
   },
 ];
