@@ -7,15 +7,14 @@ Names are imported on first use, so that importing a part of the runtime (the ``
 command, a worker's client) does not pay for the whole of it.
 """
 
-# The imports under TYPE_CHECKING are the public names (see _public_names), not unused ones.
+# The imports under TYPE_CHECKING are the public names (see runtime._lazy), not unused ones.
 # ruff: noqa: F401
 
 from __future__ import annotations
 
-import ast
-import importlib
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from runtime._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from runtime.api import Runtime, run_procedure, run_procedure_sync
@@ -64,34 +63,4 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 
-def _public_names() -> dict[str, str]:
-    """Each public name and its module, read from the ``TYPE_CHECKING`` imports above: every
-    name is written once, there, where type checkers see it too."""
-    tree = ast.parse(Path(__file__).read_text("utf-8"))
-    homes: dict[str, str] = {}
-    for node in tree.body:
-        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
-            for statement in node.body:
-                if isinstance(statement, ast.ImportFrom) and statement.module:
-                    for alias in statement.names:
-                        homes[alias.asname or alias.name] = statement.module
-    return homes
-
-
-_HOMES = _public_names()
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'runtime' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
-__all__ = sorted([*_HOMES, "__version__"])
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__, globals(), "__version__")

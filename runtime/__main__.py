@@ -1,3 +1,3 @@
-from runtime.cli import main
+from runtime.cli import console_main
 
-raise SystemExit(main())
+console_main()

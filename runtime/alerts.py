@@ -21,7 +21,7 @@ ALERT_SOURCE = "alert"
 class Alerts(BaseModel):
     """Thresholds, each optional: a turn alerts when its value is above one."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     ttft_ms: float | None = None
     cost_usd: float | None = None

@@ -30,7 +30,7 @@ def _seconds(name: str, text: str) -> float:
 
 
 class RuntimeConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     timeout_s: float = 600.0
     max_memory: int = DEFAULT_MAX_MEMORY

@@ -30,13 +30,13 @@ IGNORED_AGENT_KEYS = frozenset(
 class PricePerMillion(BaseModel):
     """USD per million tokens, for models LiteLLM's price map does not know."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     input: float = 0.0
     output: float = 0.0
 
 
 class AgentConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str | None = None
     model: str | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from functools import cache
 from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, computed_field, model_validator
@@ -22,7 +23,9 @@ def utc_now() -> datetime:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Built on first use: a run uses a few of the event types, and building each costs a
+    # process's start-up milliseconds.
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class RunTotals(_Model):
@@ -256,6 +259,8 @@ class HumanField(BaseModel):
     """One field of a ``multiple`` request (``Human.multiple``/``Human.inputs``): its answer is
     the value under ``id`` in the request's one answer."""
 
+    model_config = ConfigDict(defer_build=True)
+
     id: str
     label: str = ""
     message: str = ""
@@ -339,19 +344,22 @@ TERMINAL_EVENTS: tuple[type[_EventBase], ...] = (
 )
 TERMINAL_TYPES = frozenset(cls.model_fields["type"].default for cls in TERMINAL_EVENTS)
 
-_adapter: TypeAdapter[Event] = TypeAdapter(Event)
+
+@cache
+def _adapter() -> TypeAdapter[Event]:
+    return TypeAdapter(Event)
 
 
 def parse_event(data: str | bytes | dict[str, Any]) -> Event:
     """Rebuild an event from its JSON (or a dict of it)."""
     if isinstance(data, (str, bytes)):
-        return _adapter.validate_json(data)
-    return _adapter.validate_python(data)
+        return _adapter().validate_json(data)
+    return _adapter().validate_python(data)
 
 
 def event_json_schema() -> dict[str, Any]:
     """The JSON Schema of every event as it is serialized."""
-    return _adapter.json_schema(mode="serialization")
+    return _adapter().json_schema(mode="serialization")
 
 
 def event_schema_text() -> str:

@@ -55,7 +55,7 @@ _FALSE = {"false", "no", "0", "off"}
 
 
 class FieldSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     type: FieldType
     required: bool = False

@@ -359,3 +359,43 @@ def test_no_command_prints_help(workdir: Path) -> None:
     done = tide(workdir)
     assert done.returncode == 2
     assert "usage: tide" in done.stdout
+
+
+_CONSOLE = """
+import atexit, sys
+from runtime.cli import console_main
+
+def report():
+    loader = sys.modules.get("pydantic.plugin._loader")
+    scanned = loader is not None and loader._plugins is not None
+    print("plugins scanned" if scanned else "plugins not scanned", file=sys.stderr)
+
+atexit.register(report)
+sys.argv = ["tide", *sys.argv[1:]]
+console_main()
+"""
+
+
+@pytest.mark.parametrize("setting", [None, ""])
+def test_the_command_exits_with_its_status_and_scans_pydantic_plugins_only_if_asked(
+    tmp_path: Path, setting: str | None
+) -> None:
+    (tmp_path / "hello.tac").write_text(HELLO)
+    env = {**os.environ, "TIDE_WORKER": "off", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)
+    if setting is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = setting  # set, even empty: the user's choice
+    ran = subprocess.run(
+        [sys.executable, "-c", _CONSOLE, "run", "hello.tac", "--mock", "--no-store"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert "Lovely to meet you" in ran.stdout
+    expected = "plugins not scanned" if setting is None else "plugins scanned"
+    assert ran.stderr.strip().endswith(expected), ran.stderr
+    usage = subprocess.run(
+        [sys.executable, "-c", _CONSOLE, "run", "missing.tac"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert usage.returncode == 2, usage.stderr
+    assert "Traceback" not in usage.stderr

@@ -10,9 +10,12 @@ entry point group.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from runtime.cli._common import (
     EXIT_BROKEN_PIPE,
@@ -31,6 +34,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "build_parser",
+    "console_main",
     "main",
     "port_number",
     "positive_int",
@@ -127,6 +131,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_cli(args_list)
 
 
+def console_main() -> NoReturn:
+    """The ``tide`` command itself (its console script, ``python -m runtime``): ``main``, in a
+    process that ends when it returns."""
+    # Pydantic looks for plugins in every installed package's metadata when it first builds a
+    # model: a scan of site-packages, and a plugin could only see Tide's own models here (a
+    # procedure's code is Lua). An explicit setting, even empty, is kept.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    code = main()
+    # The interpreter's last collection would walk every object the run left (the models'
+    # schemas, the modules): tens of milliseconds, for memory the process is about to return.
+    # Frozen objects are left out; exit handlers, open files and threads end as usual.
+    gc.freeze()
+    sys.exit(code)
+
+
 def run_cli(args_list: list[str]) -> int:
     parser = build_parser(_command_name(args_list))
     args = parser.parse_args(args_list)
@@ -162,4 +181,4 @@ def _reader_gone() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    console_main()

@@ -10,8 +10,20 @@ later carry runs to other machines. The host kills an executor that overstays it
 cancel by ``GRACE_S`` and ends the run itself, with the partial text it has seen.
 """
 
-from runtime.executor.pool import ExecutorPool
-from runtime.executor.run import ExecutorRun
-from runtime.executor.spec import GRACE_S, RunSpec
 
-__all__ = ["GRACE_S", "ExecutorPool", "ExecutorRun", "RunSpec"]
+# ruff: noqa: F401
+# The imports under TYPE_CHECKING are the public names (see runtime._lazy): the in-process
+# watchdog (``runtime.executor.watchdog``) is imported without the rest.
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from runtime._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from runtime.executor.pool import ExecutorPool
+    from runtime.executor.run import ExecutorRun
+    from runtime.executor.spec import GRACE_S, RunSpec
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__, globals())

@@ -25,7 +25,7 @@ ADDRESS_SPACE_OVERHEAD = 1024 * 1024 * 1024
 class RunSpec(BaseModel):
     """Everything an executor needs for one run (or one inspection)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     # A run; reading its declarations and checking its inputs (``inspect``); or ``tide
     # validate``'s report on it (``validate``).

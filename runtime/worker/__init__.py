@@ -13,16 +13,19 @@ A worker serves only commands from the same code, Python and import-time setting
 turns delegation off.
 """
 
-from runtime.worker._paths import WorkerDirError, fingerprint, socket_path, worker_dir
-from runtime.worker._server import main as serve
-from runtime.worker.client import delegate, request
+# ruff: noqa: F401
+# The imports under TYPE_CHECKING are the public names (see runtime._lazy): ``tide run`` imports
+# the client alone.
 
-__all__ = [
-    "WorkerDirError",
-    "delegate",
-    "fingerprint",
-    "request",
-    "serve",
-    "socket_path",
-    "worker_dir",
-]
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from runtime._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from runtime.worker._paths import WorkerDirError, fingerprint, socket_path, worker_dir
+    from runtime.worker._server import main as serve
+    from runtime.worker.client import delegate, request
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__, globals())
