@@ -12,32 +12,18 @@ recorded in the workspace's execution store (``runtime.store``).
 Names are imported on first use, so that the ``tide`` command does not load the server.
 """
 
+# ruff: noqa: F401
+# The imports under TYPE_CHECKING are the public names (see runtime.lazy).
+
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from runtime.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from ide_backend.app import TideApp, create_app
     from ide_backend.responses import sse_response, ui_message_stream_response
     from ide_backend.settings import Settings
 
-_HOMES = {
-    "Settings": "ide_backend.settings",
-    "TideApp": "ide_backend.app",
-    "create_app": "ide_backend.app",
-    "sse_response": "ide_backend.responses",
-    "ui_message_stream_response": "ide_backend.responses",
-}
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'ide_backend' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-__all__ = ["Settings", "TideApp", "create_app", "sse_response", "ui_message_stream_response"]
+__getattr__, __dir__, __all__ = lazy_exports(__name__, __file__, globals())

@@ -7,14 +7,14 @@ Names are imported on first use, so that importing a part of the runtime (the ``
 command, a worker's client) does not pay for the whole of it.
 """
 
-# The imports under TYPE_CHECKING are the public names (see runtime._lazy), not unused ones.
+# The imports under TYPE_CHECKING are the public names (see runtime.lazy), not unused ones.
 # ruff: noqa: F401
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from runtime._lazy import lazy_exports
+from runtime.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from runtime.api import Runtime, run_procedure, run_procedure_sync

@@ -12,14 +12,14 @@ cancel by ``GRACE_S`` and ends the run itself, with the partial text it has seen
 
 
 # ruff: noqa: F401
-# The imports under TYPE_CHECKING are the public names (see runtime._lazy): the in-process
+# The imports under TYPE_CHECKING are the public names (see runtime.lazy): the in-process
 # watchdog (``runtime.executor.watchdog``) is imported without the rest.
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from runtime._lazy import lazy_exports
+from runtime.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from runtime.executor.pool import ExecutorPool

@@ -14,14 +14,14 @@ turns delegation off.
 """
 
 # ruff: noqa: F401
-# The imports under TYPE_CHECKING are the public names (see runtime._lazy): ``tide run`` imports
+# The imports under TYPE_CHECKING are the public names (see runtime.lazy): ``tide run`` imports
 # the client alone.
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from runtime._lazy import lazy_exports
+from runtime.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from runtime.worker._paths import WorkerDirError, fingerprint, socket_path, worker_dir

@@ -16,15 +16,16 @@ from pathlib import Path
 from typing import Any
 
 
-def _homes(init_file: str) -> dict[str, str]:
+def _homes(init_file: str) -> dict[str, tuple[str, str]]:
+    """Each public name: the module it comes from, and its name there."""
     tree = ast.parse(Path(init_file).read_text("utf-8"))
-    homes: dict[str, str] = {}
+    homes: dict[str, tuple[str, str]] = {}
     for node in tree.body:
         if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
             for statement in node.body:
                 if isinstance(statement, ast.ImportFrom) and statement.module:
                     for alias in statement.names:
-                        homes[alias.asname or alias.name] = statement.module
+                        homes[alias.asname or alias.name] = (statement.module, alias.name)
     return homes
 
 
@@ -40,7 +41,7 @@ def lazy_exports(
         home = homes.get(name)
         if home is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(home), name)
+        value = getattr(importlib.import_module(home[0]), home[1])
         namespace[name] = value
         return value
 
