@@ -207,6 +207,11 @@ class RunManager:
         refuse_read_only(self.store, "a resumed run")
         await self._preloaded.wait()
         known = self.get(run_id)
+        if known is not None and not known.done.is_set() and known.record.parked:
+            # Its end (or its question) is in, and the server is letting it go: an answer given
+            # the moment the question shows waits for that, rather than being refused.
+            with anyio.move_on_after(SHUTDOWN_GRACE_S):
+                await known.done.wait()
         if known is not None and not known.done.is_set():
             raise NotResumable(f"run '{run_id}' is running in this server")
         record = await self.store.get_run(run_id)

@@ -124,3 +124,39 @@ async def test_a_multiple_request_is_answered_once_with_every_field(
     assert done["output"] == value
     late = await ide.client.post(url, json={"request_id": pending["request_id"], "value": value})
     assert late.status_code == 409 and late.json()["error"]["code"] == "request_mismatch"
+
+
+async def test_an_answer_given_while_the_server_lets_the_waiting_run_go_resumes_it(
+    ide: Ide, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (workspace / "ask.tac").write_text(ASK.replace("TIMEOUT", "60"))
+    manager = ide.services.manager
+    # The server lets go of a waiting run once the store has all of its events: held open here,
+    # the moment a quick person (or program) answers as the question shows.
+    letting_go = anyio.Event()
+    stored = manager._stored
+
+    async def held(live: Any) -> bool:
+        await letting_go.wait()
+        return await stored(live)
+
+    monkeypatch.setattr(manager, "_stored", held)
+    run_id = await ide.start("ask.tac")
+    pending = (await wait_for(ide, run_id, "waiting"))["pending"][0]
+    live = manager.get(run_id)
+    assert live is not None and live.record.status == "waiting" and not live.done.is_set()
+    async with anyio.create_task_group() as group:
+        group.start_soon(lambda: _release_after(letting_go, 0.3))
+        answered = await ide.client.post(
+            f"/api/runs/{run_id}/answer",
+            json={"request_id": pending["request_id"], "value": True},
+        )
+    assert answered.status_code == 202, answered.text
+    done = await wait_for(ide, run_id, "completed", "failed")
+    assert done["status"] == "completed", done["error"]
+    assert done["output"]["ok"] is True
+
+
+async def _release_after(event: anyio.Event, seconds: float) -> None:
+    await anyio.sleep(seconds)
+    event.set()
