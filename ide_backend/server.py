@@ -12,17 +12,16 @@ import anyio
 import uvicorn
 from starlette.types import ASGIApp
 
+from runtime.listen import tcp_listener
+
 STARTUP_TIMEOUT_S = 30.0
-BACKLOG = 2048
 KEEP_ALIVE_S = 65
 
 
 def bind(host: str, port: int) -> socket.socket:
     """The listening socket. Binding before uvicorn starts turns a busy port into an OSError
     for the caller (instead of uvicorn exiting the process) and tells an ephemeral port."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # The default backlog (128) overflows when hundreds of watchers connect at once.
-    return socket.create_server((host.strip("[]"), port), family=family, backlog=BACKLOG)
+    return tcp_listener(host, port)
 
 
 def url_for(host: str, port: int) -> str:

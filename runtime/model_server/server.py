@@ -12,11 +12,11 @@ from types import TracebackType
 import anyio
 import uvicorn
 
+from runtime.listen import tcp_listener
 from runtime.model_server.app import ConnectionDropped, ServerState, create_app
 from runtime.model_server.script import Reply, RequestRecord, Script, StreamRecord
 
 _STARTUP_TIMEOUT = 10.0
-_BACKLOG = 2048
 
 
 class _HideDroppedConnections(logging.Filter):
@@ -116,7 +116,7 @@ class ScriptedModelServer:
     async def _run(self) -> AsyncIterator[None]:
         # Binding here rather than in uvicorn makes a busy port an OSError for the caller
         # instead of uvicorn's sys.exit, and gives the port before uvicorn starts.
-        listener = _listen(self.host, self._requested_port)
+        listener = tcp_listener(self.host, self._requested_port)
         config = uvicorn.Config(
             self.app,
             log_level="warning",
@@ -158,24 +158,6 @@ class _EmbeddedServer(uvicorn.Server):
     @contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-    )[0]
-    # The protocol must be TCP explicitly (socket.create_server leaves it 0): asyncio sets
-    # TCP_NODELAY on accepted sockets only then, and without it each response waits ~40 ms
-    # for the client's delayed ACK.
-    listener = socket.socket(family, kind, proto)
-    try:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(address)
-        listener.listen(_BACKLOG)
-    except OSError:
-        listener.close()
-        raise
-    return listener
 
 
 async def _serve(server: uvicorn.Server, listener: socket.socket) -> None:
