@@ -20,9 +20,12 @@ import threading
 from pathlib import Path
 
 from runtime.events import TERMINAL_TYPES, Event
+from runtime.executor.spec import GRACE_S, START_ALLOWANCE_S
 
 # Exit status of a run that failed (as ``tide run`` reports any failed run).
 EXIT_FAILED = 1
+# Before a run that may call models starts: loading the model libraries to check credentials,
+# which takes seconds on a busy machine.
 PREPARE_SLACK_S = 60.0
 # What a run may make the process hold beyond its memory limit: transient copies of values
 # crossing the boundary, events on their way out, the interpreter's own garbage.
@@ -47,7 +50,7 @@ class Watchdog:
         timeout_s: float,
         inspect_s: float,
         *,
-        grace_s: float = 1.0,
+        grace_s: float = GRACE_S,
         follows: bool = True,
         max_memory: int | None = None,
         calls_models: bool = True,
@@ -63,9 +66,11 @@ class Watchdog:
         self.calls_models = calls_models
         self._timer: threading.Timer | None = None
         self._sampling: threading.Event | None = None
-        # Before the run starts: reading the procedure, and loading the model libraries to
-        # check credentials, which takes seconds on a busy machine.
-        reading = min(inspect_s, timeout_s) + PREPARE_SLACK_S
+        # Before the run starts: reading the procedure (its top level may run for as long as
+        # the run may), then what starting takes.
+        reading = min(inspect_s, timeout_s) + (
+            PREPARE_SLACK_S if calls_models else START_ALLOWANCE_S
+        )
         self._arm(reading + grace_s + (0 if follows else timeout_s))
         if not follows:
             # No run_started will come: memory is held to its ceiling from now on.

@@ -89,3 +89,20 @@ def test_a_resumed_run_started_again_keeps_its_memory_watched() -> None:
     done = _child(again + _HOG)
     assert done.returncode == 1, done.stderr
     assert "ran out of memory" in done.stderr
+
+
+def test_a_procedure_stuck_before_its_run_starts_is_stopped_after_its_timeout() -> None:
+    # Its top level stuck in C (no run_started ever comes), a mocked run: what the procedure
+    # may take to read (its timeout), what starting may take, and the grace; not a minute.
+    done = _child(
+        """
+        time.sleep(60)
+        print("still here")
+        """,
+        start="""
+        watchdog = Watchdog(1.0, 10.0, calls_models=False)
+        """,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "ran out of time" in done.stderr
+    assert "still here" not in done.stdout
