@@ -44,6 +44,15 @@ async def test_accepted_connections_send_without_delay(host: str) -> None:
         await server.wait_closed()
 
 
+def test_the_listening_socket_is_tcp_so_that_responses_are_not_delayed() -> None:
+    listener = tcp_listener("127.0.0.1", 0)
+    try:
+        # asyncio turns Nagle's algorithm off for accepted sockets only when this is TCP.
+        assert listener.proto == socket.IPPROTO_TCP
+    finally:
+        listener.close()
+
+
 def test_a_busy_port_is_an_error_for_the_caller() -> None:
     first = tcp_listener("127.0.0.1", 0)
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -260,17 +259,6 @@ async def test_errors_inside_the_block_are_not_wrapped() -> None:
     with pytest.raises(KeyError):
         async with ScriptedModelServer():
             raise KeyError("mine")
-
-
-def test_the_listening_socket_is_tcp_so_that_responses_are_not_delayed() -> None:
-    from runtime.model_server.server import _listen
-
-    listener = _listen("127.0.0.1", 0)
-    try:
-        # asyncio turns Nagle's algorithm off for accepted sockets only when this is TCP.
-        assert listener.proto == socket.IPPROTO_TCP
-    finally:
-        listener.close()
 
 
 async def test_two_servers_cannot_share_a_port(server: ScriptedModelServer) -> None:
