@@ -3,6 +3,8 @@ that name the option, errors that reach stderr even when quiet, a reader that go
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import json
 import os
 import subprocess
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cli import build_parser
+from runtime.cli import BUILTIN_COMMANDS, build_parser
 from runtime.cli._common import NUMERIC_TYPES
 from tests.test_cli import FILES, TIDE, tide
 
@@ -207,3 +209,27 @@ def test_a_missing_or_invalid_script_stops_the_run_before_it_starts(
     assert done.returncode == 2, done.stdout + done.stderr
     assert "TIDE_SCRIPTED_SCRIPT" in done.stderr and "Traceback" not in done.stderr
     assert "▶" not in done.stdout
+
+
+def _commands(parser: argparse.ArgumentParser) -> set[str]:
+    return {
+        name
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    }
+
+
+def test_each_builtin_command_is_registered_by_the_module_named_for_it() -> None:
+    for module_name in set(BUILTIN_COMMANDS.values()):
+        parser = argparse.ArgumentParser()
+        importlib.import_module(module_name).register(parser.add_subparsers())
+        named = {command for command, home in BUILTIN_COMMANDS.items() if home == module_name}
+        assert _commands(parser) == named, module_name
+
+
+def test_a_command_builds_only_its_own_parser_and_help_shows_them_all() -> None:
+    assert _commands(build_parser("run")) == {"run"}
+    assert _commands(build_parser("stats")) == {"runs", "stats"}  # one module registers both
+    assert set(BUILTIN_COMMANDS) <= _commands(build_parser())
+    assert set(BUILTIN_COMMANDS) <= _commands(build_parser("no-such-command"))

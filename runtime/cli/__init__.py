@@ -42,16 +42,19 @@ __all__ = [
     "run_cli",
 ]
 
-BUILTIN_COMMANDS = (
-    "runtime.cli.run",
-    "runtime.cli.validate",
-    "runtime.cli.test",
-    "runtime.cli.eval",
-    "runtime.cli.events",
-    "runtime.cli.runs",
-    "runtime.cli.model_server",
-    "runtime.cli.worker",
-)
+# Each built-in command, and the module that registers it (see ``register``). Only the module of
+# the command given is imported: building every command's parser would cost each start.
+BUILTIN_COMMANDS = {
+    "run": "runtime.cli.run",
+    "validate": "runtime.cli.validate",
+    "test": "runtime.cli.test",
+    "eval": "runtime.cli.eval",
+    "events": "runtime.cli.events",
+    "runs": "runtime.cli.runs",
+    "stats": "runtime.cli.runs",
+    "model-server": "runtime.cli.model_server",
+    "worker": "runtime.cli.worker",
+}
 # Commands that call models, which a warm worker starts faster.
 DELEGATED_COMMANDS = (("run",), ("runs", "resume"), ("runs", "answer"))
 
@@ -82,7 +85,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in BUILTIN_COMMANDS:
+    home = BUILTIN_COMMANDS.get(command or "")
+    modules = [home] if home else dict.fromkeys(BUILTIN_COMMANDS.values())
+    for module_name in modules:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -90,10 +95,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
-    builtin = set(sub.choices)
-    if command is None or command not in builtin:
+    if not home:
         # Plugins are looked up only when needed: scanning entry points costs start-up time.
-        for register in _plugin_registrars(None if command is None else command):
+        for register in _plugin_registrars(command):
             register(sub)  # type: ignore[operator]
     _accept_debug(parser)
     return parser

@@ -172,10 +172,11 @@ def serve(argv: list[str]) -> int:
 def _prepare_for_runs() -> None:
     import importlib
 
-    from runtime.cli import build_parser
+    from runtime.cli import DELEGATED_COMMANDS, build_parser
     from runtime.models.router import load_model_libraries
 
-    build_parser("run")
+    for command in dict.fromkeys(words[0] for words in DELEGATED_COMMANDS):
+        build_parser(command)
     load_model_libraries()
     for name in RUN_MODULES:
         importlib.import_module(name)
