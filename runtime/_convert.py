@@ -187,10 +187,40 @@ def to_lua(
     value: Any,
     handle: Callable[[HandleRef], Any] | None = None,
     *,
-    _depth: int = 0,
+    check: Callable[[], None] | None = None,
 ) -> Any:
     """A Lua value for ``value``: tables are copies, so Lua never holds a Python container;
-    a ``HandleRef`` becomes its handle (``handle``), anything else not JSON-like its text."""
+    a ``HandleRef`` becomes its handle (``handle``), anything else not JSON-like its text.
+    ``check`` is called now and then, to stop a long conversion of a run that has been
+    stopped; more than ``MAX_ENTRIES`` entries are refused."""
+    return _to_lua(runtime, value, handle, _Count(check), 0)
+
+
+class _Count:
+    __slots__ = ("check", "entries")
+
+    def __init__(self, check: Callable[[], None] | None) -> None:
+        self.check = check
+        self.entries = 0
+
+    def add(self) -> None:
+        self.entries += 1
+        if self.entries > MAX_ENTRIES:
+            raise ProcedureRuntimeError(
+                f"a value of more than {MAX_ENTRIES:,} entries cannot reach the procedure"
+            )
+        if self.check is not None and self.entries & 0x3FF == 0:
+            self.check()
+
+
+def _to_lua(
+    runtime: lupa.LuaRuntime,
+    value: Any,
+    handle: Callable[[HandleRef], Any] | None,
+    count: _Count,
+    depth: int,
+) -> Any:
+    count.add()
     if isinstance(value, (str, bool, float)) or value is None:
         return value
     if isinstance(value, int):
@@ -199,7 +229,7 @@ def to_lua(
                 f"the integer {_short(value)} does not fit in Lua's 64-bit integers"
             )
         return value
-    if _depth >= MAX_DEPTH:
+    if depth >= MAX_DEPTH:
         raise ProcedureRuntimeError(
             f"a value nested more than {MAX_DEPTH} levels deep cannot reach the procedure"
         )
@@ -207,12 +237,12 @@ def to_lua(
         table = runtime.table()
         for k, v in value.items():
             if v is not None:
-                table[k] = to_lua(runtime, v, handle, _depth=_depth + 1)
+                table[k] = _to_lua(runtime, v, handle, count, depth + 1)
         return table
     if isinstance(value, (list, tuple)):
         table = runtime.table()
         for i, v in enumerate(value, start=1):
-            table[i] = to_lua(runtime, v, handle, _depth=_depth + 1)
+            table[i] = _to_lua(runtime, v, handle, count, depth + 1)
         return table
     if isinstance(value, HandleRef):
         return handle(value) if handle is not None else str(value)

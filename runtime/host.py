@@ -143,7 +143,7 @@ class Host(PredictionHostPart):
             raise
 
     def to_lua(self, value: Any) -> Any:
-        return to_lua(self.sandbox.runtime, value, self._handle_ref)
+        return to_lua(self.sandbox.runtime, value, self._handle_ref, check=self.sandbox.check)
 
     def data(self, value: Any, what: str, *, mode: Mode = "data", keep: bool = False) -> Any:
         """A Lua value as Python data, counted against the run's memory: ``keep`` when the

@@ -33,6 +33,8 @@ MAX_ITEMS = 1 << 24
 MAX_FORMAT = 4096
 # A sort without a comparison function runs wholly in C: under a second for this many.
 MAX_C_SORT = 1 << 18
+# The most text one `string.format("%q", ...)` may quote: about 0.2 s of C at worst.
+MAX_QUOTED = 4 * 1024 * 1024
 # The longest error message that leaves Lua (longer ones are cut, with a marker).
 MAX_ERROR_BYTES = 16 * 1024
 # Failures a host function reported to Lua, kept so that the one that ends the run keeps its
@@ -68,8 +70,10 @@ def split_location(message: str) -> LuaLocation:
     """Split ``file:line: message`` (and drop Lua's stack traceback)."""
     head = message.split("\nstack traceback:", 1)[0].strip()
     match = _LOCATION.match(head)
-    if match is None:
-        return LuaLocation(None, None, head)
+    # No file:line, or the sandbox's own code (a chunk run from Python, ``[string "..."]``):
+    # C stack overflow raised as Python calls into Lua again. Its caller names the line.
+    if match is None or match["file"].startswith('[string "'):
+        return LuaLocation(None, None, match["message"] if match else head)
     return LuaLocation(match["file"], int(match["line"]), match["message"])
 
 
@@ -111,6 +115,7 @@ class Sandbox:
                     "max_format": MAX_FORMAT,
                     "max_c_sort": MAX_C_SORT,
                     "max_error": MAX_ERROR_BYTES,
+                    "max_quoted": MAX_QUOTED,
                 }
             ),
         }
@@ -219,11 +224,16 @@ class Sandbox:
             if self._abort_reason is not None or self.aborted():
                 raise self.limit_error(str(exc)) from None
             where = split_location(str(exc))
+            file, line = where.file, where.line
+            if file is None:
+                # Every frame of procedure code was left by tail calls (`return again({})`):
+                # the line procedure code was last seen at.
+                file, line = self._location["tick_file"], self._location["tick_line"]
             known = self._raised.get(where.message)
             if known is not None:
-                known.locate(where.file, where.line)
+                known.locate(file, line)
                 raise known from None
-            raise ProcedureRuntimeError(where.message, file=where.file, line=where.line) from None
+            raise ProcedureRuntimeError(where.message, file=file, line=line) from None
         except SandboxAbort:
             raise self.limit_error() from None
         except TideError:

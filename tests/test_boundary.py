@@ -256,6 +256,32 @@ async def test_an_error_lua_raises_in_c_names_the_line() -> None:
     assert error.message == "no level" and error.line == 3
 
 
+async def test_a_message_handler_does_not_run_once_the_run_is_stopped() -> None:
+    # Lua calls it with hooks off when the error came from the hook: it would loop for good.
+    body = "    xpcall(function() while true do end end, function() while true do end end)"
+    error = await error_of(body, LIMITS.model_copy(update={"timeout_s": 0.5}))
+    assert error.kind == "timeout" and error.line == 3
+
+
+async def test_a_recursion_of_tail_calls_through_the_host_names_a_line() -> None:
+    text = 'again = Procedure "again" { function(input) return again({}) end }\n' + procedure(
+        "    return again({})"
+    )
+    result, _ = await run(text, config=LIMITS)
+    assert result.status == "failed" and "C stack overflow" in result.error.message
+    assert result.error.file == "proc.tac" and result.error.line is not None
+
+
+async def test_quoting_is_bounded() -> None:
+    error = await error_of("    local s = string.format('%q', string.rep('\\0', 8 * 1024 * 1024))")
+    assert "quoting" in error.message and error.line == 3
+
+
+async def test_a_decoded_value_reaching_lua_is_bounded() -> None:
+    error = await error_of("    local t = Json.decode('[' .. string.rep('0,', 1100000) .. '0]')")
+    assert "entries" in error.message and error.line == 3
+
+
 async def test_a_huge_error_message_is_cut() -> None:
     error = await error_of("    error(string.rep('x', 4 * 1024 * 1024))")
     assert len(error.message) < 20_000 and error.message.endswith("bytes]")

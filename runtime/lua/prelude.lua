@@ -73,17 +73,21 @@ return function(control, calls, hook_count)
   -- Notes the innermost frame of procedure code from `level` on: of the coroutine `co` (a
   -- coroutine that ran out of memory keeps its stack: where it was is known exactly), or of
   -- the code running now (levels counted from the caller of this function).
-  local function note_tick(co, level)
+  local function procedure_frame(co, level)
     for _ = 1, 10 do
       local info
       if co then info = debug_getinfo(co, level, "Sl") else info = debug_getinfo(level + 1, "Sl") end
-      if not info then return end
+      if not info then return nil, nil end
       if info.source ~= PRELUDE_SOURCE and info.what ~= "C" and (info.currentline or 0) > 0 then
-        location.tick_file, location.tick_line = info.short_src, info.currentline
-        return
+        return info.short_src, info.currentline
       end
       level = level + 1
     end
+    return nil, nil
+  end
+  local function note_tick(co, level)
+    local file, line = procedure_frame(co, co and level or level + 1)
+    if file then location.tick_file, location.tick_line = file, line end
   end
   local function hook()
     if aborted() then
@@ -111,8 +115,15 @@ return function(control, calls, hook_count)
     return rethrow_if_stopped(raw_pcall(f, ...))
   end
 
+  -- Lua calls a message handler before it unwinds, and with hooks off when the error came from
+  -- the hook: a procedure's handler must not run once the run is stopped (it could loop for
+  -- good), and an error raised in it calls it again, which then answers at once.
   local function safe_xpcall(f, handler, ...)
-    return rethrow_if_stopped(raw_xpcall(f, handler, ...))
+    local function guarded(err)
+      if err == STOPPED or aborted() then return STOPPED end
+      return handler(err)
+    end
+    return rethrow_if_stopped(raw_xpcall(f, guarded, ...))
   end
 
   -- Hooks are per coroutine: every coroutine gets the same one.
@@ -300,14 +311,17 @@ return function(control, calls, hook_count)
       end
       -- An empty result takes no memory but as many steps as `n`: answer it here.
       if piece == 0 then return "" end
+      -- The procedure's line (its caller may be C, or gone: `return string.rep(...)`).
+      local file, line = nil, nil
+      if n * piece >= LARGE_RESULT then file, line = procedure_frame(nil, 1) end
       -- Larger than the whole memory limit: it would run out of memory, so it does now.
       if n * piece > MAX_BYTES then
-        location.stop_file, location.stop_line = where(2)
+        if file then location.stop_file, location.stop_line = file, line end
         control.out_of_memory()
         raw_error(STOPPED, 0)
       end
       -- A large result is where the memory may run out next (here, or where it is copied).
-      if n * piece >= LARGE_RESULT then location.tick_file, location.tick_line = where(2) end
+      if file then location.tick_file, location.tick_line = file, line end
     end
     return raw_rep(s, n, sep)
   end
@@ -417,9 +431,24 @@ return function(control, calls, hook_count)
     end
   end
   local raw_format = string.format
+  -- `%q` escapes byte by byte in C: about 50 ns a byte at worst, seconds for a large string.
+  local MAX_QUOTED = LIMITS.max_quoted
   string.format = function(fmt, ...)
-    if raw_type(fmt) == "string" and #fmt > MAX_BYTES then
-      refuse("string.format: the format is larger than the run's memory limit")
+    if raw_type(fmt) == "string" then
+      if #fmt > MAX_BYTES then
+        refuse("string.format: the format is larger than the run's memory limit")
+      end
+      if str_find(fmt, "%q", 1, true) then
+        local quoted = 0
+        for i = 1, raw_select("#", ...) do
+          local arg = raw_select(i, ...)
+          if raw_type(arg) == "string" then quoted = quoted + #arg end
+        end
+        if quoted > MAX_QUOTED then
+          refuse("string.format: quoting %d bytes with %%q is more than a procedure may do in "
+            .. "one call (%d)", quoted, MAX_QUOTED)
+        end
+      end
     end
     return raw_format(fmt, ...)
   end
