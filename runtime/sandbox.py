@@ -135,6 +135,10 @@ class Sandbox:
         message, located)`` for the prelude to raise as a Lua error (``(False,)``: stopping)."""
 
         def call(*args: Any) -> tuple[Any, ...]:
+            # Every call into the host is a point where a stopped run stops: a loop of host calls
+            # (logging, state) may run few instructions between the hook's ticks, slowly.
+            if self.aborted():
+                return (False,)
             try:
                 result = function(*args)
             except TideError as exc:

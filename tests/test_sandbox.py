@@ -286,6 +286,21 @@ def test_abort_from_another_thread_stops_a_loop() -> None:
     assert error.kind == "cancelled"
 
 
+def test_a_stopped_run_stops_at_its_next_host_call() -> None:
+    # A loop of host calls runs few instructions between the hook's ticks, each maybe slow.
+    calls: list[str] = []
+
+    def log(level: str, message: str, *_: Any) -> None:
+        calls.append(message)
+        if len(calls) == 3:
+            sandbox.abort("cancelled")
+
+    sandbox = Sandbox({"log": log})
+    with pytest.raises(SandboxLimitError) as caught:
+        lua_in(sandbox, "while true do print('x') end")
+    assert caught.value.kind == "cancelled" and len(calls) == 3
+
+
 def test_the_first_abort_reason_wins() -> None:
     sandbox = Sandbox({})
     sandbox.abort("timeout")
