@@ -24,6 +24,7 @@ it misses from the store (``take_stored``) before it goes on with the channel.
 from __future__ import annotations
 
 import bisect
+import ctypes
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -34,6 +35,17 @@ from runtime.events import TERMINAL_TYPES, AgentStreamChunkEvent, Event
 
 # The run's stored events after a seq.
 StoredReader = Callable[[int], Awaitable[Sequence[Entry]]]
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    return trim
+
+
+_MALLOC_TRIM = _malloc_trim()
 
 
 def is_terminal(entry: Entry) -> bool:
@@ -153,6 +165,10 @@ class RunChannel:
         self.stored_through = self.last_seq
         self.entries = []
         self._seqs = []
+        # glibc keeps what was freed for later use: after a run's flood of large events the
+        # server would go on holding hundreds of MiB it no longer uses. Hand it back.
+        if _MALLOC_TRIM is not None:
+            _MALLOC_TRIM(0)
 
     async def take_stored(self, watcher: Watcher) -> Sequence[Entry]:
         """For a watcher that is ``behind``: the events it has not taken that only the store

@@ -29,6 +29,9 @@ MAX_MEMORY_MIB = 256
 # What a process holds besides a run's memory limit: Python, the runtime, the event relay.
 # Generous on purpose: the point is that a run cannot take the host far past its limit.
 OVERHEAD_MIB = 300
+# What the IDE server may hold after the whole corpus beyond what it held before it: the
+# modules and caches its first runs load.
+RETURN_MIB = 100
 TIDE = [str(Path(sys.executable).with_name("tide"))]
 
 
@@ -227,6 +230,7 @@ def tree_rss_mib(pid: int) -> float:
 def test_through_the_ide(ide: Ide) -> None:
     failures: list[str] = []
     with httpx.Client(base_url=ide.url, timeout=60) as client:
+        baseline = process_rss_mib(ide.process.pid)
         for case in CASES:
             problem = run_in_ide(client, case, ide)
             if problem:
@@ -235,7 +239,18 @@ def test_through_the_ide(ide: Ide) -> None:
             began = time.monotonic()
             assert client.get("/api/runs").status_code == 200
             assert time.monotonic() - began < 2.0
+        # The server itself holds no more than when it started: no finished run's events, nor
+        # the memory they took (given back to the system).
+        held = process_rss_mib(ide.process.pid)
+        assert held < baseline + RETURN_MIB, (
+            f"{held:.0f} MiB after the corpus, {baseline:.0f} before"
+        )
     assert not failures, "\n".join(failures)
+
+
+def process_rss_mib(pid: int) -> float:
+    match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
+    return int(match[1]) / 1024 if match else 0.0
 
 
 def run_in_ide(client: httpx.Client, case: Case, ide: Ide) -> str | None:
