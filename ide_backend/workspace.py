@@ -2,7 +2,7 @@
 
 Every path comes from the client as workspace-relative text with ``/`` separators. It is
 refused, before anything touches the disk, when it is empty, absolute, has ``..``, ``.`` or
-empty segments, a backslash or a NUL byte, names a hidden file or folder (``.tide``,
+empty segments, a backslash, a NUL byte or another control character, names a hidden file or folder (``.tide``,
 ``.git``), or does not end in ``.tac`` or ``.lua``; and after resolving symlinks when the file
 (or the folder it is in) lies outside the workspace or is not a procedure file there.
 """
@@ -24,6 +24,7 @@ SUFFIXES = (".tac", ".lua")
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "dist", "build"})
 MAX_FILES = 5_000
 _DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # The longest file or folder name most file systems take, in bytes.
 NAME_MAX = 255
 
@@ -65,6 +66,9 @@ class Workspace:
             raise ApiError(400, "a file path is required", "bad_path")
         if "\0" in rel:
             raise ApiError(400, "the path contains a NUL byte", "bad_path")
+        if _CONTROL.search(rel):
+            # A line break in a name would forge lines in logs, listings and terminals.
+            raise ApiError(400, "the path contains a control character", "bad_path")
         if "\\" in rel:
             raise ApiError(400, "use / to separate folders, not \\", "bad_path")
         if rel.startswith("/") or _DRIVE.match(rel):

@@ -65,6 +65,17 @@ async def test_inputs_that_are_not_json_text(ide: Ide, value: str, words: str) -
         assert words in response.json()["error"]["message"]
 
 
+async def test_a_file_name_with_a_control_character(ide: Ide, workspace: Path) -> None:
+    for name in ("a\nb.tac", "tab\there.tac", "bell\x07.tac"):
+        write = await ide.client.post("/api/files", json={"path": name, "content": "-- x"})
+        assert_client_error(write)
+        assert "control character" in write.json()["error"]["message"]
+    # One made on disk by other means is not listed.
+    (workspace / "line\nbreak.tac").write_text("-- x")
+    listed = (await ide.client.get("/api/files")).json()["files"]
+    assert all("\n" not in f["path"] for f in listed) and listed
+
+
 async def test_a_file_name_over_255_bytes(ide: Ide) -> None:
     name = "x" * 300 + ".tac"
     write = await ide.client.post("/api/files", json={"path": name, "content": "-- x"})
