@@ -92,6 +92,16 @@ C_LOOPS = {
         "    return { s = table.concat(t, '', '1', '1e15') }",
         "table.concat",
     ),
+    "span_that_wraps": (
+        "local t = setmetatable({}, {__index = tostring})\n"
+        "    return { n = #table.concat(t, '', math.mininteger, math.maxinteger) }",
+        "table.concat",
+    ),
+    "c_metamethods": (
+        "local t = setmetatable({}, {__index = setmetatable({}, {__index = tostring})})\n"
+        "    return { n = #table.concat(t, '', 1, 2^23) }",
+        "metamethods",
+    ),
     "pack_format": ("return { s = string.pack(string.rep('x', 100000)) }", "string.pack"),
     "format_width": ("return { s = string.format('%999999d', 1) }", "invalid conversion"),
 }

@@ -326,17 +326,45 @@ return function(control, calls, hook_count)
     return raw_rep(s, n, sep)
   end
 
-  local function span(first, last, what)
-    -- C reads "1e15" as a number too.
+  -- What reading (`__index`) or writing (`__newindex`) one element of `t` costs C, counted in
+  -- plain reads: C follows a chain of tables by itself, and runs a metamethod written in C
+  -- (`__index = tostring`) without the hook. A metamethod written in Lua is the hook's.
+  local function access_cost(t, event)
+    local cost = 1
+    for _ = 1, 100 do
+      local mt = debug_getmetatable(t)
+      local m = raw_type(mt) == "table" and raw_rawget(mt, event) or nil
+      if m == nil then return cost end
+      if raw_type(m) ~= "table" then
+        if raw_type(m) == "function" and debug_getinfo(m, "S").what ~= "C" then return cost end
+        return cost + 32
+      end
+      cost, t = cost + 1, m
+    end
+    return cost + 2000  -- as long a chain as Lua follows
+  end
+  local function span(first, last, what, cost)
+    -- C reads "1e15" as a number too; the difference is taken in floats, which do not wrap.
     first, last = raw_tonumber(first), raw_tonumber(last)
-    if raw_type(first) == "number" and raw_type(last) == "number" and last - first >= MAX_ITEMS then
-      refuse("%s: %.0f elements is more than a procedure may handle in one call (%d)",
-        what, last - first + 1, MAX_ITEMS)
+    if raw_type(first) ~= "number" or raw_type(last) ~= "number" then return end
+    local count = (last + 0.0) - first + 1
+    cost = cost or 1
+    if count * cost > MAX_ITEMS then
+      if cost == 1 then
+        refuse("%s: %.0f elements is more than a procedure may handle in one call (%d)",
+          what, count, MAX_ITEMS)
+      end
+      refuse("%s: %.0f elements read through metamethods is more than a procedure may handle "
+        .. "in one call (%d)", what, count, MAX_ITEMS // cost)
     end
   end
   local raw_move, raw_concat, raw_unpack = table.move, table.concat, table.unpack
   table.move = function(a1, f, e, t, a2)
-    span(f, e, "table.move")
+    local cost = 1
+    if raw_type(a1) == "table" then cost = access_cost(a1, "__index") end
+    local target = a2 == nil and a1 or a2
+    if raw_type(target) == "table" then cost = cost + access_cost(target, "__newindex") - 1 end
+    span(f, e, "table.move", cost)
     return raw_move(a1, f, e, t, a2)
   end
   -- The length is read once, here: a `__len` metamethod could answer C's own reading with a
@@ -344,14 +372,14 @@ return function(control, calls, hook_count)
   table.concat = function(list, sep, i, j)
     if raw_type(list) == "table" then
       i, j = i or 1, j or #list
-      span(i, j, "table.concat")
+      span(i, j, "table.concat", access_cost(list, "__index"))
     end
     return raw_concat(list, sep, i, j)
   end
   table.unpack = function(list, i, j)
     if raw_type(list) == "table" then
       i, j = i or 1, j or #list
-      span(i, j, "table.unpack")
+      span(i, j, "table.unpack", access_cost(list, "__index"))
     end
     return raw_unpack(list, i, j)
   end
@@ -405,7 +433,7 @@ return function(control, calls, hook_count)
   table.sort = function(list, comp)
     if raw_type(list) == "table" then
       local n = #list
-      span(1, n, "table.sort")
+      span(1, n, "table.sort", access_cost(list, "__index") + access_cost(list, "__newindex") - 1)
       if comp == nil and n > MAX_C_SORT then
         refuse("table.sort: sorting %d elements without a comparison function is more than a "
           .. "procedure may do in one call (%d); pass one, e.g. function(a, b) return a < b end",
