@@ -38,6 +38,15 @@ class RunTotals(_Model):
     llm_calls: int = 0
     tool_calls: int = 0
 
+    def add_turn(self, cost: CostEvent) -> None:
+        """Count an agent turn's usage, from its ``cost`` event."""
+        self.prompt_tokens += cost.prompt_tokens
+        self.completion_tokens += cost.completion_tokens
+        self.total_tokens += cost.total_tokens
+        self.cost_usd += cost.cost_usd
+        self.llm_calls += cost.llm_calls
+        self.agent_turns += 1
+
 
 class ErrorInfo(_Model):
     """What went wrong, where, and what to do about it."""

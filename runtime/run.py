@@ -473,13 +473,7 @@ class Run(RunLibraryEffects):
         return self.inputs, state
 
     def note_usage(self, cost: CostEvent) -> None:
-        totals = self.totals
-        totals.prompt_tokens += cost.prompt_tokens
-        totals.completion_tokens += cost.completion_tokens
-        totals.total_tokens += cost.total_tokens
-        totals.cost_usd += cost.cost_usd
-        totals.llm_calls += cost.llm_calls
-        totals.agent_turns += 1
+        self.totals.add_turn(cost)
         self._check_alerts(cost)
 
     def _check_alerts(self, cost: CostEvent) -> None:

@@ -7,6 +7,7 @@ import contextlib
 import json
 import socket
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -17,12 +18,14 @@ from runtime.errors import InputValidationError, TideError
 from runtime.events import (
     TERMINAL_TYPES,
     AgentStreamChunkEvent,
+    CostEvent,
     ErrorInfo,
     Event,
     RunCancelledEvent,
     RunFailedEvent,
     RunStartedEvent,
     RunTotals,
+    ToolCallEvent,
     ValidationIssue,
     parse_event,
 )
@@ -43,6 +46,11 @@ class ExecutorError(TideError):
     def __init__(self, info: ErrorInfo) -> None:
         super().__init__(info.message, file=info.file, line=info.line, hint=info.hint)
         self.kind = info.kind
+
+
+# Relayed events kept for the store, at most (the newest): an executor's store writes at least
+# every 256 events or 50 ms, so what it can lose at its death is far less.
+RELAYED_KEPT_BYTES = 8 * 1024 * 1024
 
 
 class ExecutorRun:
@@ -109,6 +117,10 @@ class ExecutorRun:
         self._chunks = ChunkViews()
         self._last_chunk: AgentStreamChunkEvent | None = None
         self._started = time.monotonic()
+        # The latest events relayed, with their sizes (bounded: see RELAYED_KEPT_BYTES): what
+        # an executor that dies may not have written to the store yet.
+        self._relayed: deque[tuple[Event, int]] = deque()
+        self._relayed_bytes = 0
 
     async def prepare(self) -> ExecutorRun:
         """Check the procedure and its inputs in an executor. Raises for the user's mistakes."""
@@ -238,9 +250,15 @@ class ExecutorRun:
                 self._scope.deadline = deadline
         elif isinstance(event, AgentStreamChunkEvent):
             event = self._last_chunk = self._chunks.view(chunk_of(event), event.run_id, event.ts)
+        elif isinstance(event, CostEvent):
+            self.totals.add_turn(event)  # so far, should the run end without its own totals
+        elif isinstance(event, ToolCallEvent) and event.stage == "started":
+            self.totals.tool_calls += 1
         totals = getattr(event, "totals", None)
         if isinstance(totals, RunTotals):
             self.totals = totals
+        if self._store_handlers:
+            self._keep(event, len(line))
         await self._deliver(event)
         return event.type in TERMINAL_TYPES
 
@@ -258,7 +276,25 @@ class ExecutorRun:
             ),
         )
 
+    def _keep(self, event: Event, size: int) -> None:
+        self._relayed.append((event, size))
+        self._relayed_bytes += size
+        while self._relayed_bytes > RELAYED_KEPT_BYTES and len(self._relayed) > 1:
+            self._relayed_bytes -= self._relayed.popleft()[1]
+
+    async def _store_what_was_lost(self) -> None:
+        """Record the events relayed here that the store lacks: an executor that died took the
+        batch it had not written yet with it, and the run's history must have no gap."""
+        for handler in self._store_handlers:
+            stored = await handler.store.last_seq(self.run_id)
+            for event, _ in self._relayed:
+                if event.seq > stored:
+                    handler.store.record_event(event)
+        self._relayed.clear()
+        self._relayed_bytes = 0
+
     async def _end(self, kind: type[RunFailedEvent | RunCancelledEvent], **fields: Any) -> None:
+        await self._store_what_was_lost()
         self.totals.duration_ms = (time.monotonic() - self._started) * 1000
         self._seq += 1
         event = kind(

@@ -118,13 +118,7 @@ class RunRecord:
                 self.started_at = event.ts
         elif isinstance(event, CostEvent):
             # Running totals while the run goes on; the terminal event's totals replace them.
-            totals = self.totals
-            totals.prompt_tokens += event.prompt_tokens
-            totals.completion_tokens += event.completion_tokens
-            totals.total_tokens += event.total_tokens
-            totals.cost_usd += event.cost_usd
-            totals.llm_calls += event.llm_calls
-            totals.agent_turns += 1
+            self.totals.add_turn(event)
         elif isinstance(event, AgentTurnEvent) and event.model:
             if self._turn_models is None and self.model is None:
                 self._turn_models = []

@@ -4,14 +4,18 @@ with its partial text, a cancel ends it, mistakes are reported before it starts.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from runtime import MemoryHandler, Runtime, RuntimeConfig
 from runtime.errors import TideError
+from runtime.events import ErrorInfo, RunFailedEvent
 from runtime.executor import ExecutorPool, ExecutorRun
 from runtime.source import ProcedureSource
+from runtime.store import SQLiteStore, StoreHandler
+from tests.store.events import RunBuilder
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -115,3 +119,33 @@ async def test_a_killed_run_keeps_the_text_its_chunks_brought(
     last = events.events[-1]
     assert last.type == "run_failed" and last.error.kind == "timeout"
     assert last.partial_text == "Once upon a time, a run was stopped."
+
+
+async def test_what_a_dead_executor_did_not_store_its_host_stores_and_counts(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    # The executor stored the run's first events and died with the rest relayed but unwritten.
+    built = RunBuilder("r1").started().turn("writer", "half an answer", pieces=4)
+    built.turn("writer", "more", turn=2, pieces=2)
+    executor_store = SQLiteStore.for_workspace(tmp_path)
+    for event in built.events[:4]:
+        executor_store.record_event(event)
+    await executor_store.aclose()
+    async with SQLiteStore.for_workspace(tmp_path) as store:
+        run = ExecutorRun(
+            None,  # type: ignore[arg-type]  # no executor is started here
+            runtime,
+            ProcedureSource.from_text("Procedure { function() end }", "p.tac"),
+            handlers=[StoreHandler(store)],
+            run_id="r1",
+        )
+        for event in built.events:
+            await run._relay(event.model_dump_json().encode())
+        await run._end(RunFailedEvent, error=ErrorInfo(kind="executor", message="it died"))
+        await store.flush()
+        stored = await store.read_events("r1")
+    assert [e.seq for e in stored] == list(range(1, len(built.events) + 2))  # no gap
+    failed = stored[-1]
+    assert isinstance(failed, RunFailedEvent) and failed.error.kind == "executor"
+    assert failed.totals.agent_turns == 2 and failed.totals.total_tokens == 20
+    assert failed.partial_text == "more"
