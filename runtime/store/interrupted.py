@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import sqlite3
 
+from runtime import chunks
 from runtime.events import ErrorInfo, RunFailedEvent, RunTotals
 from runtime.store._owners import INTERRUPTED, INTERRUPTED_MESSAGE
-from runtime.store.codec import encode_event, from_micros, loads
+from runtime.store.codec import encode_event, from_micros
 
 _INSERT_EVENT = "INSERT INTO events VALUES (?, ?, ?, ?, ?)"
 # The events that begin or end one attempt of a run. A resumed run replays its procedure and
@@ -81,13 +82,18 @@ def parked_ms(conn: sqlite3.Connection, run_id: str) -> float:
 
 
 def _last_turn_text(conn: sqlite3.Connection, run_id: str) -> str | None:
-    chunk = "SELECT data FROM events WHERE run_id = ? AND type = 'agent_stream_chunk'"
+    """The text of the run's last streamed turn, rebuilt from its stored chunks by offset."""
+    chunk = "SELECT seq, data FROM events WHERE run_id = ? AND type = 'agent_stream_chunk'"
     last = conn.execute(chunk + " ORDER BY seq DESC LIMIT 1", (run_id,)).fetchone()
     if last is None:
         return None
-    agent, turn = loads(last[0])[:2]
+    _, agent, turn, _, _ = chunks.loads(last[1], last[0])
     rows = conn.execute(
         chunk + " AND data ->> '$[0]' = ? AND data ->> '$[1]' = ? ORDER BY seq",
         (run_id, agent, turn),
     )
-    return "".join(loads(data)[3] for (data,) in rows) or None
+    text = ""
+    for seq, data in rows:
+        _, _, _, offset, piece = chunks.loads(data, seq)
+        text = text[:offset] + piece
+    return text or None

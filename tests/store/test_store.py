@@ -287,3 +287,23 @@ async def test_an_interrupted_run_ends_with_a_stored_terminal_event(tmp_path: Pa
     assert len(await other.read_events("r1")) == len(events)
     await other.aclose()
     await writer.aclose()
+
+
+async def test_an_interrupted_turn_that_started_its_text_again_keeps_the_new_text(
+    tmp_path: Path,
+) -> None:
+    # A turn whose stream restarted (a retried call): the later chunks begin again at offset 0.
+    path = tmp_path / "runs.db"
+    writer = SQLiteStore(path)
+    run = RunBuilder("r1").started()
+    run.turn("writer", "First try, abandoned", pieces=2, finish=False)
+    run.turn("writer", "Second", pieces=2, finish=False)
+    record(writer, run)
+    await writer.flush()
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE runs SET owner = ?", (f"{socket.gethostname()}:{dead_pid()}",))
+    other = SQLiteStore(path)
+    ended = (await other.read_events("r1"))[-1]
+    assert isinstance(ended, RunFailedEvent) and ended.partial_text == "Second"
+    await other.aclose()
+    await writer.aclose()
