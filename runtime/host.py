@@ -11,6 +11,8 @@ import contextlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import lupa.lua54 as lupa
+
 from runtime import _state
 from runtime._convert import HandleRef, Mode, clip, measure, parse_handle, to_lua, to_python
 from runtime.call_arguments import agent_arguments
@@ -205,7 +207,7 @@ class Host(PredictionHostPart):
                 self.new_id(),
                 description=str(config.get("description", "")),
                 input=parse_fields(config.get("input", config.get("parameters")), "a tool's input"),
-                function=config.get("1", config.get("handler")),
+                function=_lua_function(config.get("1", config.get("handler")), "Tool"),
                 file=file,
                 line=line,
                 name=name or config.get("name"),
@@ -226,7 +228,7 @@ class Host(PredictionHostPart):
                 input=parse_fields(config.get("input"), "a procedure's input"),
                 output=parse_output(config.get("output"), "a procedure's output"),
                 state=_state.initial_state(config.get("state")),
-                function=config.get("1", config.get("run")),
+                function=_lua_function(config.get("1", config.get("run")), "Procedure"),
                 file=file,
                 line=line,
                 name=name,
@@ -474,6 +476,16 @@ def _size(value: Any) -> int:
     if isinstance(value, list):
         return 64 + sum(64 + _size(v) for v in value)
     return 32
+
+
+def _lua_function(value: Any, what: str) -> Any:
+    """``value`` if it is a Lua function (or absent); a table that can be called is not one:
+    it arrived here as data."""
+    if value is None or lupa.lua_type(value) == "function":
+        return value
+    kind = lupa.lua_type(value) or type(value).__name__
+    kind = {"dict": "table", "list": "table", "str": "string", "int": "number"}.get(kind, kind)
+    raise DeclarationError(f"{what}'s function must be a Lua function, not a {kind}")
 
 
 def _source(file: str | None, line: int | None) -> str | None:

@@ -216,6 +216,9 @@ class Sandbox:
 
     def call(self, function: Any, *args: Any) -> Any:
         """Call a Lua function, turning Lua errors into ``TideError``s with file:line."""
+        if lupa.lua_type(function) is None:
+            # Data that was declared where a function belongs: Lua must never call Python.
+            raise ProcedureRuntimeError(f"a {type(function).__name__} is not a Lua function")
         try:
             result = self._api.call(function, *args)
         except lupa.LuaMemoryError:

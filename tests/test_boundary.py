@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from runtime import RuntimeConfig
+from runtime.errors import DeclarationError
 from tests.helpers import of_type, run
 
 pytestmark = pytest.mark.anyio
@@ -244,6 +245,17 @@ async def test_converting_a_value_runs_none_of_its_metamethods() -> None:
     assert result.status == "completed", result.error
     assert result.output == {"t": {"a": 1}, "s": '{"a": 1}'}
     assert time.monotonic() - began < 2.0
+
+
+async def test_a_callable_table_is_not_a_procedure_or_tool_function() -> None:
+    for text in (
+        "Procedure { setmetatable({}, { __call = function() return {} end }) }\n",
+        "t = Tool { { x = 1 } }\n" + procedure("    return t({})"),
+    ):
+        with pytest.raises(DeclarationError) as caught:
+            await run(text, config=LIMITS)
+        assert "must be a Lua function, not a table" in caught.value.message
+        assert (caught.value.file, caught.value.line) == ("proc.tac", 1)
 
 
 async def test_a_table_posing_as_a_handle_fails_clearly() -> None:
