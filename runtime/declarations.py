@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -35,6 +35,11 @@ class PricePerMillion(BaseModel):
     output: float = 0.0
 
 
+# Seconds an agent may take: not negative, NaN or infinite (a deadline cannot be computed).
+Seconds = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0)]
+
+
 class AgentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
@@ -42,7 +47,7 @@ class AgentConfig(BaseModel):
     model: str | None = None
     provider: str | None = None
     system_prompt: str = ""
-    temperature: float | None = None
+    temperature: Annotated[float, Field(allow_inf_nan=False)] | None = None
     max_tokens: int | None = None
     top_p: float | None = None
     stop: list[str] | str | None = None
@@ -52,12 +57,12 @@ class AgentConfig(BaseModel):
     tools: list[Any] = Field(default_factory=list)
     output: Fields | None = None
     initial_message: str | None = None
-    timeout: float | None = None
-    first_token_timeout: float | None = None
-    idle_timeout: float | None = None
-    output_retries: int | None = None
-    max_tool_rounds: int | None = None
-    retries: int | None = None
+    timeout: Seconds | None = None
+    first_token_timeout: Seconds | None = None
+    idle_timeout: Seconds | None = None
+    output_retries: Count | None = None
+    max_tool_rounds: Count | None = None
+    retries: Count | None = None
     cache: bool = False
     api_base: str | None = None
     price: PricePerMillion | None = None

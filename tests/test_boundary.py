@@ -258,6 +258,16 @@ async def test_a_callable_table_is_not_a_procedure_or_tool_function() -> None:
         assert (caught.value.file, caught.value.line) == ("proc.tac", 1)
 
 
+@pytest.mark.parametrize("value", ["0/0", "-1", "math.huge"])
+async def test_an_agent_timeout_that_is_no_duration_is_refused(value: str) -> None:
+    text = f'w = Agent {{ model = "scripted/default", timeout = {value} }}\n' + procedure(
+        "    return {}"
+    )
+    with pytest.raises(DeclarationError) as caught:
+        await run(text, config=LIMITS)
+    assert "'timeout'" in caught.value.message and caught.value.line == 1
+
+
 async def test_a_table_posing_as_a_handle_fails_clearly() -> None:
     error = await error_of("    State.set('h', { __tide_handle = 'agent:abc' })")
     assert "reserved" in error.message and error.line == 3
