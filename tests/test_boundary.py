@@ -103,6 +103,7 @@ C_LOOPS = {
         "    return { n = #table.concat(t, '', 1, 2^23) }",
         "metamethods",
     ),
+    "date_format": ("return { s = os.date(string.rep('%c', 100000)) }", "os.date"),
     "pack_format": ("return { s = string.pack(string.rep('x', 100000)) }", "string.pack"),
     "format_width": ("return { s = string.format('%999999d', 1) }", "invalid conversion"),
 }

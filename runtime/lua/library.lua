@@ -9,6 +9,7 @@ local raw_getmetatable, raw_setmetatable, raw_next, raw_rawget = getmetatable, s
 local raw_ipairs, raw_pairs = ipairs, pairs
 local os_date, os_time = os.date, os.time
 local math_floor, math_min = math.floor, math.min
+local MAX_DATE_FORMAT = 4096
 local table_pack, table_unpack, table_concat = table.pack, table.unpack, table.concat
 
 return function(env, dsl, host)
@@ -100,6 +101,11 @@ return function(env, dsl, host)
     date = function(format, time)
       if format ~= nil and raw_type(format) ~= "string" then
         raw_error("os.date expects a format string", 2)
+      end
+      -- Each conversion is a call into C, all of them out of the hook's reach.
+      if format ~= nil and #format > MAX_DATE_FORMAT then
+        raw_error("os.date: a format of " .. #format .. " bytes is longer than the "
+          .. MAX_DATE_FORMAT .. " allowed", 2)
       end
       if time == nil then time = math_floor(now()) end
       if raw_type(time) ~= "number" then raw_error("os.date expects a time in seconds", 2) end
