@@ -21,7 +21,8 @@ closer look at its memory: ``GET /_bench/heap`` (tracked objects by type), ``/_b
 (what a full collection would free, by type) and ``/_bench/collect`` (one, timed).
 
 Experiments, by environment variable: ``TIDE_BENCH_NO_GC`` (the IDE server without garbage
-collection), ``TIDE_BENCH_UVLOOP`` (the IDE server on uvloop, if importable).
+collection), ``TIDE_BENCH_UVLOOP`` (the IDE server on uvloop, if importable),
+``TIDE_BENCH_IN_PROCESS`` (runs in the IDE server's own process, not in executors).
 """
 
 from __future__ import annotations
@@ -246,6 +247,7 @@ async def serve_ide(workspace: Path, max_concurrent: int) -> None:
     settings = Settings(
         workspace=workspace,
         max_concurrent=max_concurrent,
+        executors=not os.environ.get("TIDE_BENCH_IN_PROCESS"),
         # Each run holds a thread for its Lua code while it waits for its model.
         runtime=RuntimeConfig(max_lua_threads=max_concurrent + 16),
     )

@@ -22,6 +22,7 @@ from typing import Any, TypeVar, Unpack
 import anyio
 import anyio.to_thread
 
+from runtime import chunks
 from runtime.alerts import ALERT_SOURCE
 from runtime.events import AgentStreamChunkEvent, CostEvent, Event, LogEvent
 from runtime.store._owners import is_gone, this_process
@@ -37,7 +38,7 @@ from runtime.store.series import query_series
 from runtime.store.sqlite_durable import INSERT_JOURNAL, JOURNAL_SCHEMA, DurableSQLite
 from runtime.store.sqlite_rows import RUN_COLUMNS, UPSERT_RUN, run_record, run_row
 from runtime.store.stats import query_stats, tag_filter
-from runtime.store.writer import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_EVENTS, Batch, BatchWriter
+from runtime.store.writer import DEFAULT_MAX_DELAY_S, DEFAULT_MAX_EVENTS, Batch, BatchWriter, Row
 
 T = TypeVar("T")
 
@@ -117,6 +118,12 @@ CREATE INDEX IF NOT EXISTS alerts_by_ts ON alerts (ts);
 _INSERT_TURN = "INSERT OR IGNORE INTO turns VALUES (" + ", ".join("?" * 16) + ")"
 _INSERT_ALERT = "INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_EVENT = "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)"
+
+
+def _chunk_row(chunk: Row) -> EventRow:
+    """A queued chunk's row: its data in the one stored layout (``chunks.dumps``)."""
+    run_id, seq, ts, agent, turn, offset, text = chunk
+    return (run_id, seq, "agent_stream_chunk", ts, chunks.dumps((seq, agent, turn, offset, text)))
 
 
 def _get_run(conn: sqlite3.Connection, run_id: str) -> RunRecord | None:
@@ -241,10 +248,21 @@ class SQLiteStore(DurableSQLite):
 
     def record_event(self, event: Event) -> None:
         # The run's event loop calls this for every event. Chunks, nearly all of them, take the
-        # short path: their row, and the run's record only until its first token is noted.
+        # short path: a tuple (the writer's thread makes their rows), and the run's record only
+        # until its first token is noted.
         if event.type == "agent_stream_chunk":
             assert isinstance(event, AgentStreamChunkEvent)
-            self._writer.put_chunk(encode_event(event))
+            self._writer.put_chunk(
+                (
+                    event.run_id,
+                    event.seq,
+                    to_micros(event.ts),
+                    event.agent,
+                    event.turn,
+                    event.offset,
+                    event.chunk_text,
+                )
+            )
             record = self._live.get(event.run_id)
             if record is None or record.ttft_ms is not None or record.started_at is None:
                 return
@@ -290,6 +308,7 @@ class SQLiteStore(DurableSQLite):
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
+            conn.executemany(_INSERT_EVENT, map(_chunk_row, batch.chunks))
             conn.executemany(_INSERT_EVENT, batch.events)
             conn.executemany(_INSERT_TURN, batch.turns)
             conn.executemany(_INSERT_ALERT, batch.alerts)

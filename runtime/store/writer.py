@@ -8,8 +8,9 @@ batch, at most ``max_delay`` seconds' or ``max_events`` events' worth.
 
 The thread does as little Python as it can. Two threads running Python take turns on the GIL
 in slices of several milliseconds, which would stall the event loop, and every stream on it,
-each time a batch is written. So the caller prepares every row, and a batch is a few C calls
-(one ``executemany`` a table).
+each time a batch is written. So a batch is a few ``executemany`` calls, which step SQLite with
+the GIL released between rows; the caller prepares every row but a chunk's, whose JSON is made
+here, one row at a time, to keep the run's own cost per chunk at a tuple.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ Row = tuple[Any, ...]
 class Batch:
     """What one transaction writes."""
 
-    # (run_id, seq, type, ts, data) for every event (see ``codec.encode_event``).
+    # (run_id, seq, ts, agent, turn, offset, text): a chunk, the bulk of any run, queued as
+    # cheaply as the caller can; the writer's thread makes its row.
+    chunks: list[Row] = field(default_factory=list)
+    # (run_id, seq, type, ts, data) for every other event (see ``codec.encode_event``).
     events: list[Row] = field(default_factory=list)
     turns: list[Row] = field(default_factory=list)
     alerts: list[Row] = field(default_factory=list)
@@ -44,10 +48,10 @@ class Batch:
 
     @property
     def size(self) -> int:
-        return len(self.events)
+        return len(self.chunks) + len(self.events)
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.runs or self.journal)
+        return bool(self.chunks or self.events or self.runs or self.journal)
 
 
 class BatchWriter:
@@ -78,11 +82,11 @@ class BatchWriter:
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
-    def put_chunk(self, row: Row) -> None:
-        """``put(event=row)`` for a chunk's row: the short path for nearly every event of a
-        run, which changes nothing else."""
+    def put_chunk(self, chunk: Row) -> None:
+        """A chunk (see ``Batch.chunks``): the short path for nearly every event of a run,
+        which changes nothing else."""
         with self._lock:
-            self._pending.events.append(row)
+            self._pending.chunks.append(chunk)
             self._count += 1
             if not self._first_at or self._count == self.max_events:
                 self._added()
