@@ -29,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    import signal
     import sys
     from pathlib import Path
 
@@ -49,9 +50,13 @@ def run(args: argparse.Namespace) -> int:
         server = ScriptedModelServer(
             script, host=args.host, port=args.port, tokens_per_second=args.rate
         )
-        async with server:
-            print(f"scripted model server listening on {server.base_url}", flush=True)
-            await anyio.sleep_forever()
+        # Ctrl-C and SIGTERM end the wait below, and the server shuts down as the block ends.
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with server:
+                print(f"scripted model server listening on {server.base_url}", flush=True)
+                async for _ in signals:
+                    break
+        print("scripted model server stopped", file=sys.stderr)
 
     try:
         anyio.run(serve)
