@@ -74,9 +74,9 @@ class Watchdog:
         self._arm(reading + grace_s + (0 if follows else timeout_s))
         if not follows:
             # No run_started will come: memory is held to its ceiling from now on.
-            self._watch_memory()
+            self._start_memory_watch()
 
-    def _watch_memory(self) -> None:
+    def _start_memory_watch(self) -> None:
         if self.max_memory is None or self._sampling is not None:
             return
         self._sampling = threading.Event()
@@ -88,7 +88,7 @@ class Watchdog:
     def log(self, event: Event) -> None:
         if event.type == "run_started":
             self._arm(self.timeout_s + self.grace_s)
-            self._watch_memory()
+            self._start_memory_watch()
         elif event.type in TERMINAL_TYPES:
             self.disarm()
 
