@@ -40,10 +40,6 @@ from runtime.executor import ExecutorPool
 from runtime.store import default_store_path
 from runtime.store.opening import open_history
 
-# The real-model client (DSPy and LiteLLM) takes seconds to import: done in a thread at start
-# rather than in the event loop on the first run, where it would stall every stream.
-PRELOAD = ("runtime.models.llm", "litellm")
-
 
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True, "version": __version__})
@@ -93,16 +89,14 @@ def create_app(
         try:
             async with (
                 Runtime(config.runtime) as runtime,
-                (
-                    ExecutorPool(preload=PRELOAD) if config.executors else nullcontext(None)
-                ) as executors,
+                ExecutorPool(models=True) if config.executors else nullcontext(None) as executors,
                 RunManager(
                     runtime,
                     store,
                     max_concurrent=config.max_concurrent,
                     max_backlog=config.max_backlog,
                     # Executors call the models: the server itself needs no model client.
-                    preload=() if config.executors else PRELOAD,
+                    load_models=not config.executors,
                     executors=executors,
                 ) as manager,
                 Catalog(

@@ -15,13 +15,10 @@ import gc
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from importlib import import_module
 from typing import Any
 
 import anyio
-import anyio.to_thread
 from anyio.abc import TaskGroup
 
 from ide_backend.gc_policy import GcPolicy
@@ -90,10 +87,12 @@ class RunManager:
         *,
         max_concurrent: int,
         max_backlog: int,
-        preload: Sequence[str] = (),
+        load_models: bool = False,
         executors: ExecutorPool | None = None,
     ) -> None:
-        """``executors``: run each procedure in an executor process (else in this one)."""
+        """``executors``: run each procedure in an executor process (else in this one).
+        ``load_models``: set up the model libraries at start, in a worker thread: they take
+        seconds, which on a first run's call would stall the event loop and every stream."""
         self.executors = executors
         self.runtime = runtime
         self.store = store
@@ -105,32 +104,32 @@ class RunManager:
         self._parked: dict[str, LiveRun] = {}
         self._unstored: OrderedDict[str, LiveRun] = OrderedDict()
         self._group: TaskGroup | None = None
-        self._preload = tuple(preload)
-        self._preloaded = anyio.Event()
+        self._load_models = load_models
+        self._models_loaded = anyio.Event()
         self.gc = GcPolicy()
 
     async def __aenter__(self) -> RunManager:
         self._group = anyio.create_task_group()
         await self._group.__aenter__()
-        self._group.start_soon(self._load_modules)
+        self._group.start_soon(self._load_model_libraries)
         self.gc.__enter__()
         self._group.start_soon(self.gc.run, lambda: len(self._active))
         self._group.start_soon(watch_timeouts, self)
         return self
 
-    async def _load_modules(self) -> None:
+    async def _load_model_libraries(self) -> None:
         try:
-            for name in self._preload:
-                await anyio.to_thread.run_sync(import_module, name, abandon_on_cancel=True)
+            if self._load_models:
+                await self.runtime.router.warm_up()
         except Exception:
-            log.warning("could not load %s ahead of time", name, exc_info=True)
+            log.warning("could not load the model libraries ahead of time", exc_info=True)
         finally:
             # The model client brings a million long-lived objects; a full garbage collection
             # walking them all stalls the event loop, and every stream, for hundreds of ms.
             # Frozen, they are left out of collections.
             gc.collect()
             gc.freeze()
-            self._preloaded.set()
+            self._models_loaded.set()
 
     async def __aexit__(self, *exc: Any) -> None:
         assert self._group is not None
@@ -164,7 +163,7 @@ class RunManager:
         refuse_read_only(self.store, "a new run")
         if not mock:
             # Checking a real model's credentials imports the modules being loaded.
-            await self._preloaded.wait()
+            await self._models_loaded.wait()
         run_id = uuid.uuid4().hex[:12]
         live = LiveRun(
             RunRecord(id=run_id, procedure=source.display_name, mock=mock), self._channel(run_id)
@@ -205,7 +204,7 @@ class RunManager:
         if self._group is None:
             raise RuntimeError("the run manager is not running")
         refuse_read_only(self.store, "a resumed run")
-        await self._preloaded.wait()
+        await self._models_loaded.wait()
         known = self.get(run_id)
         if known is not None and not known.done.is_set() and known.record.parked:
             # Its end (or its question) is in, and the server is letting it go: an answer given

@@ -26,10 +26,11 @@ BACKSTOP_S = 1.0
 
 
 class ForkServerProcess:
-    """``python -m runtime.executor``, started with ``preload`` imported before it serves."""
+    """``python -m runtime.executor``; with ``models``, the model libraries are set up in it
+    before it serves."""
 
-    def __init__(self, preload: Sequence[str] = ()) -> None:
-        self.preload = tuple(preload)
+    def __init__(self, *, models: bool = False) -> None:
+        self.models = models
         self._control: socket.socket | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -39,8 +40,8 @@ class ForkServerProcess:
     def open(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         command = [sys.executable, "-m", "runtime.executor", str(theirs.fileno())]
-        for name in self.preload:
-            command += ["--preload", name]
+        if self.models:
+            command.append("--models")
         env = dict(os.environ)
         # Few malloc arenas: executors have few threads, and each arena reserves address space.
         env.setdefault("MALLOC_ARENA_MAX", "2")
@@ -68,7 +69,7 @@ class ForkServerProcess:
             send_message(self._control, message, fds)
 
     async def ready(self) -> None:
-        """Wait until the fork server has imported what it preloads (once)."""
+        """Wait until the fork server is warm (once)."""
         async with self._ready_lock:
             if self._ready or self._control is None:
                 return

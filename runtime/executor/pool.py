@@ -1,14 +1,13 @@
 """The host's side of executors: ``ExecutorPool`` starts the fork servers and hands them
 specs. Two fork servers: one with the runtime alone, which forks at once from the start (for
-mocked runs and for reading files), and one that also imports the model client (seconds, in its
-own process, while the other serves) for runs that call real models."""
+mocked runs and for reading files), and one that also sets up the model libraries (seconds, in
+its own process, while the other serves) for runs that call real models."""
 
 from __future__ import annotations
 
 import json
 import socket
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import anyio
@@ -21,8 +20,8 @@ from runtime.executor.spec import RunSpec
 from runtime.source import ProcedureSource
 from runtime.wire import MAX_LINE_BYTES
 
-# How long an executor may take to start: the fork server forks at once, once it has imported
-# what it preloads (seconds, once, on a busy machine).
+# How long an executor may take to start: the fork server forks at once, once it is warm
+# (seconds, once, on a busy machine).
 START_WAIT_S = 120.0
 # Runs inspected at once. Each inspection is a process, and its time counts from its fork: a
 # burst of new runs forked all at once would share the processor until some ran out of time
@@ -31,12 +30,12 @@ CONCURRENT_INSPECTIONS = 8
 
 
 class ExecutorPool:
-    """The fork servers of one host. ``async with ExecutorPool(preload=...)``: ``preload`` is
-    what runs of real models need (the model client), imported by a second fork server started
-    on the first such run (or ahead of it: ``warm_models``); without it, one serves all."""
+    """The fork servers of one host. ``async with ExecutorPool(models=True)``: runs of real
+    models start from a second fork server with the model libraries set up, started on the first
+    such run (or ahead of it: ``warm_models``); without ``models``, one serves all."""
 
-    def __init__(self, *, preload: Sequence[str] = ()) -> None:
-        self._preload = tuple(preload)
+    def __init__(self, *, models: bool = False) -> None:
+        self._load_models = models
         self._plain = ForkServerProcess()
         self._models: ForkServerProcess | None = None
         self._inspecting = anyio.CapacityLimiter(CONCURRENT_INSPECTIONS)
@@ -57,8 +56,8 @@ class ExecutorPool:
     def warm_models(self) -> None:
         """Start importing the model client now, in its own process: runs of real models are
         likely soon (a person opened the editor)."""
-        if self._models is None and self._preload:
-            self._models = ForkServerProcess(self._preload)
+        if self._models is None and self._load_models:
+            self._models = ForkServerProcess(models=True)
             self._models.open()
 
     async def ready(self) -> None:
@@ -67,7 +66,7 @@ class ExecutorPool:
 
     async def start(self, spec: RunSpec) -> tuple[UNIXSocketStream, socket.socket]:
         """An executor for ``spec``: its stream, and the raw socket (for ``cancel``)."""
-        if spec.mock or spec.kind == "validate" or not self._preload:
+        if spec.mock or spec.kind == "validate" or not self._load_models:
             return await self._plain.start(spec)
         self.warm_models()
         assert self._models is not None
