@@ -25,8 +25,19 @@ from runtime.wire import receive_message
 
 log = logging.getLogger("tide.executor")
 
-# What every executor needs, imported here once instead of in each.
-RUN_MODULES = ("runtime.api", "runtime.run", "runtime.executor.child", "runtime.validate")
+# What every executor needs, imported here once instead of in each (anyio's event loop and
+# sockets are loaded on first use, which in an executor is every time).
+RUN_MODULES = (
+    "runtime.api",
+    "runtime.run",
+    "runtime.executor.child",
+    "runtime.validate",
+    "anyio._backends._asyncio",
+    "anyio._core._sockets",
+)
+# And what a run of a real model needs besides the model libraries themselves (their own
+# modules loaded on a first call).
+MODEL_MODULES = ("runtime.models.llm", "dspy.clients.execution", "dspy.clients.call_result")
 # How much lower an executor's scheduling priority is than its host's.
 EXECUTOR_NICENESS = 10
 
@@ -86,6 +97,8 @@ def _warm(models: bool) -> None:
 
         try:
             load_model_libraries()
+            for name in MODEL_MODULES:
+                importlib.import_module(name)
         except Exception:
             log.warning("could not load the model libraries ahead of time", exc_info=True)
 

@@ -13,10 +13,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import sys, threading
-from runtime.executor.server import _warm
+from runtime.executor.server import MODEL_MODULES, RUN_MODULES, _warm
 _warm(models={models})
 from runtime.models._dspy import configured
-print(configured(), threading.active_count(), "dspy" in sys.modules)
+print(configured(), threading.active_count(), all(m in sys.modules for m in RUN_MODULES),
+      all(m in sys.modules for m in MODEL_MODULES))
 """
 
 
@@ -39,13 +40,18 @@ def warm_state(models: bool) -> list[str]:
 
 @pytest.mark.timeout(150)
 def test_the_models_fork_server_sets_up_the_model_libraries_and_stays_single_threaded() -> None:
-    configured, threads, dspy_imported = warm_state(models=True)
+    configured, threads, runtime_loaded, model_modules_loaded = warm_state(models=True)
     assert configured == "True"  # DSPy and LiteLLM imported and configured once, for every fork
-    assert dspy_imported == "True"
+    assert (runtime_loaded, model_modules_loaded) == ("True", "True")
     assert threads == "1"  # forking a process with threads is unsafe
 
 
 @pytest.mark.timeout(150)
 def test_the_plain_fork_server_leaves_the_model_libraries_out() -> None:
-    configured, threads, dspy_imported = warm_state(models=False)
-    assert (configured, threads, dspy_imported) == ("False", "1", "False")
+    configured, threads, runtime_loaded, model_modules_loaded = warm_state(models=False)
+    assert (configured, threads, runtime_loaded, model_modules_loaded) == (
+        "False",
+        "1",
+        "True",
+        "False",
+    )
