@@ -32,8 +32,22 @@ def freeze_warm_state(setup: Callable[[], None]) -> None:
     """Import and set up what every child needs (``setup``), then keep it out of garbage
     collections (the children share its pages, and collections would copy them)."""
     setup()
+    build_deferred_models()
     gc.collect()
     gc.freeze()
+
+
+def build_deferred_models() -> None:
+    """Build the runtime's pydantic models that defer their build to their first use (so that
+    a command that never uses them starts sooner): every child would build them again."""
+    from pydantic import BaseModel
+
+    waiting: list[type[BaseModel]] = list(BaseModel.__subclasses__())
+    while waiting:
+        model = waiting.pop()
+        waiting.extend(model.__subclasses__())
+        if model.__module__.startswith("runtime.") and not model.__pydantic_complete__:
+            model.model_rebuild(raise_errors=False)
 
 
 def single_threaded(log: logging.Logger) -> bool:

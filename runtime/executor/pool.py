@@ -27,6 +27,10 @@ START_WAIT_S = 120.0
 # burst of new runs forked all at once would share the processor until some ran out of time
 # before they started. The rest wait their turn.
 CONCURRENT_INSPECTIONS = 8
+# Runs starting at once, from an executor's fork to its run's first event: tens of milliseconds
+# of processor time each (setting up the run, its first model call), which a burst of new runs
+# starting together would take from the runs already streaming. The rest wait their turn.
+CONCURRENT_STARTS = 4
 
 
 class ExecutorPool:
@@ -39,6 +43,7 @@ class ExecutorPool:
         self._plain = ForkServerProcess()
         self._models: ForkServerProcess | None = None
         self._inspecting = anyio.CapacityLimiter(CONCURRENT_INSPECTIONS)
+        self.starting = anyio.CapacityLimiter(CONCURRENT_STARTS)
 
     def _servers(self) -> list[ForkServerProcess]:
         return [self._plain, *([self._models] if self._models else [])]

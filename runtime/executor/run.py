@@ -121,6 +121,7 @@ class ExecutorRun:
         # an executor that dies may not have written to the store yet.
         self._relayed: deque[tuple[Event, int]] = deque()
         self._relayed_bytes = 0
+        self._starting = False
 
     async def prepare(self) -> ExecutorRun:
         """Check the procedure and its inputs in an executor. Raises for the user's mistakes."""
@@ -187,7 +188,13 @@ class ExecutorRun:
             # from then on the run's record is the executor's, and this host keeps none.
             await handler.store.flush()
             handler.store.release(self.run_id)
-        stream, self._socket = await self.pool.start(self.spec)
+        await self.pool.starting.acquire_on_behalf_of(self)
+        self._starting = True
+        try:
+            stream, self._socket = await self.pool.start(self.spec)
+        except BaseException:
+            self._started_up()
+            raise
         reader = BufferedByteReceiveStream(stream)
         ended = False
         try:
@@ -214,6 +221,7 @@ class ExecutorRun:
         except (anyio.EndOfStream, anyio.IncompleteRead, anyio.BrokenResourceError, OSError):
             pass
         finally:
+            self._started_up()
             self._scope = None
             self._socket = None
             with anyio.CancelScope(shield=True):
@@ -244,6 +252,8 @@ class ExecutorRun:
         event = parse_event(document)
         # A resumed run numbers on after what is stored (its replayed start included).
         self._seq = max(self._seq, event.seq)
+        if isinstance(event, RunStartedEvent):
+            self._started_up()
         if isinstance(event, RunStartedEvent) and self._scope is not None:
             deadline = anyio.current_time() + self.timeout_s + GRACE_S
             if self._stop_reason is None:
@@ -261,6 +271,12 @@ class ExecutorRun:
             self._keep(event, len(line))
         await self._deliver(event)
         return event.type in TERMINAL_TYPES
+
+    def _started_up(self) -> None:
+        """Give the next run its turn to start (``ExecutorPool.starting``)."""
+        if self._starting:
+            self._starting = False
+            self.pool.starting.release_on_behalf_of(self)
 
     async def _stopped_by_force(self) -> None:
         if self._stop_reason == "cancelled":

@@ -41,6 +41,7 @@ STREAM_TYPES = {
         "Delta",
         "ModelResponseStream",
         "CompletionTokensDetailsWrapper",
+        "PromptTokensDetailsWrapper",
     ),
     "litellm.types.router": ("GenericLiteLLMParams", "LiteLLM_Params"),
     "litellm.types.services": ("ServiceLoggerPayload",),

@@ -36,7 +36,12 @@ async def runtime() -> AsyncIterator[Runtime]:
 
 
 def make(
-    pool: ExecutorPool, runtime: Runtime, body: str, declarations: str = "", **options: Any
+    pool: ExecutorPool,
+    runtime: Runtime,
+    body: str,
+    declarations: str = "",
+    run_id: str = "r1",
+    **options: Any,
 ) -> tuple[Any, Any]:
     text = f"{declarations}Procedure {{ function(input)\n  {body}\nend }}\n"
     events = MemoryHandler()
@@ -47,7 +52,7 @@ def make(
         {},
         handlers=[events],
         mock=True,
-        run_id="r1",
+        run_id=run_id,
         **options,
     )
     return run, events
@@ -149,3 +154,45 @@ async def test_what_a_dead_executor_did_not_store_its_host_stores_and_counts(
     assert isinstance(failed, RunFailedEvent) and failed.error.kind == "executor"
     assert failed.totals.agent_turns == 2 and failed.totals.total_tokens == 20
     assert failed.partial_text == "more"
+
+
+class StartsWatcher:
+    """Notes how many runs hold a turn to start each time a run starts."""
+
+    def __init__(self, pool: ExecutorPool) -> None:
+        self.pool = pool
+        self.starting: list[float] = []
+
+    def log(self, event: Any) -> None:
+        if event.type == "run_started":
+            self.starting.append(self.pool.starting.borrowed_tokens)
+
+
+async def test_a_burst_of_runs_starts_a_few_executors_at_a_time(
+    pool: ExecutorPool, runtime: Runtime
+) -> None:
+    import anyio
+
+    pool.starting.total_tokens = 2
+    watcher = StartsWatcher(pool)
+    runs = []
+    for index in range(6):
+        # One of them is killed stuck in C: its turn is given back all the same.
+        body = STUCK_IN_C if index == 2 else "return { x = 1 }"
+        run, events = make(pool, runtime, body, run_id=f"r{index}")
+        run.handlers.append(watcher)
+        await run.prepare()
+        runs.append((run, events))
+    async with anyio.create_task_group() as group:
+        for run, _ in runs:
+            group.start_soon(run.execute)
+    assert [events.events[-1].type for _, events in runs] == [
+        "run_completed",
+        "run_completed",
+        "run_failed",
+        "run_completed",
+        "run_completed",
+        "run_completed",
+    ]
+    assert len(watcher.starting) == 6 and max(watcher.starting) <= 2
+    assert pool.starting.borrowed_tokens == 0
