@@ -10,13 +10,13 @@ import socket
 from typing import Any
 
 import anyio
-from anyio.abc import SocketStream
+from anyio.abc import SocketAttribute, SocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from runtime.errors import TideError
 from runtime.events import Event
 from runtime.executor.spec import ADDRESS_SPACE_OVERHEAD, RunSpec
-from runtime.wire import MAX_LINE_BYTES, event_line
+from runtime.wire import event_line
 
 SPEC_MAX_BYTES = 32 * 1024 * 1024
 
@@ -150,6 +150,24 @@ async def _run(spec: RunSpec, stream: SocketStream, reader: BufferedByteReceiveS
                 await store.aclose()
 
 
+async def _until_cancelled_or_gone(stream: SocketStream, reader: BufferedByteReceiveStream) -> None:
+    """Return when the host sends ``cancel`` or closes its end. The socket is read once it is
+    readable rather than through the stream: a stream's read cancelled at the instant data
+    arrives (the host closing as the run ends) makes asyncio log an error."""
+    sock = stream.extra(SocketAttribute.raw_socket)
+    received = bytes(reader.buffer)  # what came with the spec
+    with contextlib.suppress(OSError, anyio.ClosedResourceError):
+        while b"cancel" not in received:
+            await anyio.wait_readable(sock)
+            try:
+                data = sock.recv(4096, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                continue
+            if not data:
+                return
+            received = received[-16:] + data
+
+
 async def _open(runtime: Any, spec: RunSpec, handlers: list[Any], store: Any) -> Any:
     if not spec.resume:
         return _create_run(runtime, spec, handlers)
@@ -181,11 +199,7 @@ async def _run_with(
 
             async def listen() -> None:
                 # "cancel" from the host, or the host gone: either way the run stops.
-                with contextlib.suppress(Exception):
-                    while True:
-                        line = await reader.receive_until(b"\n", MAX_LINE_BYTES)
-                        if line.strip() == b"cancel":
-                            break
+                await _until_cancelled_or_gone(stream, reader)
                 run.cancel()
 
             group.start_soon(listen)

@@ -196,3 +196,26 @@ async def test_a_burst_of_runs_starts_a_few_executors_at_a_time(
     ]
     assert len(watcher.starting) == 6 and max(watcher.starting) <= 2
     assert pool.starting.borrowed_tokens == 0
+
+
+async def test_runs_ending_together_print_nothing(capfd: Any, runtime: Runtime) -> None:
+    # The executors write to this process's stderr: a run's end must leave nothing there (a
+    # read cancelled as the host closed made asyncio print a traceback now and then).
+    import anyio
+
+    async with ExecutorPool() as pool:
+        limiter = anyio.CapacityLimiter(16)
+        ends: list[str] = []
+
+        async def one(index: int) -> None:
+            async with limiter:
+                run, events = make(pool, runtime, "return { x = 1 }", run_id=f"e{index}")
+                await run.prepare()
+                await run.execute()
+                ends.append(events.events[-1].type)
+
+        async with anyio.create_task_group() as group:
+            for index in range(120):
+                group.start_soon(one, index)
+    assert ends == ["run_completed"] * 120
+    assert capfd.readouterr().err == ""
