@@ -29,7 +29,7 @@ from runtime.events import (
     ValidationIssue,
     parse_event,
 )
-from runtime.executor.pool import START_WAIT_S, ExecutorPool
+from runtime.executor.pool import START_TURN_WAIT_S, START_WAIT_S, ExecutorPool
 from runtime.executor.spec import GRACE_S, RunSpec
 from runtime.handlers import LogHandler
 from runtime.source import ProcedureSource
@@ -122,6 +122,7 @@ class ExecutorRun:
         self._relayed: deque[tuple[Event, int]] = deque()
         self._relayed_bytes = 0
         self._starting = False
+        self._turn_wait: anyio.CancelScope | None = None
 
     async def prepare(self) -> ExecutorRun:
         """Check the procedure and its inputs in an executor. Raises for the user's mistakes."""
@@ -165,11 +166,17 @@ class ExecutorRun:
                 self._socket.send(b"cancel\n", socket.MSG_DONTWAIT)
         if self._scope is not None:
             self._scope.deadline = min(self._scope.deadline, anyio.current_time() + GRACE_S)
+        if self._turn_wait is not None:
+            self._turn_wait.cancel()
 
     async def execute(self) -> None:
         self._started = time.monotonic()
+        if self._stop_reason is None:
+            await self._take_start_turn()
         if self._stop_reason is not None:
-            # Cancelled while queued: it starts and ends at once, as an in-process run does.
+            self._started_up()
+            # Cancelled while queued (or waiting for its turn to start): it starts and ends at
+            # once, as an in-process run does.
             self._seq += 1
             await self._deliver(
                 ours=True,
@@ -188,8 +195,6 @@ class ExecutorRun:
             # from then on the run's record is the executor's, and this host keeps none.
             await handler.store.flush()
             handler.store.release(self.run_id)
-        await self.pool.starting.acquire_on_behalf_of(self)
-        self._starting = True
         try:
             stream, self._socket = await self.pool.start(self.spec)
         except BaseException:
@@ -271,6 +276,15 @@ class ExecutorRun:
             self._keep(event, len(line))
         await self._deliver(event)
         return event.type in TERMINAL_TYPES
+
+    async def _take_start_turn(self) -> None:
+        """Wait for a turn to start (``ExecutorPool.starting``), for ``START_TURN_WAIT_S`` at
+        most: a run whose start is slow (a top level that spins) holds the others back no
+        longer, and past it a run starts without one. A cancel ends the wait."""
+        with anyio.move_on_after(START_TURN_WAIT_S) as self._turn_wait:
+            await self.pool.starting.acquire_on_behalf_of(self)
+            self._starting = True
+        self._turn_wait = None
 
     def _started_up(self) -> None:
         """Give the next run its turn to start (``ExecutorPool.starting``)."""

@@ -219,3 +219,41 @@ async def test_runs_ending_together_print_nothing(capfd: Any, runtime: Runtime) 
                 group.start_soon(one, index)
     assert ends == ["run_completed"] * 120
     assert capfd.readouterr().err == ""
+
+
+async def test_a_run_waits_a_bounded_time_for_its_turn_to_start(
+    pool: ExecutorPool, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every turn is held (by a run whose start spins, say): past the wait, a run starts anyway.
+    import runtime.executor.run as executor_run
+
+    monkeypatch.setattr(executor_run, "START_TURN_WAIT_S", 0.2)
+    holder = object()
+    pool.starting.total_tokens = 1
+    await pool.starting.acquire_on_behalf_of(holder)
+    run, events = make(pool, runtime, "return { x = 1 }")
+    await run.prepare()
+    await run.execute()
+    assert events.events[-1].type == "run_completed"
+    assert pool.starting.borrowed_tokens == 1
+    pool.starting.release_on_behalf_of(holder)
+
+
+async def test_a_cancel_ends_the_wait_for_a_turn_to_start(
+    pool: ExecutorPool, runtime: Runtime
+) -> None:
+    import anyio
+
+    holder = object()
+    pool.starting.total_tokens = 1
+    await pool.starting.acquire_on_behalf_of(holder)
+    run, events = make(pool, runtime, "return { x = 1 }")
+    await run.prepare()
+    with anyio.fail_after(0.5):  # well within the wait for a turn
+        async with anyio.create_task_group() as group:
+            group.start_soon(run.execute)
+            await anyio.sleep(0.05)
+            run.cancel()
+    assert [e.type for e in events.events] == ["run_started", "run_cancelled"]
+    assert pool.starting.borrowed_tokens == 1
+    pool.starting.release_on_behalf_of(holder)
