@@ -31,8 +31,6 @@ CONCURRENT_INSPECTIONS = 8
 # of processor time each (setting up the run, its first model call), which a burst of new runs
 # starting together would take from the runs already streaming. The rest wait their turn.
 CONCURRENT_STARTS = 4
-# The longest a run waits for its turn to start; then it starts without one.
-START_TURN_WAIT_S = 1.0
 
 
 class ExecutorPool:

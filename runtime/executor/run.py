@@ -29,7 +29,7 @@ from runtime.events import (
     ValidationIssue,
     parse_event,
 )
-from runtime.executor.pool import START_TURN_WAIT_S, START_WAIT_S, ExecutorPool
+from runtime.executor.pool import START_WAIT_S, ExecutorPool
 from runtime.executor.spec import GRACE_S, RunSpec
 from runtime.handlers import LogHandler
 from runtime.source import ProcedureSource
@@ -278,10 +278,10 @@ class ExecutorRun:
         return event.type in TERMINAL_TYPES
 
     async def _take_start_turn(self) -> None:
-        """Wait for a turn to start (``ExecutorPool.starting``), for ``START_TURN_WAIT_S`` at
-        most: a run whose start is slow (a top level that spins) holds the others back no
-        longer, and past it a run starts without one. A cancel ends the wait."""
-        with anyio.move_on_after(START_TURN_WAIT_S) as self._turn_wait:
+        """Wait for a turn to start (``ExecutorPool.starting``); a cancel ends the wait. Not
+        bounded in time: when the processor is short, runs that went ahead without a turn
+        would all start at once, and every stream would wait behind them."""
+        with anyio.CancelScope() as self._turn_wait:
             await self.pool.starting.acquire_on_behalf_of(self)
             self._starting = True
         self._turn_wait = None

@@ -221,24 +221,6 @@ async def test_runs_ending_together_print_nothing(capfd: Any, runtime: Runtime) 
     assert capfd.readouterr().err == ""
 
 
-async def test_a_run_waits_a_bounded_time_for_its_turn_to_start(
-    pool: ExecutorPool, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Every turn is held (by a run whose start spins, say): past the wait, a run starts anyway.
-    import runtime.executor.run as executor_run
-
-    monkeypatch.setattr(executor_run, "START_TURN_WAIT_S", 0.2)
-    holder = object()
-    pool.starting.total_tokens = 1
-    await pool.starting.acquire_on_behalf_of(holder)
-    run, events = make(pool, runtime, "return { x = 1 }")
-    await run.prepare()
-    await run.execute()
-    assert events.events[-1].type == "run_completed"
-    assert pool.starting.borrowed_tokens == 1
-    pool.starting.release_on_behalf_of(holder)
-
-
 async def test_a_cancel_ends_the_wait_for_a_turn_to_start(
     pool: ExecutorPool, runtime: Runtime
 ) -> None:
@@ -249,7 +231,7 @@ async def test_a_cancel_ends_the_wait_for_a_turn_to_start(
     await pool.starting.acquire_on_behalf_of(holder)
     run, events = make(pool, runtime, "return { x = 1 }")
     await run.prepare()
-    with anyio.fail_after(0.5):  # well within the wait for a turn
+    with anyio.fail_after(5):  # the turn is never given back
         async with anyio.create_task_group() as group:
             group.start_soon(run.execute)
             await anyio.sleep(0.05)
