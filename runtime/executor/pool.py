@@ -59,8 +59,8 @@ class ExecutorPool:
         self._models = None
 
     def warm_models(self) -> None:
-        """Start importing the model client now, in its own process: runs of real models are
-        likely soon (a person opened the editor)."""
+        """Start the models' fork server now (it sets up the model libraries, seconds): runs
+        of real models are likely soon (a person opened the editor)."""
         if self._models is None and self._load_models:
             self._models = ForkServerProcess(models=True)
             self._models.open()

@@ -259,10 +259,8 @@ class ExecutorRun:
         self._seq = max(self._seq, event.seq)
         if isinstance(event, RunStartedEvent):
             self._started_up()
-        if isinstance(event, RunStartedEvent) and self._scope is not None:
-            deadline = anyio.current_time() + self.timeout_s + GRACE_S
-            if self._stop_reason is None:
-                self._scope.deadline = deadline
+            if self._scope is not None and self._stop_reason is None:
+                self._scope.deadline = anyio.current_time() + self.timeout_s + GRACE_S
         elif isinstance(event, AgentStreamChunkEvent):
             event = self._last_chunk = self._chunks.view(chunk_of(event), event.run_id, event.ts)
         elif isinstance(event, CostEvent):
