@@ -35,9 +35,9 @@ RUN_MODULES = (
     "anyio._backends._asyncio",
     "anyio._core._sockets",
 )
-# And what a run of a real model needs besides the model libraries themselves (their own
-# modules loaded on a first call).
-MODEL_MODULES = ("runtime.models.llm", "dspy.clients.execution", "dspy.clients.call_result")
+# And Tide's own model client, for runs of real models (the model libraries' set-up loads what
+# their first call would: ``runtime.models._first_call``).
+MODEL_MODULES = ("runtime.models.llm",)
 # How much lower an executor's scheduling priority is than its host's.
 EXECUTOR_NICENESS = 10
 

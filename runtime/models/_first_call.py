@@ -2,7 +2,8 @@
 reading the first chunk, done when LiteLLM is imported instead.
 
 LiteLLM imports some modules only on its first call (the OpenAI client's resources, the
-tokenizer it prices with, provider configurations it consults, its service log), and
+tokenizer it prices with, provider configurations it consults, its service log), as does
+DSPy (its call execution), and LiteLLM
 defines its types with deferred validation, so that the first call also builds the ones a
 streamed answer uses. Together that
 is 30 to 300 ms inside the first call's time to first token, which then measures Python
@@ -28,6 +29,8 @@ FIRST_CALL_MODULES = (
     "litellm._service_logger",
     "litellm.integrations.prometheus_services",
     "litellm.types.litellm_core_utils.streaming_chunk_builder_utils",
+    "dspy.clients.execution",
+    "dspy.clients.call_result",
 )
 # The deferred types a streamed call builds (responses, chunks, usage, call parameters and
 # LiteLLM's service log), by module. Only these: building all of LiteLLM's would cost more.
