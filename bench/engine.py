@@ -20,8 +20,10 @@ Prints JSON:
   run, and errors (must be 0);
 - ``executors``: a mocked run in an executor process (``runtime.executor``, as ``tide ide``
   runs them) one at a time beside the same run in-process (median, p99, added
-  cost), then ``--executors``' CONCURRENT runs with AT_ONCE executors alive at a time: total
-  time and the peak RSS of the whole process tree.
+  cost), then ``--executors``' CONCURRENT runs with AT_ONCE running at a time: total
+  time and the peak RSS of the whole process tree; each with an executor per run
+  (``own_process``) and with executors that take several runs of the procedure (``shared_by_N``,
+  ``tide ide``'s default).
 
 Other work on the machine skews every figure; the load average is reported with them.
 """
@@ -308,12 +310,25 @@ def tree_rss_mib(pid: int) -> float:
 
 
 async def _executors(procedure: Path, starts: int, concurrent: int, slots: int) -> dict[str, Any]:
+    """Both ways ``tide ide`` can place runs: an executor per run, and executors that take
+    several runs of one procedure (its default)."""
+    from runtime.executor.pool import RUNS_PER_EXECUTOR
+
+    own = await _executors_with(procedure, starts, concurrent, slots, 1)
+    shared = await _executors_with(procedure, starts, concurrent, slots, RUNS_PER_EXECUTOR)
+    return {"own_process": own, f"shared_by_{RUNS_PER_EXECUTOR}": shared}
+
+
+async def _executors_with(
+    procedure: Path, starts: int, concurrent: int, slots: int, runs_per_executor: int
+) -> dict[str, Any]:
     from runtime import MemoryHandler, Runtime, RuntimeConfig
     from runtime.executor import ExecutorPool, ExecutorRun
     from runtime.source import ProcedureSource
 
     source = ProcedureSource.from_path(procedure)
-    async with Runtime(RuntimeConfig()) as runtime, ExecutorPool() as pool:
+    pool = ExecutorPool(runs_per_executor=runs_per_executor)
+    async with Runtime(RuntimeConfig()) as runtime, pool:
 
         async def one(index: int) -> str:
             events = MemoryHandler()
@@ -357,6 +372,7 @@ async def _executors(procedure: Path, starts: int, concurrent: int, slots: int) 
             group.cancel_scope.cancel()
         total = time.perf_counter() - began
     return {
+        "runs_per_executor": runs_per_executor,
         "start": {
             "runs": starts,
             "in_process_median_ms": round(median(in_process) * 1000, 1),
@@ -368,7 +384,7 @@ async def _executors(procedure: Path, starts: int, concurrent: int, slots: int) 
         },
         "concurrent": {
             "runs": concurrent,
-            "executors_at_once": slots,
+            "runs_at_once": slots,
             "completed": ends.count("run_completed"),
             "total_s": round(total, 2),
             "tree_rss_idle_mib": round(idle, 1),

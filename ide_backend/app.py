@@ -89,7 +89,11 @@ def create_app(
         try:
             async with (
                 Runtime(config.runtime) as runtime,
-                ExecutorPool(models=True) if config.executors else nullcontext(None) as executors,
+                (
+                    ExecutorPool(models=True, runs_per_executor=config.runs_per_executor)
+                    if config.executors
+                    else nullcontext(None)
+                ) as executors,
                 RunManager(
                     runtime,
                     store,

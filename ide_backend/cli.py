@@ -9,6 +9,8 @@ from runtime.cli import port_number, positive_int
 
 
 def register(sub: Any) -> None:
+    from runtime.executor.pool import RUNS_PER_EXECUTOR, SHARED_FROM
+
     parser: argparse.ArgumentParser = sub.add_parser(
         "ide",
         help="open the IDE for a workspace of procedures",
@@ -42,9 +44,18 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--in-process",
         action="store_true",
-        help="run procedures in the server's own process instead of one executor process each "
+        help="run procedures in the server's own process instead of in executor processes "
         "(only for procedures you trust: one stuck in a call into Lua's C library holds the "
         "server)",
+    )
+    parser.add_argument(
+        "--runs-per-executor",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help=f"once {SHARED_FROM} runs of a procedure are going, its further runs share "
+        f"executor processes, N at most each (default {RUNS_PER_EXECUTOR}; 1: a process for "
+        "every run). A run stopped by force stops the others of its procedure in its process",
     )
     parser.set_defaults(handler=handle)
 
@@ -101,6 +112,7 @@ def handle(args: argparse.Namespace) -> int:
         token=token,
         max_concurrent=args.max_concurrent,
         executors=not args.in_process,
+        **({} if args.runs_per_executor is None else {"runs_per_executor": args.runs_per_executor}),
         runtime=config.model_copy(update={"max_lua_threads": threads}),
     )
     try:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runtime.config import RuntimeConfig
+from runtime.executor.pool import RUNS_PER_EXECUTOR
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -44,9 +45,15 @@ class Settings:
     # killed when it overstays its time or a cancel. False runs them in the server's own
     # process, trusting the procedures: one that loops inside Lua's C library holds the server.
     executors: bool = True
+    # Runs of one procedure that share an executor at once, once many of its runs are going
+    # (``runtime.executor.pool.SHARED_FROM``; 1: a process for every run). A run stopped by
+    # force takes the others of its procedure in its executor with it.
+    runs_per_executor: int = RUNS_PER_EXECUTOR
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig.from_env)
 
     def __post_init__(self) -> None:
         self.workspace = Path(self.workspace).resolve()
         if self.max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
+        if self.runs_per_executor < 1:
+            raise ValueError("runs_per_executor must be at least 1")

@@ -1,4 +1,5 @@
-"""An executor: the forked process that runs one spec and streams its events to the host."""
+"""An executor: the forked process that runs the specs its fork server hands it (one, or several
+of one procedure at once) and streams each one's events to the host on the run's own socket."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import resource
 import socket
+import traceback
 from typing import Any
 
 import anyio
@@ -16,19 +18,65 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from runtime.errors import TideError
 from runtime.events import Event
 from runtime.executor.spec import ADDRESS_SPACE_OVERHEAD, RunSpec
-from runtime.wire import event_line
+from runtime.wire import event_line, receive_message, send_message
 
 SPEC_MAX_BYTES = 32 * 1024 * 1024
 
 
-def run_executor(data_fd: int) -> int:
-    """In the forked child: read the spec from ``data_fd``, run it, stream what happens."""
-    sock = socket.socket(fileno=data_fd)
-    sock.setblocking(True)
-    return anyio.run(_main, sock)
+def serve_executor(control_fd: int, runs: int = 1) -> int:
+    """In the forked child: run each spec whose socket comes on ``control_fd`` (``runs`` at
+    most at once), until the fork server closes it and the last run has ended."""
+    control = socket.socket(fileno=control_fd)
+    control.setblocking(True)
+    return anyio.run(_serve, control, runs)
 
 
-async def _main(sock: socket.socket) -> int:
+async def _serve(control: socket.socket, runs: int) -> int:
+    limits = _Limits(runs)
+    async with anyio.create_task_group() as group:
+        while True:
+            await anyio.wait_readable(control)
+            try:
+                # A whole message has come once the socket is readable: the fork server sends
+                # each in one write, with its descriptor.
+                message, fds = receive_message(control, max_fds=1)
+            except (ConnectionError, OSError, ValueError):
+                break  # no more runs: end with the last one
+            for fd in fds:
+                sock = socket.socket(fileno=fd)
+                sock.setblocking(True)
+                group.start_soon(_serve_run, sock, control, str(message.get("run")), limits)
+    return 0
+
+
+async def _serve_run(
+    sock: socket.socket, control: socket.socket, run_id: str, limits: _Limits
+) -> None:
+    try:
+        await _main(sock, limits)
+    except Exception:
+        # This run's own failure: its host sees its socket close; the other runs go on.
+        traceback.print_exc()
+    finally:
+        sock.close()
+        with contextlib.suppress(OSError):
+            send_message(control, {"ended": run_id})
+
+
+class _Limits:
+    """The kernel's limits on the executor, set from its first spec (see ``_limit_resources``)."""
+
+    def __init__(self, runs: int) -> None:
+        self.runs = runs
+        self.set = False
+
+    def apply(self, spec: RunSpec) -> None:
+        if not self.set:
+            self.set = True
+            _limit_resources(spec, self.runs)
+
+
+async def _main(sock: socket.socket, limits: _Limits) -> int:
     from anyio.abc import UNIXSocketStream
 
     stream = await UNIXSocketStream.from_socket(sock)
@@ -39,7 +87,7 @@ async def _main(sock: socket.socket) -> int:
         return 2
     # The host counts the time the spec allows from here (the fork server may have been busy).
     await _send(stream, {"started": True})
-    _limit_resources(spec)
+    limits.apply(spec)
     if spec.kind == "inspect":
         await _send(stream, await _inspect(spec))
     elif spec.kind == "validate":
@@ -51,17 +99,21 @@ async def _main(sock: socket.socket) -> int:
     return 0
 
 
-def _limit_resources(spec: RunSpec) -> None:
-    """A backstop behind the run's own limits: the kernel stops what they miss."""
+def _limit_resources(spec: RunSpec, runs: int) -> None:
+    """A backstop behind the runs' own limits: the kernel stops what they miss. The runs of one
+    executor share a memory limit (they are of one procedure, with one memory setting). A
+    processor-time limit is set only for an executor of one run: its fork server's deadline
+    bounds the time of one that takes several."""
     config = spec.runtime_config()
     with open("/proc/self/statm") as statm:
         virtual = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    address_space = virtual + 2 * config.max_memory + ADDRESS_SPACE_OVERHEAD
+    address_space = virtual + runs * 2 * config.max_memory + ADDRESS_SPACE_OVERHEAD
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
-    cpu = int(spec.time_allowed()) + 5
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    if runs == 1:
+        cpu = int(spec.time_allowed()) + 5
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
 
 
 def _adopt_servers(runtime: Any, spec: RunSpec) -> None:

@@ -27,10 +27,15 @@ BACKSTOP_S = 1.0
 
 class ForkServerProcess:
     """``python -m runtime.executor``; with ``models``, the model libraries are set up in it
-    before it serves."""
+    before it serves. Its executors take up to ``runs_per_executor`` runs of one procedure once
+    ``shared_from`` of its runs are going (``runtime.executor.server``)."""
 
-    def __init__(self, *, models: bool = False) -> None:
+    def __init__(
+        self, *, models: bool = False, runs_per_executor: int = 1, shared_from: int = 0
+    ) -> None:
         self.models = models
+        self.runs_per_executor = runs_per_executor
+        self.shared_from = shared_from
         self._control: socket.socket | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
@@ -42,6 +47,8 @@ class ForkServerProcess:
         command = [sys.executable, "-m", "runtime.executor", str(theirs.fileno())]
         if self.models:
             command.append("--models")
+        command.append(f"--runs-per-executor={self.runs_per_executor}")
+        command.append(f"--shared-from={self.shared_from}")
         env = dict(os.environ)
         # Few malloc arenas: executors have few threads, and each arena reserves address space.
         env.setdefault("MALLOC_ARENA_MAX", "2")
@@ -49,6 +56,10 @@ class ForkServerProcess:
         self._process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=env)
         theirs.close()
         self._control = ours
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
 
     async def aclose(self) -> None:
         control, self._control = self._control, None
@@ -86,7 +97,13 @@ class ForkServerProcess:
         try:
             # A backstop for a host that is gone: the host itself stops it sooner.
             seconds = spec.time_allowed() + BACKSTOP_S
-            self._send({"op": "start", "run": spec.run_id, "seconds": seconds}, [theirs.fileno()])
+            message = {
+                "op": "start",
+                "run": spec.run_id,
+                "group": spec.executor_group(),
+                "seconds": seconds,
+            }
+            self._send(message, [theirs.fileno()])
         finally:
             theirs.close()
         stream = await UNIXSocketStream.from_socket(ours)

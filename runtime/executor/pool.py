@@ -31,19 +31,45 @@ CONCURRENT_INSPECTIONS = 8
 # of processor time each (setting up the run, its first model call), which a burst of new runs
 # starting together would take from the runs already streaming. The rest wait their turn.
 CONCURRENT_STARTS = 4
+# Runs of one procedure that one executor takes at once, once SHARED_FROM runs of it are going
+# (each of those has a process of its own; see ``runtime.executor.server``).
+RUNS_PER_EXECUTOR = 16
+SHARED_FROM = 8
 
 
 class ExecutorPool:
     """The fork servers of one host. ``async with ExecutorPool(models=True)``: runs of real
     models start from a second fork server with the model libraries set up, started on the first
-    such run (or ahead of it: ``warm_models``); without ``models``, one serves all."""
+    such run (or ahead of it: ``warm_models``); without ``models``, one serves all.
 
-    def __init__(self, *, models: bool = False) -> None:
+    Each run has a process of its own while fewer than ``shared_from`` runs of its procedure
+    are going; further ones share executors, up to ``runs_per_executor`` runs each (the other
+    runs in the executor of a run that must be stopped by force are stopped with it, and they
+    are always runs of the same procedure); ``runs_per_executor=1`` never shares."""
+
+    def __init__(
+        self,
+        *,
+        models: bool = False,
+        runs_per_executor: int = RUNS_PER_EXECUTOR,
+        shared_from: int = SHARED_FROM,
+    ) -> None:
+        if runs_per_executor < 1:
+            raise ValueError("runs_per_executor must be at least 1")
         self._load_models = models
-        self._plain = ForkServerProcess()
+        self._runs_per_executor = runs_per_executor
+        self._shared_from = shared_from
+        self._plain = self._fork_server(models=False)
         self._models: ForkServerProcess | None = None
         self._inspecting = anyio.CapacityLimiter(CONCURRENT_INSPECTIONS)
         self.starting = anyio.CapacityLimiter(CONCURRENT_STARTS)
+
+    def _fork_server(self, *, models: bool) -> ForkServerProcess:
+        return ForkServerProcess(
+            models=models,
+            runs_per_executor=self._runs_per_executor,
+            shared_from=self._shared_from,
+        )
 
     def _servers(self) -> list[ForkServerProcess]:
         return [self._plain, *([self._models] if self._models else [])]
@@ -62,8 +88,12 @@ class ExecutorPool:
         """Start the models' fork server now (it sets up the model libraries, seconds): runs
         of real models are likely soon (a person opened the editor)."""
         if self._models is None and self._load_models:
-            self._models = ForkServerProcess(models=True)
+            self._models = self._fork_server(models=True)
             self._models.open()
+
+    def fork_server_pids(self) -> list[int]:
+        """The fork servers' processes (the plain one first); executors are their children."""
+        return [server.pid for server in self._servers() if server.pid is not None]
 
     async def ready(self) -> None:
         """Wait until mocked runs and readings can start (the plain fork server is up)."""

@@ -236,8 +236,9 @@ class ExecutorRun:
                         RunFailedEvent,
                         error=ErrorInfo(
                             kind="executor",
-                            message="the run's process ended before the run did "
-                            "(it may have exceeded its memory or CPU limit)",
+                            message="the run's process ended before the run did (it may "
+                            "have exceeded its memory or CPU limit, or another run of the "
+                            "procedure in it had to be stopped)",
                         ),
                     )
                 await stream.aclose()

@@ -1,11 +1,22 @@
-"""The executors' fork server: imports the runtime once, then forks one executor per request.
+"""The executors' fork server: imports the runtime once, then forks executors and hands them
+runs.
 
 A ``ForkLoop`` (``runtime.forking``): single-threaded, it never runs procedure code itself, so it
 always answers. It kills an executor when its host asks, when the executor outlives the time
-its spec allows, and all of them when its host goes away.
+its runs allow, and all of them when its host goes away.
+
+Every run has an executor of its own while fewer than ``shared_from`` runs of its procedure
+are going. Past that, a process per run costs more than the machine may have (a process's
+wake-up for every streamed chunk, a fork for every run), and further runs of the procedure share
+executors: one takes up to ``runs_per_executor`` runs at once, all of one group (the host's
+``RunSpec.executor_group``: the runs of one procedure), while it is younger than ``ADMIT_S``.
+Killing a run kills its executor, and so the other runs of the same procedure in it: a
+procedure that must be stopped by force never takes another procedure's runs with it.
 
 Requests arrive on the control socket as ``runtime.wire`` messages: ``{"op": "start", "run":
-ID, "seconds": S}`` with the executor's socket, and ``{"op": "kill", "run": ID}``.
+ID, "group": G, "seconds": S}`` with the run's socket, and ``{"op": "kill", "run": ID}``. Each
+executor has a control socket of its own: the fork server sends it each run's socket there
+(``{"run": ID}``), and the executor says ``{"ended": ID}`` when a run is over.
 """
 
 from __future__ import annotations
@@ -18,10 +29,10 @@ import selectors
 import signal
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from runtime.forking import Child, ForkLoop, freeze_warm_state, kill, single_threaded
-from runtime.wire import receive_message
+from runtime.wire import receive_message, send_message
 
 log = logging.getLogger("tide.executor")
 
@@ -40,17 +51,34 @@ RUN_MODULES = (
 MODEL_MODULES = ("runtime.models.llm",)
 # How much lower an executor's scheduling priority is than its host's.
 EXECUTOR_NICENESS = 10
+# How long after its fork an executor takes new runs (of its group, while it has room). Past
+# it, the executor ends when its last run does: no process lives on with the leftovers of
+# many runs.
+ADMIT_S = 30.0
+# How long an executor with no run waits for another (a run's inspection is followed by the run
+# itself at once, when a slot is free) before it ends.
+IDLE_S = 1.0
 
 
 @dataclass
 class Executor(Child):
-    run_id: str = ""
+    group: str = ""
+    # The fork server's end of the executor's control socket; None once closed (it takes no
+    # more runs, and ends with its last).
+    control: socket.socket | None = None
+    runs: set[str] = field(default_factory=set)
+    admit_until: float = 0.0
+    idle_since: float = 0.0
 
 
 class ForkServer(ForkLoop[Executor]):
-    def __init__(self, control: socket.socket) -> None:
+    def __init__(
+        self, control: socket.socket, runs_per_executor: int = 1, shared_from: int = 0
+    ) -> None:
         super().__init__()
         self.control = control
+        self.runs_per_executor = max(1, runs_per_executor)
+        self.shared_from = shared_from
         self.selector.register(control, selectors.EVENT_READ, self._request)
         self.closers.append(control.close)
 
@@ -63,27 +91,114 @@ class ForkServer(ForkLoop[Executor]):
         try:
             op = message.get("op")
             if op == "start" and len(fds) == 1:
-                kill_at = time.monotonic() + float(message.get("seconds", 60.0))
-                pid = self.fork(lambda: _execute(fds[0]))
-                self.children[pid] = Executor(kill_at, str(message["run"]))
+                run_id = str(message["run"])
+                group = str(message.get("group") or run_id)
+                self._hand_over(run_id, group, fds[0], float(message.get("seconds", 60.0)))
             elif op == "kill":
                 for pid, executor in self.children.items():
-                    if executor.run_id == message.get("run"):
+                    if message.get("run") in executor.runs:
                         kill(pid, signal.SIGKILL)
+                        self._retire(executor)
         finally:
             for fd in fds:
                 os.close(fd)
 
+    def _hand_over(self, run_id: str, group: str, data_fd: int, seconds: float) -> None:
+        """Give the run's socket to an executor of ``group`` with room, or to a new one."""
+        now = time.monotonic()
+        going = sum(len(e.runs) for e in self.children.values() if e.group == group)
+        alone = self.runs_per_executor == 1 or going < self.shared_from
+        for executor in () if alone else self.children.values():
+            if self._admits(executor, group, now) and self._send_run(executor, run_id, data_fd):
+                break
+        else:
+            runs = 1 if alone else self.runs_per_executor
+            executor = self._fork_executor(group, now, runs, data_fd)
+            if not self._send_run(executor, run_id, data_fd):
+                return  # it died at once: the host sees the run's socket close
+        executor.kill_at = max(executor.kill_at or 0.0, now + seconds)
+        if alone:
+            executor.admit_until = 0.0  # a process of its own: it takes no other run
 
-def _execute(data_fd: int) -> int:
+    def _admits(self, executor: Executor, group: str, now: float) -> bool:
+        return (
+            executor.control is not None
+            and executor.group == group
+            and len(executor.runs) < self.runs_per_executor
+            and now < executor.admit_until
+            and executor.kill_at is not None  # not being killed
+        )
+
+    def _send_run(self, executor: Executor, run_id: str, data_fd: int) -> bool:
+        assert executor.control is not None
+        try:
+            send_message(executor.control, {"run": run_id}, [data_fd])
+        except OSError:
+            self._retire(executor)
+            return False
+        executor.runs.add(run_id)
+        return True
+
+    def _fork_executor(self, group: str, now: float, runs: int, data_fd: int) -> Executor:
+        """A new executor for up to ``runs`` runs of ``group`` (its limits are set for them).
+        ``data_fd``, the socket being handed over, reaches it as a message like every other
+        run's, not as the copy a fork would leave it."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        siblings = [e.control for e in self.children.values() if e.control is not None]
+
+        def body() -> int:
+            ours.close()
+            os.close(data_fd)
+            for control in siblings:
+                control.close()
+            return _execute(theirs.fileno(), runs)
+
+        pid = self.fork(body)
+        theirs.close()
+        executor = Executor(None, group, ours, admit_until=now + ADMIT_S)
+        self.children[pid] = executor
+        self.selector.register(ours, selectors.EVENT_READ, lambda _: self._note(executor))
+        return executor
+
+    def _note(self, executor: Executor) -> None:
+        """A message from an executor: a run of it has ended."""
+        if executor.control is None:
+            return
+        try:
+            message, _ = receive_message(executor.control)
+        except (ConnectionError, OSError, ValueError):
+            self._retire(executor)
+            return
+        executor.runs.discard(str(message.get("ended")))
+        if not executor.runs:
+            executor.idle_since = time.monotonic()
+
+    def _retire(self, executor: Executor) -> None:
+        """It takes no more runs: it ends when its last run does."""
+        if executor.control is not None:
+            self.selector.unregister(executor.control)
+            executor.control.close()
+            executor.control = None
+
+    def tick(self, now: float) -> None:
+        for executor in self.children.values():
+            waited = now - executor.idle_since >= IDLE_S or now >= executor.admit_until
+            if not executor.runs and waited:
+                self._retire(executor)
+
+    def ended(self, pid: int, child: Executor, code: int) -> None:
+        self._retire(child)
+
+
+def _execute(control_fd: int, runs: int) -> int:
     """In the executor: its host's Ctrl-C is not its business (the host cancels it), and the
     host goes first for the processor: a run that spins does not slow the server's answers."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):
         os.nice(EXECUTOR_NICENESS)
-    from runtime.executor.child import run_executor
+    from runtime.executor.child import serve_executor
 
-    return run_executor(os.dup(data_fd))
+    return serve_executor(os.dup(control_fd), runs)
 
 
 def _warm(models: bool) -> None:
@@ -109,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runtime.executor")
     parser.add_argument("control_fd", type=int)
     parser.add_argument("--models", action="store_true", help="set up the model libraries")
+    parser.add_argument("--runs-per-executor", type=int, default=1)
+    parser.add_argument("--shared-from", type=int, default=0)
     args = parser.parse_args(argv)
     control = socket.socket(fileno=args.control_fd)
     control.setblocking(True)
@@ -120,5 +237,5 @@ def main(argv: list[str] | None = None) -> int:
     except OSError:
         return 0  # the host went away while this started
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    ForkServer(control).serve()
+    ForkServer(control, args.runs_per_executor, args.shared_from).serve()
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,6 +71,16 @@ class RunSpec(BaseModel):
 
     def runtime_config(self) -> RuntimeConfig:
         return RuntimeConfig(**self.config)
+
+    def executor_group(self) -> str:
+        """Runs that may share an executor: those of one procedure (its text, where it lives)
+        with one memory limit. Stopping a run by force stops its executor: a procedure that
+        must be stopped so takes only runs of itself with it."""
+        digest = hashlib.sha256()
+        for part in (self.source, self.path, self.project_root, self.config.get("max_memory")):
+            digest.update(repr(part).encode())
+            digest.update(b"\0")
+        return digest.hexdigest()[:32]
 
     def time_allowed(self) -> float:
         """The longest an executor may live: inspecting, then running, then the grace."""
