@@ -3,9 +3,10 @@ doing (a call into Lua's C library cannot be interrupted from inside the process
 
 A long-lived host (the IDE server) starts one fork server (``python -m runtime.executor``), a
 single-threaded process that has imported the runtime and forks one executor per run or
-inspection. The host hands it a ``RunSpec`` (serializable: source, inputs, settings, run id)
-and a socket; the executor streams the run's events back over that socket as lines of the
-usual event JSON and reads ``cancel`` from it. Nothing else is shared, so the same boundary can
+inspection (or, once many runs of one procedure are going, one for several of them). The host
+hands it a ``RunSpec`` (serializable: source, inputs, settings, run id) and a socket; the
+executor streams the run's events back over that socket as lines of the usual event JSON and
+reads ``cancel`` from it. Nothing else is shared, so the same boundary can
 later carry runs to other machines. The host kills an executor that overstays its timeout or a
 cancel by ``GRACE_S`` and ends the run itself, with the partial text it has seen.
 """
