@@ -247,7 +247,8 @@ class ExecutorRun:
         document = json.loads(line)
         if document.get("started"):
             if self._stop_reason is None and self._scope is not None:
-                self._scope.deadline = anyio.current_time() + self.spec.time_allowed()
+                # Its top level must end in the time it is given, as it did when inspected.
+                self._scope.deadline = anyio.current_time() + self.spec.start_allowed()
             return False
         if document.get("parked"):
             return True  # waiting for a person: its events said so, and it ends no other way

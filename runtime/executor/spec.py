@@ -82,10 +82,15 @@ class RunSpec(BaseModel):
             digest.update(b"\0")
         return digest.hexdigest()[:32]
 
-    def time_allowed(self) -> float:
-        """The longest an executor may live: inspecting, then running, then the grace."""
+    def start_allowed(self) -> float:
+        """The longest from an executor's start to the end of an inspection, or to a run's first
+        event: setting up, then the procedure's top level (cut short at the time it is given),
+        then the grace."""
         config = self.runtime_config()
-        inspect = min(config.inspect_timeout_s, config.timeout_s) + START_ALLOWANCE_S
+        return min(config.inspect_timeout_s, config.timeout_s) + START_ALLOWANCE_S + GRACE_S
+
+    def time_allowed(self) -> float:
+        """The longest an executor may live for this spec: its start, then the run's timeout."""
         if self.kind != "run":
-            return inspect + GRACE_S
-        return inspect + config.timeout_s + GRACE_S
+            return self.start_allowed()
+        return self.start_allowed() + self.runtime_config().timeout_s

@@ -239,3 +239,24 @@ async def test_a_cancel_ends_the_wait_for_a_turn_to_start(
     assert [e.type for e in events.events] == ["run_started", "run_cancelled"]
     assert pool.starting.borrowed_tokens == 1
     pool.starting.release_on_behalf_of(holder)
+
+
+async def test_a_top_level_stuck_in_c_is_killed_at_the_time_it_is_given(
+    pool: ExecutorPool,
+) -> None:
+    # A run whose top level is stuck (as it was not when inspected) is stopped when its top
+    # level's time is up, not after the run's whole timeout more.
+    import time
+
+    source = ProcedureSource.from_text(
+        f"{STUCK_IN_C * 20}Procedure {{ function(input) return {{}} end }}\n", "top.tac"
+    )
+    async with Runtime(RuntimeConfig(timeout_s=60.0, inspect_timeout_s=2)) as runtime:
+        events = MemoryHandler()
+        run = ExecutorRun(pool, runtime, source, {}, handlers=[events], mock=True, run_id="t1")
+        began = time.monotonic()
+        await run.execute()
+    last = events.events[-1]
+    assert last.type == "run_failed" and last.error.kind == "timeout"
+    # The 2 s it is given, the start's allowance (3 s) and the grace: far from the 60 s more.
+    assert time.monotonic() - began < 10
