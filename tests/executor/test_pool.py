@@ -41,14 +41,15 @@ def make(
     body: str,
     declarations: str = "",
     run_id: str = "r1",
+    name: str = "proc.tac",
     **options: Any,
-) -> tuple[Any, Any]:
+) -> tuple[ExecutorRun, MemoryHandler]:
     text = f"{declarations}Procedure {{ function(input)\n  {body}\nend }}\n"
     events = MemoryHandler()
     run = ExecutorRun(
         pool,
         runtime,
-        ProcedureSource.from_text(text, "proc.tac"),
+        ProcedureSource.from_text(text, name),
         {},
         handlers=[events],
         mock=True,

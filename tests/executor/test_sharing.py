@@ -13,8 +13,7 @@ import pytest
 
 from runtime import MemoryHandler, Runtime, RuntimeConfig
 from runtime.executor import ExecutorPool, ExecutorRun
-from runtime.source import ProcedureSource
-from tests.executor.test_pool import STUCK_IN_C
+from tests.executor.test_pool import STUCK_IN_C, make
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
@@ -23,23 +22,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 async def runtime() -> AsyncIterator[Runtime]:
     async with Runtime(RuntimeConfig(timeout_s=20.0, inspect_timeout_s=5)) as started:
         yield started
-
-
-def make(
-    pool: ExecutorPool, runtime: Runtime, body: str, run_id: str, name: str = "proc.tac"
-) -> tuple[ExecutorRun, MemoryHandler]:
-    text = f"Procedure {{ function(input)\n  {body}\nend }}\n"
-    events = MemoryHandler()
-    run = ExecutorRun(
-        pool,
-        runtime,
-        ProcedureSource.from_text(text, name),
-        {},
-        handlers=[events],
-        mock=True,
-        run_id=run_id,
-    )
-    return run, events
 
 
 def executors(pool: ExecutorPool) -> set[int]:
@@ -67,8 +49,10 @@ def sharing_pool(runs_per_executor: int) -> ExecutorPool:
 
 async def test_runs_of_one_procedure_share_an_executor(runtime: Runtime) -> None:
     async with sharing_pool(3) as pool, anyio.create_task_group() as group:
-        made = [make(pool, runtime, "Sleep(1)\n  return { x = 1 }", f"s{i}") for i in range(4)]
-        other = make(pool, runtime, "Sleep(1)\n  return { y = 2 }", "o1", "other.tac")
+        made = [
+            make(pool, runtime, "Sleep(1)\n  return { x = 1 }", run_id=f"s{i}") for i in range(4)
+        ]
+        other = make(pool, runtime, "Sleep(1)\n  return { y = 2 }", run_id="o1", name="other.tac")
         await start_all([run for run, _ in [*made, other]], group)
         await wait_for_start(*(events for _, events in [*made, other]))
         # Three of the first procedure's runs in one process, its fourth in a second, and the
@@ -86,7 +70,9 @@ async def test_runs_have_a_process_each_until_many_are_going(
 ) -> None:
     pool = ExecutorPool(runs_per_executor=runs_per_executor, shared_from=shared_from)
     async with pool, anyio.create_task_group() as group:
-        made = [make(pool, runtime, "Sleep(3)\n  return { x = 1 }", f"s{i}") for i in range(5)]
+        made = [
+            make(pool, runtime, "Sleep(3)\n  return { x = 1 }", run_id=f"s{i}") for i in range(5)
+        ]
         for run, events in made:
             await start_all([run], group)
             await wait_for_start(events)
@@ -96,11 +82,11 @@ async def test_runs_have_a_process_each_until_many_are_going(
 
 async def test_an_executor_takes_new_runs_after_its_first_ends(runtime: Runtime) -> None:
     async with sharing_pool(2) as pool:
-        first, events = make(pool, runtime, "return { x = 1 }", "f1")
+        first, events = make(pool, runtime, "return { x = 1 }", run_id="f1")
         await first.prepare()
         await first.execute()
         before = executors(pool)
-        second, second_events = make(pool, runtime, "return { x = 1 }", "f2")
+        second, second_events = make(pool, runtime, "return { x = 1 }", run_id="f2")
         await second.prepare()
         await second.execute()
         assert executors(pool) == before and len(before) == 1
@@ -109,9 +95,11 @@ async def test_an_executor_takes_new_runs_after_its_first_ends(runtime: Runtime)
 
 async def test_a_run_stopped_by_force_stops_only_its_procedures_runs(runtime: Runtime) -> None:
     async with sharing_pool(4) as pool, anyio.create_task_group() as group:
-        stuck, stuck_events = make(pool, runtime, STUCK_IN_C * 20, "k1")
-        sibling, sibling_events = make(pool, runtime, STUCK_IN_C * 20, "k2")
-        other, other_events = make(pool, runtime, "Sleep(2)\n  return { y = 2 }", "o1", "b.tac")
+        stuck, stuck_events = make(pool, runtime, STUCK_IN_C * 20, run_id="k1")
+        sibling, sibling_events = make(pool, runtime, STUCK_IN_C * 20, run_id="k2")
+        other, other_events = make(
+            pool, runtime, "Sleep(2)\n  return { y = 2 }", run_id="o1", name="b.tac"
+        )
         await start_all([stuck, sibling, other], group)
         await wait_for_start(stuck_events, sibling_events, other_events)
         assert len(executors(pool)) == 2

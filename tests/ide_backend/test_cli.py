@@ -96,7 +96,13 @@ def test_an_empty_token_is_a_usage_error(tmp_path: Path, token: str) -> None:
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("--port", "99999"), ("--port", "-1"), ("--port", "http"), ("--max-concurrent", "0")],
+    [
+        ("--port", "99999"),
+        ("--port", "-1"),
+        ("--port", "http"),
+        ("--max-concurrent", "0"),
+        ("--runs-per-executor", "0"),
+    ],
 )
 def test_numeric_options_out_of_range_are_usage_errors(
     tmp_path: Path, option: str, value: str

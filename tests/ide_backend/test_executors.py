@@ -143,3 +143,28 @@ async def test_a_run_whose_executor_died_is_resumed_over_http(
         assert len(begun) == 2
         again = await ide.client.post(f"/api/runs/{run_id}/resume")
         assert again.status_code == 409 and again.json()["error"]["code"] == "not_resumable"
+
+
+async def test_many_runs_of_one_procedure_share_executors(
+    make_ide: IdeFactory, workspace: Path
+) -> None:
+    from runtime.executor.pool import SHARED_FROM
+
+    (workspace / "nap.tac").write_text(
+        'Procedure { function(input)\n  Sleep(5)\n  Log.info("woke")\n  return { done = true }\nend }\n'
+    )
+    count = SHARED_FROM + 8
+    async with make_ide(max_concurrent=count, runs_per_executor=4) as ide:
+        runs = [await ide.start("nap.tac", mock=True) for _ in range(count)]
+        for run_id in runs:
+            await wait_for(ide, run_id, "running")
+        pool = ide.services.manager.executors
+        assert pool is not None
+        fork_server = pool.fork_server_pids()[0]
+        children = Path(f"/proc/{fork_server}/task/{fork_server}/children").read_text().split()
+        # SHARED_FROM runs alone, then the eight others four by four: 10 processes, and room
+        # for an executor that has not exited yet (a reading of the file's declarations).
+        assert SHARED_FROM + 2 <= len(children) <= SHARED_FROM + 4
+        for run_id in runs:
+            done = await wait_for(ide, run_id, "completed", "failed")
+            assert done["status"] == "completed" and done["output"] == {"done": True}
