@@ -45,10 +45,10 @@ def register(sub: Any) -> None:
 
 def handle_start(args: argparse.Namespace) -> int:
     import subprocess
-    import sys
     import time
 
     from runtime.cli._common import EXIT_FAILED, EXIT_OK, print_error
+    from runtime.own_python import module_command, module_environment
     from runtime.worker import WorkerDirError, fingerprint, request, socket_path, worker_dir
 
     try:
@@ -71,7 +71,8 @@ def handle_start(args: argparse.Namespace) -> int:
     began = time.monotonic()
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli.worker", "--idle-exit", idle_exit_s],
+            module_command("runtime.cli.worker", "--idle-exit", idle_exit_s),
+            env=module_environment(),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -4,10 +4,8 @@ that start and kill executors."""
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +15,7 @@ import anyio.to_thread
 from anyio.abc import UNIXSocketStream
 
 from runtime.executor.spec import RunSpec
+from runtime.own_python import module_command, module_environment
 from runtime.wire import send_message
 
 # How long closing waits for the fork server to exit before killing it.
@@ -44,12 +43,12 @@ class ForkServerProcess:
 
     def open(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        command = [sys.executable, "-m", "runtime.executor", str(theirs.fileno())]
+        command = module_command("runtime.executor", str(theirs.fileno()))
         if self.models:
             command.append("--models")
         command.append(f"--runs-per-executor={self.runs_per_executor}")
         command.append(f"--shared-from={self.shared_from}")
-        env = dict(os.environ)
+        env = module_environment()
         # Few malloc arenas: executors have few threads, and each arena reserves address space.
         env.setdefault("MALLOC_ARENA_MAX", "2")
         env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
