@@ -20,12 +20,22 @@ def module_command(module: str, *args: str) -> list[str]:
 
 
 def module_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for ``module_command``: this one, with the runtime's directory on the
-    import path when this process found it elsewhere than on its path proper (the current
-    directory, ``python -m runtime`` in a checkout; an editable install's finder)."""
+    """The environment for ``module_command``: this one, with the runtime's directory on
+    ``PYTHONPATH`` when this process found the runtime only in the directory ``-P`` leaves off
+    (``python -m runtime`` in a checkout that is not installed)."""
     environment = dict(os.environ if base is None else base)
-    on_path = {os.path.abspath(entry) for entry in sys.path[1:] if entry}
-    if RUNTIME_PARENT not in on_path:
-        rest = [entry for entry in environment.get("PYTHONPATH", "").split(os.pathsep) if entry]
-        environment["PYTHONPATH"] = os.pathsep.join([RUNTIME_PARENT, *rest])
+    entries = [entry for entry in environment.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    listed = {os.path.abspath(entry) for entry in entries}
+    if _found_in_start_directory() and RUNTIME_PARENT not in listed:
+        environment["PYTHONPATH"] = os.pathsep.join([RUNTIME_PARENT, *entries])
     return environment
+
+
+def _found_in_start_directory() -> bool:
+    """Whether the runtime's directory is this process's first import path entry (the current
+    directory of ``python -m``, a script's directory) and no other."""
+    if not sys.path:
+        return False
+    first = os.path.abspath(sys.path[0] or os.getcwd())
+    others = {os.path.abspath(entry) for entry in sys.path[1:] if entry}
+    return first == RUNTIME_PARENT and RUNTIME_PARENT not in others

@@ -25,14 +25,19 @@ def decoy(folder: Path) -> Path:
     return folder
 
 
-def test_the_runtime_directory_joins_the_path_only_when_it_is_not_on_it(
+def test_the_runtime_directory_joins_the_path_only_when_found_in_the_start_directory(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # `python -m runtime` in a checkout: found in the current directory, which -P leaves off.
     monkeypatch.setattr(sys, "path", [RUNTIME_PARENT, "/elsewhere"])
     environment = module_environment({"PYTHONPATH": "/a"})
     assert environment["PYTHONPATH"].split(os.pathsep) == [RUNTIME_PARENT, "/a"]
+    assert module_environment({"PYTHONPATH": RUNTIME_PARENT})["PYTHONPATH"] == RUNTIME_PARENT
+    # Installed, on PYTHONPATH, or through an editable install's finder: left as it is.
     monkeypatch.setattr(sys, "path", ["/bin", RUNTIME_PARENT])
     assert module_environment({"PYTHONPATH": "/a"})["PYTHONPATH"] == "/a"
+    monkeypatch.setattr(sys, "path", ["/bin", "/elsewhere"])
+    assert "PYTHONPATH" not in module_environment({})
 
 
 def test_a_module_started_in_a_folder_with_a_runtime_of_its_own_imports_this_one(

@@ -64,16 +64,18 @@ async def _serve_run(
 
 
 class _Limits:
-    """The kernel's limits on the executor, set from its first spec (see ``_limit_resources``)."""
+    """The kernel's limits on the executor, behind the runs' own."""
 
     def __init__(self, runs: int) -> None:
         self.runs = runs
-        self.set = False
+        self.memory_set = False
 
     def apply(self, spec: RunSpec) -> None:
-        if not self.set:
-            self.set = True
-            _limit_resources(spec, self.runs)
+        if not self.memory_set:
+            self.memory_set = True
+            _limit_memory(spec, self.runs)
+        if self.runs == 1:
+            _limit_cpu(spec)
 
 
 async def _main(sock: socket.socket, limits: _Limits) -> int:
@@ -99,21 +101,26 @@ async def _main(sock: socket.socket, limits: _Limits) -> int:
     return 0
 
 
-def _limit_resources(spec: RunSpec, runs: int) -> None:
+def _limit_memory(spec: RunSpec, runs: int) -> None:
     """A backstop behind the runs' own limits: the kernel stops what they miss. The runs of one
-    executor share a memory limit (they are of one procedure, with one memory setting). A
-    processor-time limit is set only for an executor of one run: its fork server's deadline
-    bounds the time of one that takes several."""
+    executor share the limit (they are of one procedure, with one memory setting)."""
     config = spec.runtime_config()
     with open("/proc/self/statm") as statm:
         virtual = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     address_space = virtual + runs * 2 * config.max_memory + ADDRESS_SPACE_OVERHEAD
     with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
-    if runs == 1:
-        cpu = int(spec.time_allowed()) + 5
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+
+
+def _limit_cpu(spec: RunSpec) -> None:
+    """For an executor of one run (its inspection, then the run): the processor time ``spec``
+    allows, from now. Only the soft limit, which can be raised again for the run after its
+    inspection; the fork server's deadline bounds the time of an executor of several."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    seconds = int(used.ru_utime + used.ru_stime + spec.time_allowed()) + 5
+    with contextlib.suppress(ValueError, OSError):
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, hard))
 
 
 def _adopt_servers(runtime: Any, spec: RunSpec) -> None:

@@ -99,6 +99,7 @@ class ForkServerProcess:
             message = {
                 "op": "start",
                 "run": spec.run_id,
+                "kind": spec.kind,
                 "group": spec.executor_group(),
                 "seconds": seconds,
             }

@@ -13,8 +13,11 @@ executors: one takes up to ``runs_per_executor`` runs at once, all of one group 
 Killing a run kills its executor, and so the other runs of the same procedure in it: a
 procedure that must be stopped by force never takes another procedure's runs with it.
 
+An executor of its own that inspected a run waits ``IDLE_S`` for the run itself, which it then
+takes: the run's start needs no fork of its own.
+
 Requests arrive on the control socket as ``runtime.wire`` messages: ``{"op": "start", "run":
-ID, "group": G, "seconds": S}`` with the run's socket, and ``{"op": "kill", "run": ID}``. Each
+ID, "kind": K, "group": G, "seconds": S}`` with the run's socket, and ``{"op": "kill", "run": ID}``. Each
 executor has a control socket of its own: the fork server sends it each run's socket there
 (``{"run": ID}``), and the executor says ``{"ended": ID}`` when a run is over.
 """
@@ -29,6 +32,7 @@ import selectors
 import signal
 import socket
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from runtime.forking import Child, ForkLoop, freeze_warm_state, kill, single_threaded
@@ -66,9 +70,14 @@ class Executor(Child):
     # The fork server's end of the executor's control socket; None once closed (it takes no
     # more runs, and ends with its last).
     control: socket.socket | None = None
-    runs: set[str] = field(default_factory=set)
+    # Its runs (an inspection and its run may overlap in it, as its end is told to this server
+    # after the host has seen it): how many requests of each it has not ended yet.
+    runs: Counter[str] = field(default_factory=Counter)
     admit_until: float = 0.0
     idle_since: float = 0.0
+    # The run whose next request this executor takes, even when it takes no other (a run's
+    # inspection is followed by the run itself).
+    reserved_for: str | None = None
 
 
 class ForkServer(ForkLoop[Executor]):
@@ -93,7 +102,9 @@ class ForkServer(ForkLoop[Executor]):
             if op == "start" and len(fds) == 1:
                 run_id = str(message["run"])
                 group = str(message.get("group") or run_id)
-                self._hand_over(run_id, group, fds[0], float(message.get("seconds", 60.0)))
+                seconds = float(message.get("seconds", 60.0))
+                inspection = message.get("kind") == "inspect"
+                self._hand_over(run_id, group, fds[0], seconds, inspection)
             elif op == "kill":
                 for pid, executor in self.children.items():
                     if message.get("run") in executor.runs:
@@ -103,22 +114,32 @@ class ForkServer(ForkLoop[Executor]):
             for fd in fds:
                 os.close(fd)
 
-    def _hand_over(self, run_id: str, group: str, data_fd: int, seconds: float) -> None:
-        """Give the run's socket to an executor of ``group`` with room, or to a new one."""
+    def _hand_over(
+        self, run_id: str, group: str, data_fd: int, seconds: float, inspection: bool
+    ) -> None:
+        """Give the run's socket to the executor that inspected it, to an executor of ``group``
+        with room, or to a new one."""
         now = time.monotonic()
         going = sum(len(e.runs) for e in self.children.values() if e.group == group)
         alone = self.runs_per_executor == 1 or going < self.shared_from
-        for executor in () if alone else self.children.values():
-            if self._admits(executor, group, now) and self._send_run(executor, run_id, data_fd):
+        for executor in self.children.values():
+            if executor.reserved_for == run_id and executor.control is not None:
+                admitted = True  # its inspection's executor, waiting for it
+            else:
+                admitted = not alone and self._admits(executor, group, now)
+            if admitted and self._send_run(executor, run_id, data_fd):
+                executor.reserved_for = None
                 break
         else:
             runs = 1 if alone else self.runs_per_executor
             executor = self._fork_executor(group, now, runs, data_fd)
             if not self._send_run(executor, run_id, data_fd):
                 return  # it died at once: the host sees the run's socket close
+            if alone:
+                executor.admit_until = 0.0  # a process of its own: it takes no other run...
+                if inspection:
+                    executor.reserved_for = run_id  # ...but the run it inspects
         executor.kill_at = max(executor.kill_at or 0.0, now + seconds)
-        if alone:
-            executor.admit_until = 0.0  # a process of its own: it takes no other run
 
     def _admits(self, executor: Executor, group: str, now: float) -> bool:
         return (
@@ -136,7 +157,7 @@ class ForkServer(ForkLoop[Executor]):
         except OSError:
             self._retire(executor)
             return False
-        executor.runs.add(run_id)
+        executor.runs[run_id] += 1
         return True
 
     def _fork_executor(self, group: str, now: float, runs: int, data_fd: int) -> Executor:
@@ -169,7 +190,7 @@ class ForkServer(ForkLoop[Executor]):
         except (ConnectionError, OSError, ValueError):
             self._retire(executor)
             return
-        executor.runs.discard(str(message.get("ended")))
+        executor.runs -= Counter([str(message.get("ended"))])  # (drops those at 0)
         if not executor.runs:
             executor.idle_since = time.monotonic()
 
@@ -182,7 +203,8 @@ class ForkServer(ForkLoop[Executor]):
 
     def tick(self, now: float) -> None:
         for executor in self.children.values():
-            waited = now - executor.idle_since >= IDLE_S or now >= executor.admit_until
+            admits = now < executor.admit_until or executor.reserved_for is not None
+            waited = now - executor.idle_since >= IDLE_S or not admits
             if not executor.runs and waited:
                 self._retire(executor)
 

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from runtime.own_python import RUNTIME_PARENT
+
 # The directory of worker sockets and logs (default: $XDG_RUNTIME_DIR/tide, else
 # <tmp>/tide-<uid>).
 DIR_ENV = "TIDE_WORKER_DIR"
@@ -72,5 +74,15 @@ def fingerprint(environ: Mapping[str, str] | None = None) -> str:
             digest.update(f"{packages_dir}:{packages_dir.stat().st_mtime_ns}\n".encode())
     for key in sorted(environ):
         if key.startswith(IMPORT_TIME_ENV_PREFIXES):
-            digest.update(f"{key}={environ[key]}\n".encode())
+            value = environ[key]
+            if key == "PYTHONPATH":
+                # The runtime's own directory there (``runtime.own_python``) changes nothing
+                # that its files, counted above, do not already say.
+                entries = value.split(os.pathsep)
+                value = os.pathsep.join(
+                    e for e in entries if e and os.path.abspath(e) != RUNTIME_PARENT
+                )
+                if not value:
+                    continue
+            digest.update(f"{key}={value}\n".encode())
     return digest.hexdigest()[:16]

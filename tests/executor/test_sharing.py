@@ -112,3 +112,14 @@ async def test_a_run_stopped_by_force_stops_only_its_procedures_runs(runtime: Ru
     # Another procedure's run goes on to its end.
     assert other_events.events[-1].type == "run_completed"
     assert other_events.events[-1].output == {"y": 2}
+
+
+async def test_a_run_goes_on_in_the_executor_that_inspected_it(runtime: Runtime) -> None:
+    async with ExecutorPool() as pool, anyio.create_task_group() as group:
+        run, events = make(pool, runtime, "Sleep(2)\n  return { x = 1 }", run_id="i1")
+        await run.prepare()
+        inspected_in = executors(pool)
+        group.start_soon(run.execute)
+        await wait_for_start(events)
+        assert executors(pool) == inspected_in and len(inspected_in) == 1
+    assert events.events[-1].type == "run_completed"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from runtime.own_python import RUNTIME_PARENT
 from runtime.worker import WorkerDirError, fingerprint, socket_path, worker_dir
 from runtime.worker._paths import DIR_ENV
 
@@ -20,6 +21,12 @@ def test_fingerprint_is_stable_and_follows_import_time_settings() -> None:
     assert fingerprint(base) != fingerprint({**base, "LITELLM_LOG": "DEBUG"})
     assert fingerprint(base) != fingerprint({**base, "DSPY_CACHEDIR": "/tmp/x"})
     assert fingerprint(base) != fingerprint({**base, "PYTHONPATH": "/opt/lib"})
+    # The runtime's own directory, which a worker started from a checkout is given, is not.
+    own = os.pathsep.join([RUNTIME_PARENT, "/opt/lib"])
+    assert fingerprint({**base, "PYTHONPATH": RUNTIME_PARENT}) == fingerprint(base)
+    assert fingerprint({**base, "PYTHONPATH": own}) == fingerprint(
+        {**base, "PYTHONPATH": "/opt/lib"}
+    )
 
 
 def test_worker_dir_is_created_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
