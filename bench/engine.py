@@ -21,7 +21,8 @@ Prints JSON:
 - ``executors``: a mocked run in an executor process (``runtime.executor``, as ``tide ide``
   runs them) one at a time beside the same run in-process (median, p99, added
   cost), then ``--executors``' CONCURRENT runs with AT_ONCE running at a time: total
-  time and the peak RSS of the whole process tree; each with an executor per run
+  time and the peak memory of the whole process tree (RSS, and PSS, which counts the pages forked
+  processes share once); each with an executor per run
   (``own_process``) and with executors that take several runs of the procedure (``shared_by_N``,
   ``tide ide``'s default).
 
@@ -292,21 +293,29 @@ def bench_concurrent(procedure: Path, sizes: list[int]) -> list[dict[str, Any]]:
 # -- executors -------------------------------------------------------------------------------------------
 
 
-def tree_rss_mib(pid: int) -> float:
-    """Resident memory of ``pid`` and all its descendants."""
-    total, pending = 0, [pid]
+def tree_memory_mib(pid: int) -> tuple[float, float]:
+    """Memory of ``pid`` and all its descendants: resident (RSS, which counts the pages forked
+    processes share once in each) and proportional (PSS, which splits them: what they take)."""
+    rss = pss = 0
+    pending = [pid]
     while pending:
         current = pending.pop()
         try:
-            status = Path(f"/proc/{current}/status").read_text()
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
             children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
         except OSError:
             continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
+        for line in rollup.splitlines():
+            if line.startswith("Rss:"):
+                rss += int(line.split()[1])
+            elif line.startswith("Pss:"):
+                pss += int(line.split()[1])
         pending += [int(c) for c in children]
-    return total / 1024
+    return rss / 1024, pss / 1024
+
+
+def tree_rss_mib(pid: int) -> float:
+    return tree_memory_mib(pid)[0]
 
 
 async def _executors(procedure: Path, starts: int, concurrent: int, slots: int) -> dict[str, Any]:
@@ -351,7 +360,7 @@ async def _executors_with(
         in_executor.sort()
         ends: list[str] = []
         limiter = anyio.CapacityLimiter(slots)
-        peak = idle = tree_rss_mib(os.getpid())
+        idle = peak = tree_memory_mib(os.getpid())
 
         async def limited(index: int) -> None:
             async with limiter:
@@ -360,7 +369,8 @@ async def _executors_with(
         async def sample(scope: anyio.CancelScope) -> None:
             nonlocal peak
             while not scope.cancel_called:
-                peak = max(peak, tree_rss_mib(os.getpid()))
+                rss, pss = tree_memory_mib(os.getpid())
+                peak = (max(peak[0], rss), max(peak[1], pss))
                 await anyio.sleep(0.05)
 
         began = time.perf_counter()
@@ -387,8 +397,10 @@ async def _executors_with(
             "runs_at_once": slots,
             "completed": ends.count("run_completed"),
             "total_s": round(total, 2),
-            "tree_rss_idle_mib": round(idle, 1),
-            "tree_rss_peak_mib": round(peak, 1),
+            "tree_rss_idle_mib": round(idle[0], 1),
+            "tree_rss_peak_mib": round(peak[0], 1),
+            "tree_pss_idle_mib": round(idle[1], 1),
+            "tree_pss_peak_mib": round(peak[1], 1),
         },
     }
 

@@ -13,8 +13,8 @@ executors: one takes up to ``runs_per_executor`` runs at once, all of one group 
 Killing a run kills its executor, and so the other runs of the same procedure in it: a
 procedure that must be stopped by force never takes another procedure's runs with it.
 
-An executor of its own that inspected a run waits ``IDLE_S`` for the run itself, which it then
-takes: the run's start needs no fork of its own.
+An executor of its own that inspected a run waits ``RESERVED_S`` for the run itself, which it
+then takes: the run's start needs no fork of its own.
 
 Requests arrive on the control socket as ``runtime.wire`` messages: ``{"op": "start", "run":
 ID, "kind": K, "group": G, "seconds": S}`` with the run's socket, and ``{"op": "kill", "run": ID}``. Each
@@ -59,9 +59,11 @@ EXECUTOR_NICENESS = 10
 # it, the executor ends when its last run does: no process lives on with the leftovers of
 # many runs.
 ADMIT_S = 30.0
-# How long an executor with no run waits for another (a run's inspection is followed by the run
-# itself at once, when a slot is free) before it ends.
+# How long an executor with no run waits for another before it ends; and one that inspected a
+# run, for the run (which follows at once when it has a slot and its turn to start: a run that
+# waits longer starts in an executor of its own, and the idle one is not kept meanwhile).
 IDLE_S = 1.0
+RESERVED_S = 0.25
 
 
 @dataclass
@@ -122,14 +124,15 @@ class ForkServer(ForkLoop[Executor]):
         now = time.monotonic()
         going = sum(len(e.runs) for e in self.children.values() if e.group == group)
         alone = self.runs_per_executor == 1 or going < self.shared_from
-        for executor in self.children.values():
-            if executor.reserved_for == run_id and executor.control is not None:
-                admitted = True  # its inspection's executor, waiting for it
-            else:
-                admitted = not alone and self._admits(executor, group, now)
-            if admitted and self._send_run(executor, run_id, data_fd):
+        # Its inspection's executor, waiting for it, first.
+        reserved = [e for e in self.children.values() if e.reserved_for == run_id]
+        others = [] if alone else [e for e in self.children.values() if e not in reserved]
+        for executor in [*reserved, *others]:
+            admitted = executor.reserved_for == run_id or self._admits(executor, group, now)
+            if admitted and executor.control is not None:
                 executor.reserved_for = None
-                break
+                if self._send_run(executor, run_id, data_fd):
+                    break
         else:
             runs = 1 if alone else self.runs_per_executor
             executor = self._fork_executor(group, now, runs, data_fd)
@@ -203,8 +206,11 @@ class ForkServer(ForkLoop[Executor]):
 
     def tick(self, now: float) -> None:
         for executor in self.children.values():
-            admits = now < executor.admit_until or executor.reserved_for is not None
-            waited = now - executor.idle_since >= IDLE_S or not admits
+            idle = now - executor.idle_since
+            if executor.reserved_for is not None:
+                waited = idle >= RESERVED_S
+            else:
+                waited = idle >= IDLE_S or now >= executor.admit_until
             if not executor.runs and waited:
                 self._retire(executor)
 
