@@ -126,7 +126,7 @@ class ForkServer(ForkLoop[Executor]):
         alone = self.runs_per_executor == 1 or going < self.shared_from
         # Its inspection's executor, waiting for it, first.
         reserved = [e for e in self.children.values() if e.reserved_for == run_id]
-        others = [] if alone else [e for e in self.children.values() if e not in reserved]
+        others = [] if alone else [e for e in self.children.values() if e.reserved_for != run_id]
         for executor in [*reserved, *others]:
             admitted = executor.reserved_for == run_id or self._admits(executor, group, now)
             if admitted and executor.control is not None:
