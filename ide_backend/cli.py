@@ -51,7 +51,7 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--runs-per-executor",
         type=positive_int,
-        default=None,
+        default=RUNS_PER_EXECUTOR,
         metavar="N",
         help=f"once {SHARED_FROM} runs of a procedure are going, its further runs share "
         f"executor processes, N at most each (default {RUNS_PER_EXECUTOR}; 1: a process for "
@@ -112,7 +112,7 @@ def handle(args: argparse.Namespace) -> int:
         token=token,
         max_concurrent=args.max_concurrent,
         executors=not args.in_process,
-        **({} if args.runs_per_executor is None else {"runs_per_executor": args.runs_per_executor}),
+        runs_per_executor=args.runs_per_executor,
         runtime=config.model_copy(update={"max_lua_threads": threads}),
     )
     try:

@@ -78,7 +78,7 @@ class _Limits:
             _limit_cpu(spec)
 
 
-async def _main(sock: socket.socket, limits: _Limits) -> int:
+async def _main(sock: socket.socket, limits: _Limits) -> None:
     from anyio.abc import UNIXSocketStream
 
     stream = await UNIXSocketStream.from_socket(sock)
@@ -86,7 +86,7 @@ async def _main(sock: socket.socket, limits: _Limits) -> int:
     try:
         spec = RunSpec.model_validate_json(await reader.receive_until(b"\n", SPEC_MAX_BYTES))
     except (anyio.EndOfStream, anyio.IncompleteRead, anyio.DelimiterNotFound, ValueError):
-        return 2
+        return  # no spec: nothing to run
     # The host counts the time the spec allows from here (the fork server may have been busy).
     await _send(stream, {"started": True})
     limits.apply(spec)
@@ -98,7 +98,6 @@ async def _main(sock: socket.socket, limits: _Limits) -> int:
         await _run(spec, stream, reader)
     with contextlib.suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
         await stream.aclose()
-    return 0
 
 
 def _limit_memory(spec: RunSpec, runs: int) -> None:

@@ -17,9 +17,9 @@ An executor of its own that inspected a run waits ``RESERVED_S`` for the run its
 then takes: the run's start needs no fork of its own.
 
 Requests arrive on the control socket as ``runtime.wire`` messages: ``{"op": "start", "run":
-ID, "kind": K, "group": G, "seconds": S}`` with the run's socket, and ``{"op": "kill", "run": ID}``. Each
-executor has a control socket of its own: the fork server sends it each run's socket there
-(``{"run": ID}``), and the executor says ``{"ended": ID}`` when a run is over.
+ID, "kind": K, "group": G, "seconds": S}`` with the run's socket, and ``{"op": "kill", "run":
+ID}``. Each executor has a control socket of its own: the fork server sends it each run's socket
+there (``{"run": ID}``), and the executor says ``{"ended": ID}`` when a run is over.
 """
 
 from __future__ import annotations
