@@ -1,13 +1,18 @@
 """A run's event bus: numbers events, keeps a summary, and feeds each handler from its own
-unbounded buffer in its own task."""
+unbounded buffer in its own task.
+
+A handler whose ``log`` is a plain function and that has nothing waiting is handed the event at
+once, in the emitter's step: passing it through the handler's task would cost a turn of the
+event loop, behind whatever else is ready then (a model client's next read), on every streamed
+chunk. An awaitable it returns is awaited by its task, and the events after it wait their turn
+there, so each handler still sees every event once, in order, one at a time."""
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
-from collections import Counter
-from collections.abc import Iterable
+from collections import Counter, deque
+from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
 
 import anyio
@@ -22,13 +27,24 @@ E = TypeVar("E", bound=_EventBase)
 DRAIN_TIMEOUT_S = 30.0
 
 
+class _Pending:
+    """What a handler's ``log`` returned to be awaited, queued in its buffer."""
+
+    __slots__ = ("awaitable",)
+
+    def __init__(self, awaitable: Awaitable[Any]) -> None:
+        self.awaitable = awaitable
+
+
 class EventBus:
     def __init__(self, run_id: str, handlers: list[LogHandler]) -> None:
         self.run_id = run_id
         self.counts: Counter[str] = Counter()
         self._seq = 0
         self._handlers = list(handlers)
-        self._streams: list[MemoryObjectSendStream[Event]] = []
+        self._streams: list[MemoryObjectSendStream[Event | _Pending]] = []
+        # Per handler: whether its ``log`` may be called in the emitter's step (not ``async``).
+        self._inline: list[bool] = []
         self._scopes: list[anyio.CancelScope] = []
         self._failed: set[int] = set()
         self._running = 0
@@ -41,6 +57,9 @@ class EventBus:
         # Per handler, events sent to it and not yet handled; set when someone waits on it.
         self._backlog: list[int] = []
         self._progress: anyio.Event | None = None
+        # Events being handed on, in order, and whether that is under way (see ``_send_out``).
+        self._outgoing: deque[tuple[Event, int | None]] = deque()
+        self._sending = False
 
     @property
     def last_seq(self) -> int:
@@ -48,9 +67,10 @@ class EventBus:
 
     def start(self, task_group: TaskGroup) -> None:
         for index, handler in enumerate(self._handlers):
-            send, receive = anyio.create_memory_object_stream[Event](math.inf)
+            send, receive = anyio.create_memory_object_stream[Event | _Pending](math.inf)
             self._streams.append(send)
             self._backlog.append(0)
+            self._inline.append(not inspect.iscoroutinefunction(handler.log))
             self._running += 1
             task_group.start_soon(self._feed, index, handler, receive)
 
@@ -93,12 +113,54 @@ class EventBus:
 
     def dispatch(self, event: Event) -> None:
         self.counts[event.type] += 1
-        if self._closed or event.seq <= self._stored_through:
+        if event.seq > self._stored_through:
+            self._send_out(event)
+
+    def _send_out(self, event: Event, skip: int | None = None) -> None:
+        """Hand ``event`` to every handler (but ``skip``), after the events already on their
+        way: one a handler emits while it is called waits until every handler has the event
+        being handed on, so that each sees the events in order."""
+        if self._closed:
             return
-        backlog = self._backlog
-        for index, stream in enumerate(self._streams):
-            backlog[index] += 1
-            stream.send_nowait(event)
+        self._outgoing.append((event, skip))
+        if self._sending:
+            return
+        self._sending = True
+        try:
+            while self._outgoing:
+                event, skip = self._outgoing.popleft()
+                handed = [(i, self._hand(i, event)) for i in range(len(self._streams)) if i != skip]
+                # Failures are told once every handler has the event: a notice follows its cause.
+                for index, failure in handed:
+                    if failure is not None:
+                        self._report_failure(index, self._handlers[index], failure)
+        finally:
+            self._sending = False
+
+    def _hand(self, index: int, event: Event) -> Exception | None:
+        """Give ``event`` to handler ``index``: at once when it may be called here and has
+        nothing waiting, else through its buffer. What it raised, if it was called and failed."""
+        self._backlog[index] += 1
+        if not self._inline[index] or self._backlog[index] > 1:
+            self._streams[index].send_nowait(event)
+            return None
+        # Counted as waiting while it runs: an event it causes meanwhile goes to its buffer.
+        try:
+            result = self._handlers[index].log(event)
+        except Exception as exc:
+            self._handled(index)
+            return exc
+        if inspect.isawaitable(result):
+            self._streams[index].send_nowait(_Pending(result))
+            return None
+        self._handled(index)
+        return None
+
+    def _handled(self, index: int) -> None:
+        self._backlog[index] -= 1
+        if self._progress is not None:
+            self._progress.set()
+            self._progress = None
 
     async def delivered(self, handler: LogHandler) -> None:
         """Wait until ``handler`` has handled every event dispatched so far (the journal waits
@@ -124,7 +186,7 @@ class EventBus:
         task_group.cancel_scope.cancel()
 
     async def _feed(
-        self, index: int, handler: LogHandler, receive: MemoryObjectReceiveStream[Event]
+        self, index: int, handler: LogHandler, receive: MemoryObjectReceiveStream[Event | _Pending]
     ) -> None:
         # Shielded, so that a run cancelled from outside still hands its handlers every event up
         # to ``run_cancelled``; ``close`` ends the feed.
@@ -132,17 +194,17 @@ class EventBus:
             self._scopes.append(scope)
             try:
                 async with receive:
-                    async for event in receive:
+                    async for item in receive:
                         try:
-                            result = handler.log(event)
-                            if inspect.isawaitable(result):
-                                await result
+                            if isinstance(item, _Pending):
+                                await item.awaitable
+                            else:
+                                result = handler.log(item)
+                                if inspect.isawaitable(result):
+                                    await result
                         except Exception as exc:
                             self._report_failure(index, handler, exc)
-                        self._backlog[index] -= 1
-                        if self._progress is not None:
-                            self._progress.set()
-                            self._progress = None
+                        self._handled(index)
             finally:
                 self._running -= 1
                 self._drained.set()
@@ -165,8 +227,4 @@ class EventBus:
             fields={"handler": name},
         )
         self.counts[notice.type] += 1
-        for other, stream in enumerate(self._streams):
-            if other != index:
-                with contextlib.suppress(anyio.ClosedResourceError):
-                    stream.send_nowait(notice)
-                    self._backlog[other] += 1
+        self._send_out(notice, skip=index)

@@ -1,8 +1,9 @@
 """Log handlers: where a run's events go.
 
-A handler is any object with a ``log(event)`` method; it may return an awaitable. Each handler
-gets its own buffer and task (see ``runtime.bus``), so a slow one never stalls the run and a
-failing one is reported once, as a ``log`` event, instead of breaking it.
+A handler is any object with a ``log(event)`` method; it may return an awaitable. A plain
+``log`` is called as the event is emitted; each handler also has its own buffer and task (see
+``runtime.bus``), where what it awaits waits without stalling the run. A failing one is reported
+once, as a ``log`` event, instead of breaking it.
 """
 
 from __future__ import annotations

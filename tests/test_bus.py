@@ -73,7 +73,13 @@ async def test_a_failing_handler_is_reported_once_to_the_others() -> None:
     notices = [e for e in watcher.events if isinstance(e, LogEvent) and e.level == "error"]
     assert len(notices) == 1
     assert notices[0].message == "log handler Failing failed: ValueError: disk full"
-    assert [e.message for e in watcher.events if isinstance(e, LogEvent)][:2] == ["one", "two"]
+    # The notice follows the event that caused it, and the numbering stays in order.
+    assert [e.message for e in watcher.events if isinstance(e, LogEvent)] == [
+        "one",
+        notices[0].message,
+        "two",
+    ]
+    assert [e.seq for e in watcher.events] == sorted(e.seq for e in watcher.events)
 
 
 async def test_closing_waits_for_a_slow_handler_and_then_stops_dispatching() -> None:
@@ -88,3 +94,75 @@ async def test_closing_waits_for_a_slow_handler_and_then_stops_dispatching() -> 
         bus.emit(LogEvent, level="info", message="late")
     assert len(slow.events) == 5
     assert bus.counts["log"] == 6
+
+
+async def test_a_plain_handler_with_nothing_waiting_has_the_event_when_emit_returns() -> None:
+    plain, slow = Recorder(), SlowRecorder()
+    bus = EventBus("r1", [plain, slow])
+    async with anyio.create_task_group() as group:
+        bus.start(group)
+        bus.emit(LogEvent, level="info", message="now")
+        # No turn of the event loop in between: the plain handler was called in emit.
+        assert [e.seq for e in plain.events] == [1]
+        assert slow.events == []
+        await bus.close(group)
+    assert [e.seq for e in slow.events] == [1]
+
+
+async def test_an_event_a_handler_causes_reaches_it_after_the_one_it_is_handling() -> None:
+    class Echo(Recorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bus: EventBus | None = None
+            self.busy = False
+
+        def log(self, event: Event) -> None:
+            assert not self.busy, "called again before it returned"
+            self.busy = True
+            if isinstance(event, LogEvent) and event.message == "ping" and self.bus is not None:
+                self.bus.emit(LogEvent, level="info", message="pong")
+            self.events.append(event)
+            self.busy = False
+
+    echo, other = Echo(), Recorder()
+    bus = EventBus("r1", [echo, other])
+    echo.bus = bus
+    async with anyio.create_task_group() as group:
+        bus.start(group)
+        bus.emit(LogEvent, level="info", message="ping")
+        bus.emit(LogEvent, level="info", message="after")
+        await bus.close(group)
+    for handler in (echo, other):
+        assert [e.seq for e in handler.events] == [1, 2, 3]
+        assert [e.message for e in handler.events if isinstance(e, LogEvent)] == [
+            "ping",
+            "pong",
+            "after",
+        ]
+
+
+async def test_what_a_handler_returns_to_await_holds_its_next_events_back() -> None:
+    seen: list[str] = []
+    gate = anyio.Event()
+
+    class Deferred:
+        def log(self, event: Event) -> object:
+            message = event.message if isinstance(event, LogEvent) else event.type
+
+            async def finish() -> None:
+                if message == "first":
+                    await gate.wait()
+                seen.append(message)
+
+            return finish()
+
+    bus = EventBus("r1", [Deferred()])
+    async with anyio.create_task_group() as group:
+        bus.start(group)
+        bus.emit(LogEvent, level="info", message="first")
+        bus.emit(LogEvent, level="info", message="second")
+        await anyio.wait_all_tasks_blocked()
+        assert seen == []
+        gate.set()
+        await bus.close(group)
+    assert seen == ["first", "second"]

@@ -9,6 +9,7 @@ import os
 import resource
 import socket
 import traceback
+from collections.abc import Awaitable
 from typing import Any
 
 import anyio
@@ -176,18 +177,36 @@ async def _send(stream: SocketStream, message: dict[str, Any]) -> None:
 
 
 class _Relay:
-    """The run's one log handler: each event as a line on the socket, in order."""
+    """The run's one log handler: each event as a line on the socket, in order. A line is
+    written at once when the socket takes it (almost always), without waiting for a turn of
+    the event loop; what it does not take is awaited (the bus holds the next events back)."""
 
     def __init__(self, stream: SocketStream) -> None:
-        self._stream = stream
+        self._socket: socket.socket = stream.extra(SocketAttribute.raw_socket)
         self.broken = False
 
-    async def log(self, event: Event) -> None:
+    def log(self, event: Event) -> Awaitable[None] | None:
         if self.broken:
-            return
+            return None
+        line = event_line(event)
         try:
-            await self._stream.send(event_line(event))
-        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            sent = self._socket.send(line, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self.broken = True
+            return None
+        return None if sent == len(line) else self._send_rest(memoryview(line)[sent:])
+
+    async def _send_rest(self, rest: memoryview) -> None:
+        try:
+            while rest:
+                await anyio.wait_writable(self._socket)
+                try:
+                    rest = rest[self._socket.send(rest, socket.MSG_DONTWAIT) :]
+                except BlockingIOError:
+                    continue
+        except OSError:
             self.broken = True
 
 

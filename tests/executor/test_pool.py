@@ -146,7 +146,9 @@ async def test_what_a_dead_executor_did_not_store_its_host_stores_and_counts(
             run_id="r1",
         )
         for event in built.events:
-            await run._relay(event.model_dump_json().encode())
+            outcome = run._take_line(event.model_dump_json().encode())
+            if not isinstance(outcome, bool):
+                await outcome
         await run._end(RunFailedEvent, error=ErrorInfo(kind="executor", message="it died"))
         await store.flush()
         stored = await store.read_events("r1")

@@ -158,8 +158,8 @@ async def test_two_watchers_see_the_same_stream(ide: Ide, scripted: ScriptedMode
 
 
 async def test_a_late_joiner_gets_a_merged_snapshot(make_ide: IdeFactory) -> None:
-    # In the server's process, where the first watcher is sure to see the chunks one by one;
-    # an executor may hand them over in one burst.
+    # In the server's process, where the first watcher sees the chunks in many messages (a few
+    # merged when they come faster than it writes); an executor may hand them over in one burst.
     async with make_ide(executors=False) as ide:
         scripted = await ide.services.runtime.scripted_server()
         scripted.append(Reply(tokens=120, tokens_per_second=0))
@@ -168,7 +168,7 @@ async def test_a_late_joiner_gets_a_merged_snapshot(make_ide: IdeFactory) -> Non
         late = await follow(ide.client, run_id)
     chunk_ids = [m.id for m in full.messages if m.event == "agent_stream_chunk"]
     merged = [m for m in late.messages if m.event == "agent_stream_chunk"]
-    assert len(chunk_ids) >= 100
+    assert len(chunk_ids) >= 20
     assert len(merged) == 1
     assert merged[0].id == chunk_ids[-1]
     assert merged[0].data["offset"] == 0
