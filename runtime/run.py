@@ -169,6 +169,11 @@ class Run(RunLibraryEffects):
         calls are still there to inspect (``tide test`` runs custom steps in it)."""
         return self._host
 
+    def where(self) -> tuple[str, int | None] | None:
+        """Where the procedure's code was at the sandbox hook's latest tick, as (file, line);
+        safe from any thread, and while its Lua is stuck in a call into C."""
+        return None if self._sandbox is None else self._sandbox.last_seen
+
     def cancel(self, reason: str = "cancelled") -> None:
         """Stop the run (thread-safe within the event loop); it ends with ``run_cancelled``
         giving ``reason``, at once, even while it is still being prepared."""

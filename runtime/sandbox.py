@@ -103,9 +103,13 @@ class Sandbox:
         # Where the procedure was when it was stopped (``stop_*``), and at the latest hook tick
         # (``tick_*``): what a memory error names, as Lua calls no handler for it.
         self._location = self.runtime.table()
+        # The same place at the latest tick, readable from any thread without this state's
+        # lock (which a call stuck in C holds): what a process stopped from outside names.
+        self.last_seen: tuple[str, int | None] | None = None
         control = {
             "location": self._location,
             "aborted": self.aborted,
+            "ticked": self._ticked,
             "out_of_memory": self._out_of_memory,
             "limits": self.runtime.table_from(
                 {
@@ -178,6 +182,12 @@ class Sandbox:
         with self._abort_lock:
             if self._abort_reason is None:
                 self._abort_reason = reason
+
+    def _ticked(self, file: str | None, line: int | None) -> bool:
+        """The hook's tick: where procedure code is (when known), and whether to stop."""
+        if file is not None:
+            self.last_seen = (file, line)
+        return self.aborted()
 
     def aborted(self) -> bool:
         if self._pending is not None:

@@ -5,8 +5,10 @@
   so do a host and its executors' fork server.
 - Event lines (``event_line``): one event's usual JSON per line, an executor's events to its
   host; a chunk in its public layout (``runtime.chunks``), without the text accumulated so far,
-  which the host rebuilds (``ChunkViews``). Nothing else crosses, so the same stream could come
-  from another machine.
+  which the host rebuilds (``ChunkViews``). Between them, the executor's own lines, objects
+  without a ``type``: ``started``, ``parked``, ``error``, and ``where`` (the file:line a run past
+  its time was last seen at, for the error of a run stopped by force). Nothing else crosses, so
+  the same stream could come from another machine.
 """
 
 from __future__ import annotations

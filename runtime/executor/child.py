@@ -22,6 +22,9 @@ from runtime.executor.spec import ADDRESS_SPACE_OVERHEAD, RunSpec
 from runtime.wire import event_line, receive_message, send_message
 
 SPEC_MAX_BYTES = 32 * 1024 * 1024
+# How long after its timeout a run still going tells its host where its code is (the host
+# stops it GRACE_S after the timeout).
+LATE_S = 0.1
 
 
 def serve_executor(control_fd: int, runs: int = 1) -> int:
@@ -179,16 +182,32 @@ async def _send(stream: SocketStream, message: dict[str, Any]) -> None:
 class _Relay:
     """The run's one log handler: each event as a line on the socket, in order. A line is
     written at once when the socket takes it (almost always), without waiting for a turn of
-    the event loop; what it does not take is awaited (the bus holds the next events back)."""
+    the event loop; the rest of one it does not take is awaited (the bus holds the next events
+    back). ``started`` is set once the run has started."""
 
     def __init__(self, stream: SocketStream) -> None:
         self._socket: socket.socket = stream.extra(SocketAttribute.raw_socket)
         self.broken = False
+        self.started = anyio.Event()
+        # Set while a line is part-written: the next ones wait for it.
+        self._writing: anyio.Event | None = None
 
     def log(self, event: Event) -> Awaitable[None] | None:
-        if self.broken:
-            return None
-        line = event_line(event)
+        if event.type == "run_started":
+            self.started.set()
+        return None if self.broken else self._write(event_line(event))
+
+    async def tell(self, message: dict[str, Any]) -> None:
+        """Write a line of the executor's own (not an event), unless one is part-written: it
+        is a hint for the host, which can do without it."""
+        if not self.broken and self._writing is None:
+            pending = self._write(json.dumps(message).encode() + b"\n")
+            if pending is not None:
+                await pending
+
+    def _write(self, line: bytes) -> Awaitable[None] | None:
+        if self._writing is not None:
+            return self._write_after(line)
         try:
             sent = self._socket.send(line, socket.MSG_DONTWAIT)
         except BlockingIOError:
@@ -196,7 +215,10 @@ class _Relay:
         except OSError:
             self.broken = True
             return None
-        return None if sent == len(line) else self._send_rest(memoryview(line)[sent:])
+        if sent == len(line):
+            return None
+        self._writing = anyio.Event()
+        return self._send_rest(memoryview(line)[sent:])
 
     async def _send_rest(self, rest: memoryview) -> None:
         try:
@@ -208,6 +230,28 @@ class _Relay:
                     continue
         except OSError:
             self.broken = True
+        finally:
+            writing, self._writing = self._writing, None
+            if writing is not None:
+                writing.set()
+
+    async def _write_after(self, line: bytes) -> None:
+        while self._writing is not None:
+            await self._writing.wait()
+        pending = None if self.broken else self._write(line)
+        if pending is not None:
+            await pending
+
+
+async def _tell_where_when_late(run: Any, relay: _Relay, timeout_s: float) -> None:
+    """A run going on past its timeout is inside a call its hook cannot stop, and its host is
+    about to stop this process: tell the host where the procedure's code was last seen, for the
+    run's error to name."""
+    await relay.started.wait()
+    await anyio.sleep(timeout_s + LATE_S)
+    where = run.where()
+    if where is not None:
+        await relay.tell({"where": {"file": where[0], "line": where[1]}})
 
 
 async def _run(spec: RunSpec, stream: SocketStream, reader: BufferedByteReceiveStream) -> None:
@@ -220,7 +264,7 @@ async def _run(spec: RunSpec, stream: SocketStream, reader: BufferedByteReceiveS
         store = SQLiteStore(spec.store)
         handlers.append(StoreHandler(store, model=spec.model, mock=spec.mock))
     try:
-        await _run_with(spec, stream, reader, handlers, store)
+        await _run_with(spec, stream, reader, relay, handlers, store)
     finally:
         if store is not None:
             with anyio.CancelScope(shield=True):
@@ -261,6 +305,7 @@ async def _run_with(
     spec: RunSpec,
     stream: SocketStream,
     reader: BufferedByteReceiveStream,
+    relay: _Relay,
     handlers: list[Any],
     store: Any,
 ) -> None:
@@ -280,6 +325,7 @@ async def _run_with(
                 run.cancel()
 
             group.start_soon(listen)
+            group.start_soon(_tell_where_when_late, run, relay, spec.runtime_config().timeout_s)
             try:
                 result = await run.execute()
             except TideError as exc:

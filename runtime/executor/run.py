@@ -124,6 +124,8 @@ class ExecutorRun:
         self._relayed_bytes = 0
         self._starting = False
         self._turn_wait: anyio.CancelScope | None = None
+        # Where the run's code was last seen, if its executor said so (``_take_line``).
+        self._where: Any = None
 
     async def prepare(self) -> ExecutorRun:
         """Check the procedure and its inputs in an executor. Raises for the user's mistakes."""
@@ -251,6 +253,10 @@ class ExecutorRun:
                 # Its top level must end in the time it is given, as it did when inspected.
                 self._scope.deadline = anyio.current_time() + self.spec.start_allowed()
             return False
+        if "where" in document:
+            # Where the procedure's code was, from an executor whose run is past its time.
+            self._where = document["where"]
+            return False
         if document.get("parked"):
             return True  # waiting for a person: its events said so, and it ends no other way
         if "type" not in document:
@@ -321,6 +327,8 @@ class ExecutorRun:
         if self._stop_reason == "cancelled":
             await self._end(RunCancelledEvent, reason="cancelled")
             return
+        where = self._where if isinstance(self._where, dict) else {}
+        file, line = where.get("file"), where.get("line")
         await self._end(
             RunFailedEvent,
             error=ErrorInfo(
@@ -328,6 +336,8 @@ class ExecutorRun:
                 message="the procedure ran out of time (its process was stopped: it was inside "
                 "a call that could not be interrupted)",
                 hint="raise the limit with --timeout SECONDS, or look for a loop that never ends",
+                file=file if isinstance(file, str) else None,
+                line=line if isinstance(line, int) and not isinstance(line, bool) else None,
             ),
         )
 

@@ -15,7 +15,7 @@ local table_pack, table_unpack = table.pack, table.unpack
 local str_sub, str_find, str_format = string.sub, string.find, string.format
 
 return function(control, calls, hook_count)
-  local aborted = control.aborted
+  local aborted, ticked = control.aborted, control.ticked
   local PRELUDE_SOURCE = debug_getinfo(1, "S").source
   local PRELUDE_PREFIX = debug_getinfo(1, "S").short_src .. ":"
   -- What a stopped run raises. It is raised from Lua, not from Python: raising a Python
@@ -88,13 +88,15 @@ return function(control, calls, hook_count)
   local function note_tick(co, level)
     local file, line = procedure_frame(co, co and level or level + 1)
     if file then location.tick_file, location.tick_line = file, line end
+    return file, line
   end
   local function hook()
-    if aborted() then
+    -- Python keeps the tick's place too: it can tell where the code is stuck while a call
+    -- into C holds this state (`aborted` as well, in the same call).
+    if ticked(note_tick(nil, 2)) then  -- 1 is this hook, 2 the code it interrupted
       if not location.stop_file then raw_pcall(note_stop) end
       raw_error(STOPPED, 0)
     end
-    note_tick(nil, 2)  -- 1 is this hook, 2 the code it interrupted (maybe a C function)
     local _, _, count = debug_gethook()
     if count ~= hook_count then debug_sethook(hook, "", hook_count) end
   end

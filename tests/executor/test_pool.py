@@ -127,6 +127,19 @@ async def test_a_killed_run_keeps_the_text_its_chunks_brought(
     assert last.partial_text == "Once upon a time, a run was stopped."
 
 
+async def test_a_run_stopped_by_force_names_where_its_code_was(
+    pool: ExecutorPool, runtime: Runtime
+) -> None:
+    # Line 3 is the loop whose calls into C outlast the run's time.
+    run, events = make(pool, runtime, STUCK_IN_C)
+    await run.prepare()
+    await run.execute()
+    last = events.events[-1]
+    assert last.type == "run_failed" and last.error.kind == "timeout"
+    assert "could not be interrupted" in last.error.message
+    assert (last.error.file, last.error.line) == ("proc.tac", 3)
+
+
 async def test_what_a_dead_executor_did_not_store_its_host_stores_and_counts(
     runtime: Runtime, tmp_path: Path
 ) -> None:

@@ -282,4 +282,8 @@ def run_in_ide(client: httpx.Client, case: Case, ide: Ide) -> str | None:
     kinds = case.kind.split("|")
     if error.get("kind") not in kinds or not any(w in text.lower() for w in case.alternatives()):
         return f"ended {record['status']} with {json.dumps(error)}"
+    # The procedure's place is named, a run stopped by force included (where its code was last
+    # seen); a process the kernel ended says so instead.
+    if error.get("kind") != "executor" and not error.get("file"):
+        return f"no file named: {json.dumps(error)}"
     return None
