@@ -112,7 +112,7 @@ def handle(args: argparse.Namespace) -> int:
 
     import anyio
 
-    from runtime.api import run_procedure
+    from runtime.api import Runtime
     from runtime.cli._common import (
         EXIT_USAGE,
         close_all,
@@ -185,22 +185,24 @@ def handle(args: argparse.Namespace) -> int:
     if handlers:
         handlers.insert(0, watchdog)
     try:
-        result = anyio.run(
-            lambda: alongside(
-                smoothed,
-                lambda: run_procedure(
+
+        async def watched() -> Any:
+            async with Runtime(config) as runtime:
+                run = runtime.create_run(
                     source,
                     params,
-                    config=config,
                     handlers=handlers,
                     mock=args.mock,
                     model=args.model,
                     inputs_from_strings=True,
                     human=TerminalHuman(mock=args.mock),
                     tags=tags,
-                ),
-            )
-        )
+                )
+                # Should it have to end the process, it names where the code was.
+                watchdog.where = run.where
+                return await run.execute()
+
+        result = anyio.run(lambda: alongside(smoothed, watched))
     except TideError as exc:
         return report_tide_error(exc, debug=args.debug)
     finally:

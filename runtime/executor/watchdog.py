@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from runtime.events import TERMINAL_TYPES, Event
@@ -65,6 +66,8 @@ class Watchdog:
         self.max_memory = max_memory
         self.calls_models = calls_models
         self._timer: threading.Timer | None = None
+        # Where the run's code is (``Run.where``), for the message when time runs out.
+        self.where: Callable[[], tuple[str, int | None] | None] | None = None
         self._sampling: threading.Event | None = None
         # Before the run starts: reading the procedure (its top level may run for as long as
         # the run may), then what starting takes.
@@ -102,9 +105,18 @@ class Watchdog:
     def _arm(self, seconds: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = threading.Timer(seconds, _fire)
+        self._timer = threading.Timer(seconds, self._out_of_time)
         self._timer.daemon = True
         self._timer.start()
+
+    def _out_of_time(self) -> None:
+        where = self.where() if self.where is not None else None
+        place = "" if where is None else f"{where[0]}:{where[1]}: " if where[1] else f"{where[0]}: "
+        _fire(
+            f"error: {place}the procedure ran out of time, inside a call that could not be "
+            "interrupted: the process stops here\n"
+            "  hint: raise the limit with --timeout SECONDS, or look for a loop that never ends\n"
+        )
 
 
 def _watch_memory(stopped: threading.Event, ceiling: int) -> None:
@@ -118,13 +130,7 @@ def _watch_memory(stopped: threading.Event, ceiling: int) -> None:
             )
 
 
-def _fire(
-    message: str = (
-        "error: the procedure ran out of time, inside a call that could not be interrupted: "
-        "the process stops here\n"
-        "  hint: raise the limit with --timeout SECONDS, or look for a loop that never ends\n"
-    ),
-) -> None:
+def _fire(message: str) -> None:
     try:
         sys.stdout.flush()
         os.write(2, message.encode())
