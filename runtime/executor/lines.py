@@ -48,7 +48,7 @@ async def follow_lines(sock: socket.socket, on_line: LineHandler, *, max_line: i
         finally:
             transport.close()
     finally:
-        if _sniffio and told is not None:
+        if told is not None:
             _sniffio.current_async_library_cvar.reset(told)
 
 
@@ -106,9 +106,13 @@ class _LineProtocol(asyncio.Protocol):
             self._error = exc
         del self._buffer[:start]
         self._searched = max(searched - start, 0)
-        if self._transport is not None and (self._pending or self._last or self._error):
+        if self._transport is not None and self._stopped_reading():
             self._transport.pause_reading()
             self._wake.set()
+
+    def _stopped_reading(self) -> bool:
+        """Whether no more lines are to be handed on for now (one to await, the last, a failure)."""
+        return self._pending is not None or self._last or self._error is not None
 
     async def follow(self) -> bool:
         try:
@@ -120,9 +124,7 @@ class _LineProtocol(asyncio.Protocol):
                     self._last = await self._pending
                     self._pending = None
                     self._take_lines()
-                    if self._transport is not None and not (
-                        self._pending or self._last or self._error
-                    ):
+                    if self._transport is not None and not self._stopped_reading():
                         self._transport.resume_reading()
                     continue
                 if self._last:

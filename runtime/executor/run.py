@@ -124,8 +124,8 @@ class ExecutorRun:
         self._relayed_bytes = 0
         self._starting = False
         self._turn_wait: anyio.CancelScope | None = None
-        # Where the run's code was last seen, if its executor said so (``_take_line``).
-        self._where: Any = None
+        # Where the run's code was last seen (file, line), if its executor said so.
+        self._where: tuple[str | None, int | None] = (None, None)
 
     async def prepare(self) -> ExecutorRun:
         """Check the procedure and its inputs in an executor. Raises for the user's mistakes."""
@@ -255,7 +255,12 @@ class ExecutorRun:
             return False
         if "where" in document:
             # Where the procedure's code was, from an executor whose run is past its time.
-            self._where = document["where"]
+            where = document["where"] if isinstance(document["where"], dict) else {}
+            file, number = where.get("file"), where.get("line")
+            self._where = (
+                file if isinstance(file, str) else None,
+                number if type(number) is int else None,
+            )
             return False
         if document.get("parked"):
             return True  # waiting for a person: its events said so, and it ends no other way
@@ -327,8 +332,7 @@ class ExecutorRun:
         if self._stop_reason == "cancelled":
             await self._end(RunCancelledEvent, reason="cancelled")
             return
-        where = self._where if isinstance(self._where, dict) else {}
-        file, line = where.get("file"), where.get("line")
+        file, line = self._where
         await self._end(
             RunFailedEvent,
             error=ErrorInfo(
@@ -336,8 +340,8 @@ class ExecutorRun:
                 message="the procedure ran out of time (its process was stopped: it was inside "
                 "a call that could not be interrupted)",
                 hint="raise the limit with --timeout SECONDS, or look for a loop that never ends",
-                file=file if isinstance(file, str) else None,
-                line=line if isinstance(line, int) and not isinstance(line, bool) else None,
+                file=file,
+                line=line,
             ),
         )
 
