@@ -14,6 +14,7 @@ import asyncio
 import inspect
 import socket
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 import anyio
 
@@ -68,8 +69,8 @@ class _LineProtocol(asyncio.Protocol):
         self._wake = anyio.Event()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # A stream socket's transport (uvloop's does not derive from asyncio's classes).
+        self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data

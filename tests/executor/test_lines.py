@@ -8,9 +8,22 @@ from collections.abc import Awaitable
 import anyio
 import pytest
 
-from runtime.executor.lines import LineTooLong, follow_lines
+from runtime.executor.lines import LineHandler, LineTooLong, follow_lines
 
 pytestmark = pytest.mark.anyio
+
+
+# A host's event loop may be uvloop (uvicorn picks it when installed), whose transports are
+# not asyncio's classes.
+@pytest.fixture(params=["asyncio", ("asyncio", {"use_uvloop": True})], ids=["asyncio", "uvloop"])
+def anyio_backend(request: pytest.FixtureRequest) -> object:
+    return request.param
+
+
+async def follow(sock: socket.socket, on_line: LineHandler, *, max_line: int) -> bool:
+    # uvloop runs no Python signal handler while it waits, so pytest's timeout would not fire.
+    with anyio.fail_after(5):
+        return await follow_lines(sock, on_line, max_line=max_line)
 
 
 def pair() -> tuple[socket.socket, socket.socket]:
@@ -34,7 +47,7 @@ async def test_lines_are_handed_on_in_order_however_they_arrive() -> None:
 
     async with anyio.create_task_group() as group:
         group.start_soon(write)
-        assert await follow_lines(ours, on_line, max_line=1024) is True
+        assert await follow(ours, on_line, max_line=1024) is True
     assert seen == [b"one\n", b"two\n", b"three\n", b"end\n"]
     theirs.close()
 
@@ -49,7 +62,7 @@ async def test_the_other_end_closing_ends_it_without_a_last_line() -> None:
 
     theirs.sendall(b"one\npartial")
     theirs.close()
-    assert await follow_lines(ours, on_line, max_line=1024) is False
+    assert await follow(ours, on_line, max_line=1024) is False
     assert seen == [b"one\n"]
 
 
@@ -80,7 +93,7 @@ async def test_what_a_line_returns_to_await_holds_the_next_lines_back() -> None:
     theirs.sendall(b"first\nslow\nafter\nend\n")
     async with anyio.create_task_group() as group:
         group.start_soon(release)
-        assert await follow_lines(ours, on_line, max_line=1024) is True
+        assert await follow(ours, on_line, max_line=1024) is True
     assert seen == ["first", "slow done", "after", "end"]
     theirs.close()
 
@@ -89,7 +102,7 @@ async def test_a_line_too_long_is_refused() -> None:
     ours, theirs = pair()
     theirs.sendall(b"x" * 5000)
     with pytest.raises(LineTooLong):
-        await follow_lines(ours, lambda line: False, max_line=1024)
+        await follow(ours, lambda line: False, max_line=1024)
     theirs.close()
 
 
@@ -101,5 +114,5 @@ async def test_what_the_handler_raises_comes_out() -> None:
 
     theirs.sendall(b"{not json\n")
     with pytest.raises(ValueError, match="bad line"):
-        await follow_lines(ours, on_line, max_line=1024)
+        await follow(ours, on_line, max_line=1024)
     theirs.close()

@@ -68,6 +68,14 @@ async def test_a_run_streams_its_events(pool: ExecutorPool, runtime: Runtime) ->
     assert events.events[-1].output == {"x": 1}
 
 
+@pytest.mark.parametrize("anyio_backend", [("asyncio", {"use_uvloop": True})], ids=["uvloop"])
+async def test_a_host_on_uvloop_follows_its_executors(pool: ExecutorPool, runtime: Runtime) -> None:
+    run, events = make(pool, runtime, 'Log.info("hi")\n  return { x = 1 }')
+    await run.prepare()
+    await run.execute()
+    assert [e.type for e in events.events] == ["run_started", "log", "run_completed"]
+
+
 async def test_a_run_stuck_in_c_is_killed_and_times_out(
     pool: ExecutorPool, runtime: Runtime
 ) -> None:
