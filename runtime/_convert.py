@@ -23,11 +23,10 @@ from typing import Any, Literal
 import lupa.lua54 as lupa
 
 from runtime.errors import ProcedureRuntimeError
+from runtime.event_size import MAX_FIELD_CHARS, clip
 
 MAX_DEPTH = 100
 MAX_ENTRIES = 1_000_000
-# A log field's text is cut here, with a marker saying how much was left out.
-MAX_FIELD_CHARS = 64 * 1024
 INT64 = (-(2**63), 2**63 - 1)
 # What Python spends on a value beyond its text: an estimate used for memory accounting.
 _ITEM_BYTES = 64
@@ -162,13 +161,6 @@ def _from_lua(value: Any, walk: _Walk, depth: int) -> Any:
     finally:
         if ident is not None:
             walk.path.discard(ident)
-
-
-def clip(text: str, limit: int = MAX_FIELD_CHARS) -> str:
-    """``text`` cut to ``limit`` characters, with a visible marker of what was left out."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}…[truncated {len(text) - limit:,} characters]"
 
 
 def _key(key: Any) -> str:

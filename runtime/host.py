@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import lupa.lua54 as lupa
 
 from runtime import _state
-from runtime._convert import HandleRef, Mode, clip, measure, parse_handle, to_lua, to_python
+from runtime._convert import HandleRef, Mode, measure, parse_handle, to_lua, to_python
 from runtime.call_arguments import agent_arguments
 from runtime.declarations import (
     AgentDecl,
@@ -27,6 +27,7 @@ from runtime.declarations import (
 )
 from runtime.errors import DeclarationError, TideError
 from runtime.evaluation.config import EVALUATOR_TYPES
+from runtime.event_size import clip
 from runtime.fields import coerce_inputs, parse_fields, parse_output
 from runtime.json_namespace import json_call
 from runtime.library import Library, toolsets

@@ -16,9 +16,9 @@ from typing import Any
 
 import lupa.lua54 as lupa
 
-from runtime._convert import clip
 from runtime._lua_text import CODEC
 from runtime.errors import ProcedureRuntimeError, ProcedureSyntaxError, SandboxLimitError, TideError
+from runtime.event_size import clip
 
 DEFAULT_MAX_MEMORY = 256 * 1024 * 1024
 # Instructions between hook ticks: frequent enough to stop within microseconds, rare enough that

@@ -25,10 +25,9 @@ if TYPE_CHECKING:
 _HEADER = struct.Struct("!I")
 # A command's environment is the largest message sent; this is far above any real one.
 MAX_MESSAGE_BYTES = 4 << 20
-# The longest line a host reads from an executor; an event is cut well below it.
+# The longest line a host reads from an executor; an event is cut well below it
+# (``runtime.event_size``).
 MAX_LINE_BYTES = 8 * 1024 * 1024
-# A single event's JSON is kept under this: its longest texts are cut, with a marker.
-MAX_EVENT_BYTES = 1024 * 1024
 
 
 def send_message(sock: socket.socket, message: dict[str, Any], fds: Sequence[int] = ()) -> None:
@@ -68,37 +67,15 @@ def _read_exact(sock: socket.socket, size: int) -> bytes:
 
 
 def event_line(event: Event) -> bytes:
-    """The event's JSON line, its texts cut (visibly) if it would pass ``MAX_EVENT_BYTES``. A
+    """The event's JSON line, capped in size (``runtime.event_size``). A
     chunk's line holds the chunk only: with the turn's text so far in each, a turn's lines would
     grow with the square of its length (12 MB for an answer of 2,000 tokens)."""
     from runtime.chunks import chunk_of, event_json
+    from runtime.event_size import capped
     from runtime.events import AgentStreamChunkEvent
 
     if isinstance(event, AgentStreamChunkEvent):
-        data = event_json(chunk_of(event), event.run_id).encode()
+        data = event_json(chunk_of(event), event.run_id)
     else:
-        data = event.model_dump_json().encode()
-    if len(data) <= MAX_EVENT_BYTES:
-        return data + b"\n"
-    document = json.loads(data)
-    for limit in (64 * 1024, 4 * 1024, 256):
-        document = _clip_texts(document, limit)
-        data = json.dumps(document, ensure_ascii=False).encode()
-        if len(data) <= MAX_EVENT_BYTES:
-            break
-    return data + b"\n"
-
-
-def _clip_texts(value: Any, limit: int) -> Any:
-    # Here, not at the top: the worker's client speaks messages and must start fast.
-    from runtime._convert import clip
-
-    if isinstance(value, str):
-        return clip(value, limit)
-    if isinstance(value, dict):
-        return {k: _clip_texts(v, limit) for k, v in value.items()}
-    if isinstance(value, list):
-        if len(value) > 1000:
-            value = [*value[:1000], f"…[truncated {len(value) - 1000:,} items]"]
-        return [_clip_texts(v, limit) for v in value]
-    return value
+        data = event.model_dump_json()
+    return capped(data).encode() + b"\n"

@@ -9,9 +9,9 @@ import socket
 
 import pytest
 
+from runtime.event_size import MAX_EVENT_BYTES
 from runtime.events import AgentStreamChunkEvent, LogEvent, TextBuffer, parse_event
 from runtime.wire import (
-    MAX_EVENT_BYTES,
     MAX_MESSAGE_BYTES,
     event_line,
     receive_message,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from runtime import chunks
+from runtime.event_size import capped
 from runtime.events import AgentStreamChunkEvent, Event, parse_event
 
 EventRow = tuple[str, int, str, int, str]
@@ -63,10 +64,12 @@ def from_micros(value: int) -> datetime:
 
 
 def encode_event(event: Event) -> EventRow:
+    """The event's row; a large event's texts are cut (``runtime.event_size``)."""
     if isinstance(event, AgentStreamChunkEvent):
         data = chunks.dumps(chunks.chunk_of(event))
     else:
         data = event.model_dump_json(exclude=_COLUMNS)
+    data = capped(data)
     return (event.run_id, event.seq, event.type, to_micros(event.ts), data)
 
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from runtime.events import AgentStreamChunkEvent, RunFailedEvent
+from runtime.event_size import MAX_EVENT_BYTES
+from runtime.events import AgentStreamChunkEvent, RunFailedEvent, ToolCallEvent
 from runtime.store import INTERRUPTED, RunRecord, SQLiteStore, StoreHandler, parse_since, turn_texts
 from tests.store.events import T0, RunBuilder
 
@@ -106,6 +107,34 @@ async def test_chunk_text_is_stored_whole_whatever_its_characters(store: SQLiteS
     events = await store.read_events("r1")
     assert turn_texts(events)[("w\x00x", 1)] == text
     assert [e.model_dump() for e in events] == [e.model_dump() for e in run.events]
+
+
+async def test_an_event_too_large_is_stored_cut_and_marked(store: SQLiteStore) -> None:
+    """A tool's arguments are the procedure's to choose: the history keeps a capped event, never
+    the full value."""
+    run = RunBuilder("big").started()
+    call = ToolCallEvent(
+        run_id="big",
+        seq=len(run.events) + 1,
+        tool="echo",
+        call_id="c1",
+        stage="started",
+        args={"text": "t" * (8 * MAX_EVENT_BYTES), "n": 7},
+    )
+    run.events.append(call)
+    record(store, run)
+    await store.flush()
+
+    with closing(sqlite3.connect(store.path)) as conn:
+        (size,) = conn.execute(
+            "SELECT length(data) FROM events WHERE seq = ?", (call.seq,)
+        ).fetchone()
+    assert size <= MAX_EVENT_BYTES
+    stored = (await store.read_events("big"))[-1]
+    assert isinstance(stored, ToolCallEvent) and stored.args["n"] == 7
+    assert stored.args["text"].startswith("ttt") and stored.args["text"].endswith(
+        f"…[truncated {8 * MAX_EVENT_BYTES - 64 * 1024:,} characters]"
+    )
 
 
 @pytest.mark.parametrize("ending", ["failed", "cancelled"])
