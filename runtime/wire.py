@@ -67,9 +67,9 @@ def _read_exact(sock: socket.socket, size: int) -> bytes:
 
 
 def event_line(event: Event) -> bytes:
-    """The event's JSON line, capped in size (``runtime.event_size``). A
-    chunk's line holds the chunk only: with the turn's text so far in each, a turn's lines would
-    grow with the square of its length (12 MB for an answer of 2,000 tokens)."""
+    """The event's JSON line, capped in size (``runtime.event_size``). A chunk's line holds the
+    chunk only: with the turn's text so far in each, a turn's lines would grow with the square of
+    its length (12 MB for an answer of 2,000 tokens)."""
     from runtime.chunks import chunk_of, event_json
     from runtime.event_size import capped
     from runtime.events import AgentStreamChunkEvent
