@@ -120,6 +120,21 @@ _INSERT_ALERT = "INSERT OR IGNORE INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_EVENT = "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)"
 
 
+def _busy(exc: Exception) -> bool:
+    """Whether a write failed only because another connection held the database for longer
+    than the busy timeout (many processes recording runs at once, on a loaded machine)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (
+        isinstance(exc, sqlite3.OperationalError)
+        and code is not None
+        and code & 0xFF
+        in (
+            sqlite3.SQLITE_BUSY,
+            sqlite3.SQLITE_LOCKED,
+        )
+    )
+
+
 def _chunk_row(chunk: Row) -> EventRow:
     """A queued chunk's row: its data in the one stored layout (``chunks.dumps``)."""
     run_id, seq, ts, agent, turn, offset, text = chunk
@@ -215,7 +230,9 @@ class SQLiteStore(DurableSQLite):
         # Runs whose events are still arriving, by id: their rows follow from their events.
         self._live: dict[str, RunRecord] = {}
         self._records_lock = threading.Lock()
-        self._writer = BatchWriter(self._write, max_delay=max_delay, max_events=max_events)
+        self._writer = BatchWriter(
+            self._write, max_delay=max_delay, max_events=max_events, retry=_busy
+        )
 
     @classmethod
     def for_workspace(cls, workspace: str | Path, **options: Any) -> SQLiteStore:

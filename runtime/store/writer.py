@@ -26,6 +26,9 @@ log = logging.getLogger("tide.store")
 
 DEFAULT_MAX_DELAY_S = 0.05
 DEFAULT_MAX_EVENTS = 256
+# How long a batch that failed for a passing reason (another process holding the database) is
+# tried again, with what came after it, before it is given up.
+RETRY_FOR_S = 60.0
 
 Row = tuple[Any, ...]
 
@@ -53,6 +56,17 @@ class Batch:
     def __bool__(self) -> bool:
         return bool(self.chunks or self.events or self.runs or self.journal)
 
+    def then(self, later: Batch) -> Batch:
+        """This batch followed by ``later``, as one (a run's later row replaces its earlier)."""
+        return Batch(
+            chunks=self.chunks + later.chunks,
+            events=self.events + later.events,
+            turns=self.turns + later.turns,
+            alerts=self.alerts + later.alerts,
+            runs={**self.runs, **later.runs},
+            journal=self.journal + later.journal,
+        )
+
 
 class BatchWriter:
     """Collects rows from any thread; ``write(batch)`` runs on a thread of its own."""
@@ -63,9 +77,12 @@ class BatchWriter:
         *,
         max_delay: float = DEFAULT_MAX_DELAY_S,
         max_events: int = DEFAULT_MAX_EVENTS,
+        retry: Callable[[Exception], bool] = lambda exc: False,
         name: str = "tide-store-writer",
     ) -> None:
         self._write = write
+        # Whether a write failed for a passing reason: its batch is then tried again.
+        self._retry = retry
         self.max_delay = max_delay
         self.max_events = max_events
         self._lock = threading.Lock()
@@ -151,6 +168,7 @@ class BatchWriter:
 
     def _loop(self) -> None:
         timeout: float | None = None
+        failing_since: float | None = None
         while True:
             self._wake.wait(timeout)
             self._wake.clear()
@@ -173,18 +191,36 @@ class BatchWriter:
                 self._first_at = 0.0
                 closing = self._closing
             timeout = None
-            self._commit(batch)
+            if not self._commit(batch, failing_since):
+                # Tried again shortly, with what came meanwhile; its waiters keep waiting.
+                failing_since = failing_since or time.monotonic()
+                with self._lock:
+                    self._pending = batch.then(self._pending)
+                    self._count += batch.size
+                    self._waiters = waiters + self._waiters
+                    self._first_at = time.monotonic()
+                timeout = self.max_delay
+                continue
+            failing_since = None
             self._journal_written += len(batch.journal)
             for waiter in waiters:
                 waiter.set()
             if closing:
                 return
 
-    def _commit(self, batch: Batch) -> None:
-        if batch:
-            try:
-                self._write(batch)
-            except Exception:
-                # A write that keeps failing (disk full, a database locked for long) must not
-                # take the thread down: later batches may succeed.
-                log.exception("the execution store could not write %d events", batch.size)
+    def _commit(self, batch: Batch, failing_since: float | None) -> bool:
+        """Write ``batch``; False if it is to be tried again."""
+        if not batch:
+            return True
+        try:
+            self._write(batch)
+        except Exception as exc:
+            failing_for = 0.0 if failing_since is None else time.monotonic() - failing_since
+            if self._retry(exc) and failing_for < RETRY_FOR_S:
+                if failing_since is None:
+                    log.warning("the execution store is busy (%s): its writes wait", exc)
+                return False
+            # A write that keeps failing (disk full, a database locked for long) must not
+            # take the thread down: later batches may succeed.
+            log.exception("the execution store could not write %d events", batch.size)
+        return True
