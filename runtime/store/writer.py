@@ -4,7 +4,10 @@ in batches.
 A batch is written when ``max_events`` events are waiting, when the oldest waiting event is
 ``max_delay`` seconds old, at a terminal event (so a finished run is complete on disk at
 once), and on ``flush``. That bounds what a crash can lose: the events of the last unwritten
-batch, at most ``max_delay`` seconds' or ``max_events`` events' worth.
+batch, at most ``max_delay`` seconds' or ``max_events`` events' worth. A batch that fails for a
+passing reason (``retry``: another process holding the database) is tried again with what came
+after it, for up to ``RETRY_FOR_S``; one that cannot be written is given up, and the next is
+written.
 
 The thread does as little Python as it can. Two threads running Python take turns on the GIL
 in slices of several milliseconds, which would stall the event loop, and every stream on it,
