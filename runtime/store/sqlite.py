@@ -123,16 +123,11 @@ _INSERT_EVENT = "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)"
 def _busy(exc: Exception) -> bool:
     """Whether a write failed only because another connection held the database for longer
     than the busy timeout (many processes recording runs at once, on a loaded machine)."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    # Only errors SQLite raised carry its code; the extended code's low byte is the primary code.
     code = getattr(exc, "sqlite_errorcode", None)
-    return (
-        isinstance(exc, sqlite3.OperationalError)
-        and code is not None
-        and code & 0xFF
-        in (
-            sqlite3.SQLITE_BUSY,
-            sqlite3.SQLITE_LOCKED,
-        )
-    )
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _chunk_row(chunk: Row) -> EventRow:
