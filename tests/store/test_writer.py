@@ -24,17 +24,19 @@ class Busy(Exception):
 
 
 class FailingWrites:
-    """Fails the first ``failures`` writes with ``error``, then keeps what it is given."""
+    """Fails the first ``failures`` writes with ``error``, and every write until ``accept`` is
+    set; then keeps what it is given."""
 
     def __init__(self, failures: int, error: Exception) -> None:
         self.failures = failures
         self.error = error
+        self.accept = threading.Event()
         self.written: list[Batch] = []
         self.attempts = 0
 
     def __call__(self, batch: Batch) -> None:
         self.attempts += 1
-        if self.attempts <= self.failures:
+        if self.attempts <= self.failures or not self.accept.is_set():
             raise self.error
         self.written.append(batch)
 
@@ -46,6 +48,7 @@ def test_a_batch_refused_for_a_passing_reason_is_written_later_with_the_next() -
         writer.put(event=("r", 1), run=("r", ("row", 1)), journal=("j", 1))
         assert not writer.journal_written()
         writer.put(event=("r", 2), run=("r", ("row", 2)))
+        writes.accept.set()
         assert writer.flush(5)
     finally:
         writer.close()
@@ -58,6 +61,7 @@ def test_a_batch_refused_for_a_passing_reason_is_written_later_with_the_next() -
 
 def test_a_batch_that_cannot_be_written_is_given_up_and_the_next_is_written() -> None:
     writes = FailingWrites(1, ValueError("not a row"))
+    writes.accept.set()
     writer = BatchWriter(writes, max_delay=0.01, retry=lambda exc: isinstance(exc, Busy))
     try:
         writer.put(event=("r", 1))
