@@ -15,6 +15,7 @@ import gc
 import logging
 import uuid
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,7 @@ from ide_backend.gc_policy import GcPolicy
 from ide_backend.relay import RunChannel
 from ide_backend.timeouts import watch_timeouts
 from runtime.api import Runtime
-from runtime.events import ErrorInfo, Event, RunFailedEvent
+from runtime.events import TERMINAL_TYPES, ErrorInfo, Event, RunFailedEvent
 from runtime.executor import ExecutorPool, ExecutorRun
 from runtime.handlers import LogHandler
 from runtime.resume import NotResumable, UnknownRun, open_resumed_run, plan_resume
@@ -40,6 +41,8 @@ log = logging.getLogger("tide.ide")
 SHUTDOWN_GRACE_S = 10.0
 # How often an ended run looks whether the store has all of its events yet.
 STORE_WAIT_S = 0.02
+# How long a run's end waits for the store to have the run before it is sent anyway.
+END_STORED_WAIT_S = 5.0
 # Ended runs kept in memory, at most, because the store lacks some of their events.
 UNSTORED_KEPT = 64
 
@@ -51,6 +54,10 @@ class LiveRun:
     Once the run has ended the ``Run`` itself, its Lua state and the rest, is let go at once,
     whoever still holds the ``LiveRun`` (a watcher, a request): a cycle through the run's
     handlers would otherwise wait for a full garbage collection, a pause of every stream.
+
+    ``stored(seq)`` waits until the store has the run's events through ``seq``: the run's end
+    reaches its watchers after that, so that a client that sees a run end finds all of it in
+    the history (its stats, its events).
     """
 
     record: RunRecord
@@ -59,6 +66,7 @@ class LiveRun:
     done: anyio.Event = field(default_factory=anyio.Event)
     holds_slot: bool = False
     queue_scope: anyio.CancelScope | None = None
+    stored: Callable[[int], Awaitable[bool]] | None = None
 
     @property
     def id(self) -> str:
@@ -74,8 +82,17 @@ class LiveRun:
     def run(self, run: Run | ExecutorRun) -> None:
         self._run = run
 
-    def log(self, event: Event) -> None:
+    def log(self, event: Event) -> Awaitable[None] | None:
         self.record.apply(event)
+        if self.stored is not None and event.type in TERMINAL_TYPES:
+            return self._end(event)
+        self.channel.log(event)
+        return None
+
+    async def _end(self, event: Event) -> None:
+        assert self.stored is not None
+        with anyio.move_on_after(END_STORED_WAIT_S):
+            await self.stored(event.seq)
         self.channel.log(event)
 
 
@@ -165,10 +182,9 @@ class RunManager:
             # Checking a real model's credentials imports the modules being loaded.
             await self._models_loaded.wait()
         run_id = uuid.uuid4().hex[:12]
-        live = LiveRun(
-            RunRecord(id=run_id, procedure=source.display_name, mock=mock), self._channel(run_id)
-        )
-        handlers: list[LogHandler] = [live, StoreHandler(self.store)]
+        live = self._live(RunRecord(id=run_id, procedure=source.display_name, mock=mock))
+        # The store first: it has each event by the time the run's end waits for it.
+        handlers: list[LogHandler] = [StoreHandler(self.store), live]
         run: Run | ExecutorRun
         if self.executors is not None:
             # In a process of its own, which can be killed whatever its Lua is doing.
@@ -223,8 +239,8 @@ class RunManager:
             live = known
             live.record, live.done = record, anyio.Event()
         else:
-            live = LiveRun(record, self._channel(run_id, await self.store.last_seq(run_id)))
-        handlers: list[LogHandler] = [live, StoreHandler(self.store)]
+            live = self._live(record, await self.store.last_seq(run_id))
+        handlers: list[LogHandler] = [StoreHandler(self.store), live]
         answered = record.status == "running"
         if self.executors is not None:
             live.run = await self._resume_in_executor(run_id, answered, handlers)
@@ -238,13 +254,18 @@ class RunManager:
         self._launch(live, record=False)
         return live
 
-    def _channel(self, run_id: str, stored_through: int = 0) -> RunChannel:
+    def _live(self, record: RunRecord, stored_through: int = 0) -> LiveRun:
+        run_id = record.id
+
         async def stored(after: int) -> list[Event]:
             return await self.store.read_events(run_id, after=after)
 
-        return RunChannel(
+        channel = RunChannel(
             run_id, max_backlog=self.max_backlog, stored=stored, stored_through=stored_through
         )
+        live = LiveRun(record, channel)
+        live.stored = lambda seq: self._stored(run_id, seq)
+        return live
 
     async def _resume_in_executor(
         self, run_id: str, answered: bool, handlers: list[LogHandler]
@@ -335,11 +356,13 @@ class RunManager:
                 error=ErrorInfo(kind="internal", message="the run stopped unexpectedly"),
                 totals=live.run.totals,
             )
-            live.log(event)
             self.store.record_event(event)
+            ending = live.log(event)
+            if ending is not None:
+                await ending
         stored = False
         with anyio.move_on_after(SHUTDOWN_GRACE_S):
-            stored = await self._stored(live)
+            stored = await self._stored(live.id, live.channel.last_seq)
         self._active.pop(live.id, None)
         if stored:
             live.channel.release()
@@ -358,10 +381,10 @@ class RunManager:
         self.gc.run_finished()
         live.done.set()
 
-    async def _stored(self, live: LiveRun) -> bool:
-        """Wait until the store has every event of the run (an executor records its own, from
-        its process)."""
+    async def _stored(self, run_id: str, seq: int) -> bool:
+        """Wait until the store has the run's events through ``seq`` (an executor records its
+        own, from its process)."""
         await self.store.flush()
-        while await self.store.last_seq(live.id) < live.channel.last_seq:
+        while await self.store.last_seq(run_id) < seq:
             await anyio.sleep(STORE_WAIT_S)
         return True

@@ -9,7 +9,7 @@ import os
 import resource
 import socket
 import traceback
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
@@ -17,7 +17,7 @@ from anyio.abc import SocketAttribute, SocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from runtime.errors import TideError
-from runtime.events import Event
+from runtime.events import TERMINAL_TYPES, Event
 from runtime.executor.spec import ADDRESS_SPACE_OVERHEAD, RunSpec
 from runtime.wire import event_line, receive_message, send_message
 
@@ -25,6 +25,8 @@ SPEC_MAX_BYTES = 32 * 1024 * 1024
 # How long after its timeout a run still going tells its host where its code is (the host
 # stops it GRACE_S after the timeout).
 LATE_S = 0.1
+# How long a run's end waits for the run's history to be written before it is sent anyway.
+END_STORED_WAIT_S = 5.0
 
 
 def serve_executor(control_fd: int, runs: int = 1) -> int:
@@ -180,13 +182,20 @@ async def _send(stream: SocketStream, message: dict[str, Any]) -> None:
 
 
 class _Relay:
-    """The run's one log handler: each event as a line on the socket, in order. A line is
+    """The run's log handler that sends each event as a line on the socket, in order. A line is
     written at once when the socket takes it (almost always), without waiting for a turn of
     the event loop; the rest of one it does not take is awaited (the bus holds the next events
-    back). ``started`` is set once the run has started."""
+    back). ``started`` is set once the run has started.
 
-    def __init__(self, stream: SocketStream) -> None:
+    ``stored``, when the run records itself, waits until its store has written what it was
+    given: the run's end is sent after that, so that whoever sees a run end finds all of it
+    in the history."""
+
+    def __init__(
+        self, stream: SocketStream, stored: Callable[[], Awaitable[object]] | None = None
+    ) -> None:
         self._socket: socket.socket = stream.extra(SocketAttribute.raw_socket)
+        self._stored = stored
         self.broken = False
         self.started = anyio.Event()
         # Set while a line is part-written: the next ones wait for it.
@@ -195,7 +204,18 @@ class _Relay:
     def log(self, event: Event) -> Awaitable[None] | None:
         if event.type == "run_started":
             self.started.set()
-        return None if self.broken else self._write(event_line(event))
+        if self.broken:
+            return None
+        if self._stored is not None and event.type in TERMINAL_TYPES:
+            return self._end(event_line(event))
+        return self._write(event_line(event))
+
+    async def _end(self, line: bytes) -> None:
+        assert self._stored is not None
+        await self._stored()
+        pending = self._write(line)
+        if pending is not None:
+            await pending
 
     async def tell(self, message: dict[str, Any]) -> None:
         """Write a line of the executor's own (not an event), unless one is part-written: it
@@ -254,15 +274,23 @@ async def _tell_where_when_late(run: Any, relay: _Relay, timeout_s: float) -> No
         await relay.tell({"where": {"file": where[0], "line": where[1]}})
 
 
+def _written_by(store: Any) -> Callable[[], Awaitable[object]]:
+    """Wait until ``store`` has written what it was given; a history too busy to write is
+    waited for a while, not for ever: the run has ended."""
+    return lambda: anyio.to_thread.run_sync(store.flush_sync, END_STORED_WAIT_S)
+
+
 async def _run(spec: RunSpec, stream: SocketStream, reader: BufferedByteReceiveStream) -> None:
-    relay = _Relay(stream)
-    handlers: list[Any] = [relay]
+    handlers: list[Any] = []
     store = None
     if spec.store is not None:
         from runtime.store import SQLiteStore, StoreHandler
 
         store = SQLiteStore(spec.store)
+        # Before the relay: an event is with the store by the time the relay may wait on it.
         handlers.append(StoreHandler(store, model=spec.model, mock=spec.mock))
+    relay = _Relay(stream, None if store is None else _written_by(store))
+    handlers.append(relay)
     try:
         await _run_with(spec, stream, reader, relay, handlers, store)
     finally:

@@ -376,8 +376,9 @@ class ExecutorRun:
         await self._deliver(event, ours=True)
 
     async def _deliver(self, event: Event, *, ours: bool = False) -> None:
-        """Hand ``event`` to the handlers; to the store too when the host made it (``ours``)."""
-        for handler in [*self.handlers, *(self._store_handlers if ours else [])]:
+        """Hand ``event`` to the handlers; to the store first when the host made it (``ours``):
+        a handler may wait for the store to have it."""
+        for handler in [*(self._store_handlers if ours else []), *self.handlers]:
             result = handler.log(event)
             if result is not None and hasattr(result, "__await__"):
                 await result

@@ -136,9 +136,9 @@ async def test_an_answer_given_while_the_server_lets_the_waiting_run_go_resumes_
     letting_go = anyio.Event()
     stored = manager._stored
 
-    async def held(live: Any) -> bool:
+    async def held(run_id: str, seq: int) -> bool:
         await letting_go.wait()
-        return await stored(live)
+        return await stored(run_id, seq)
 
     monkeypatch.setattr(manager, "_stored", held)
     run_id = await ide.start("ask.tac")
