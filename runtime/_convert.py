@@ -10,7 +10,8 @@ declarations, where Lua functions are kept to be called later. In data, a functi
 userdata becomes the text ``<function>``/``<userdata>``, a table inside itself ``<cycle>``;
 NaN and infinities are refused (they are not JSON) except in log fields, which show them as
 text. Nesting deeper than ``MAX_DEPTH`` and values of more than ``MAX_ENTRIES`` entries are
-refused with a clear error, and each conversion reports the bytes it made Python hold.
+refused with a clear error, and each conversion reports the bytes it made Python hold; given
+``room``, it stops (``TooLarge``) as soon as it passes that many, rather than copy the rest.
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ Mode = Literal["declare", "data", "log"]
 Identity = Callable[[Any], tuple[str, str | None]]
 
 
+class TooLarge(Exception):
+    """A conversion passed the bytes it had room for: ``size``, when it stopped."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
 @dataclass(frozen=True, slots=True)
 class HandleRef:
     kind: str
@@ -61,17 +70,19 @@ def _short_text(text: str) -> str:
 
 
 class _Walk:
-    __slots__ = ("bytes", "check", "entries", "identity", "mode", "path")
+    __slots__ = ("bytes", "check", "entries", "identity", "mode", "path", "room")
 
     def __init__(
         self,
         mode: Mode,
         identity: Identity | None,
         check: Callable[[], None] | None = None,
+        room: int | None = None,
     ) -> None:
         self.mode = mode
         self.identity = identity
         self.check = check
+        self.room = room
         self.path: set[Any] = set()
         self.bytes = 0
         self.entries = 0
@@ -88,10 +99,12 @@ def measure(
     mode: Mode = "data",
     identity: Identity | None = None,
     check: Callable[[], None] | None = None,
+    room: int | None = None,
 ) -> tuple[Any, int]:
     """``to_python`` and an estimate of the bytes the result holds; ``check`` is called now
-    and then, to stop a long conversion of a run that has been stopped."""
-    walk = _Walk(mode, identity, check)
+    and then, to stop a long conversion of a run that has been stopped. Raises ``TooLarge``
+    once the result passes ``room`` bytes."""
+    walk = _Walk(mode, identity, check, room)
     result = _from_lua(value, walk, 0)
     return result, walk.bytes
 
@@ -107,6 +120,8 @@ def _from_lua(value: Any, walk: _Walk, depth: int) -> Any:
         if walk.mode == "log" and len(value) > MAX_FIELD_CHARS:
             value = clip(value)
         walk.bytes += len(value) + _ITEM_BYTES
+        if walk.room is not None and walk.bytes > walk.room:
+            raise TooLarge(walk.bytes)
         return value
     if isinstance(value, bool) or value is None or isinstance(value, int):
         walk.bytes += _ITEM_BYTES // 2
@@ -148,7 +163,9 @@ def _from_lua(value: Any, walk: _Walk, depth: int) -> Any:
             return "<cycle>"
         walk.path.add(ident)
     try:
-        items = list(value.items())
+        # Each value converted as it is reached: the limits above stop a large table before
+        # the rest of it is copied.
+        items = [(k, _from_lua(v, walk, depth + 1)) for k, v in value.items()]
         walk.bytes += _ITEM_BYTES * (1 + len(items))
         if not items:
             return {}
@@ -156,11 +173,15 @@ def _from_lua(value: Any, walk: _Walk, depth: int) -> Any:
         if all(isinstance(k, int) and not isinstance(k, bool) for k in keys) and set(keys) == set(
             range(1, len(items) + 1)
         ):
-            return [_from_lua(v, walk, depth + 1) for _, v in sorted(items)]
-        return {_key(k): _from_lua(v, walk, depth + 1) for k, v in items}
+            return [v for _, v in sorted(items, key=_first)]
+        return {_key(k): v for k, v in items}
     finally:
         if ident is not None:
             walk.path.discard(ident)
+
+
+def _first(item: tuple[Any, Any]) -> Any:
+    return item[0]
 
 
 def _key(key: Any) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import lupa.lua54 as lupa
 
 from runtime import _state
-from runtime._convert import HandleRef, Mode, measure, parse_handle, to_lua, to_python
+from runtime._convert import HandleRef, Mode, TooLarge, measure, parse_handle, to_lua
 from runtime.call_arguments import agent_arguments
 from runtime.declarations import (
     AgentDecl,
@@ -31,7 +31,7 @@ from runtime.event_size import clip
 from runtime.fields import coerce_inputs, parse_fields, parse_output
 from runtime.json_namespace import json_call
 from runtime.library import Library, toolsets
-from runtime.memory import MemoryMeter
+from runtime.memory import MemoryMeter, size_of
 from runtime.predictors.classify import ClassifierDecl
 from runtime.predictors.host_part import PREDICTION_KINDS, PredictionHostPart
 from runtime.predictors.model import ModelDecl
@@ -45,6 +45,9 @@ from runtime.tools import DONE_MODULES, LOG_MODULES, ToolLedger, done_tool, log_
 TOOL_METHODS = ("called", "call_count", "last_call", "last_result", "calls", "reset")
 AGENT_METHODS = ("turns", "history", "get_history", "clear_history")
 PROCEDURE_METHODS = ()
+# What a declaration costs Python beyond its values (its parsed form, its handle): about 2 KiB
+# for an agent, measured; counted against the run's memory with room to spare.
+DECLARATION_BYTES = 4096
 
 
 class Effects(Protocol):
@@ -151,14 +154,25 @@ class Host(PredictionHostPart):
     def data(self, value: Any, what: str, *, mode: Mode = "data", keep: bool = False) -> Any:
         """A Lua value as Python data, counted against the run's memory: ``keep`` when the
         run holds on to it (events, the tool ledger), else only checked to fit."""
-        result, size = measure(
-            value, mode=mode, identity=self.sandbox.identity, check=self.sandbox.check
-        )
+        result, size = self._measure(value, what, mode)
         if keep:
             self.meter.charge(size, what)
         else:
             self.meter.check(size, what)
         return result
+
+    def _measure(self, value: Any, what: str, mode: Mode) -> tuple[Any, int]:
+        """A Lua value as Python data and its size, stopped as soon as it would not fit."""
+        try:
+            return measure(
+                value,
+                mode=mode,
+                identity=self.sandbox.identity,
+                check=self.sandbox.check,
+                room=self.meter.room(),
+            )
+        except TooLarge as exc:
+            raise self.meter.error(what, exc.size) from None
 
     def _handle_ref(self, ref: HandleRef) -> Any:
         return self._handles.get((ref.kind, ref.id), str(ref))
@@ -176,7 +190,10 @@ class Host(PredictionHostPart):
         self, kind: str, name: str | None, config: Any, file: str | None, line: int | None
     ) -> Any:
         try:
-            value = to_python(config, identity=self.sandbox.identity)
+            what = f"the {kind} declaration"
+            value, size = self._measure(config, what, "declare")
+            # Kept for the whole run, however often the same text is declared: each is a copy.
+            self.meter.charge(size + DECLARATION_BYTES, what)
             if isinstance(value, list) and kind in ("tool", "procedure"):
                 # `Procedure { function(input) ... end }` is a table with only positional items.
                 value = {str(i): item for i, item in enumerate(value, start=1)}
@@ -422,11 +439,11 @@ class Host(PredictionHostPart):
         elif function == "append" and values and isinstance(values[0], str):
             item = values[1] if len(values) > 1 else None
             key = values[0]
-            self.meter.set_state(key, self.meter.state_size(key) + 64 + _size(item))
+            self.meter.set_state(key, self.meter.state_size(key) + 64 + size_of(item))
         elif function in ("set", "increment") and values and isinstance(values[0], str):
             key = values[0]
             current = self.state.values.get(key)
-            self.meter.set_state(key, 0 if current is None else _size(current))
+            self.meter.set_state(key, 0 if current is None else size_of(current))
         return result
 
     def _print(
@@ -466,17 +483,6 @@ class Host(PredictionHostPart):
 
     def _module_source(self, name: str) -> tuple[str, str]:
         return find_module(name, self.source.project_root)
-
-
-def _size(value: Any) -> int:
-    """An estimate of the bytes a converted value holds (see ``runtime._convert``)."""
-    if isinstance(value, str):
-        return len(value) + 64
-    if isinstance(value, dict):
-        return 64 + sum(len(str(k)) + 64 + _size(v) for k, v in value.items())
-    if isinstance(value, list):
-        return 64 + sum(64 + _size(v) for v in value)
-    return 32
 
 
 def _lua_function(value: Any, what: str) -> Any:

@@ -10,6 +10,7 @@ value); everything that events and the tool ledger keep for the run counts for g
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from runtime.errors import SandboxLimitError
 
@@ -32,7 +33,11 @@ class MemoryMeter:
     def check(self, size: int, what: str) -> None:
         """Fail if holding ``size`` more bytes would pass the limit (nothing is counted)."""
         if self.used() + size > self.limit:
-            raise self._error(what, size)
+            raise self.error(what, size)
+
+    def room(self) -> int:
+        """Bytes the run may still hold."""
+        return max(0, self.limit - self.used())
 
     def set_state(self, key: str, size: int) -> None:
         """The state key ``key`` now holds ``size`` bytes (0: removed)."""
@@ -52,9 +57,9 @@ class MemoryMeter:
 
     def _check(self, what: str) -> None:
         if self.used() > self.limit:
-            raise self._error(what, 0)
+            raise self.error(what, 0)
 
-    def _error(self, what: str, size: int) -> SandboxLimitError:
+    def error(self, what: str, size: int) -> SandboxLimitError:
         mib = self.limit / (1024 * 1024)
         return SandboxLimitError(
             "memory_limit",
@@ -62,3 +67,14 @@ class MemoryMeter:
             f"(Lua's heap and what it handed to the host: {(self.used() + size) / 1048576:.0f} MiB)",
             hint="keep less in State, logs and tool results, or raise the limit (--max-memory)",
         )
+
+
+def size_of(value: Any) -> int:
+    """An estimate of the bytes a converted value holds (see ``runtime._convert``)."""
+    if isinstance(value, str):
+        return len(value) + 64
+    if isinstance(value, dict):
+        return 64 + sum(len(str(k)) + 64 + size_of(v) for k, v in value.items())
+    if isinstance(value, list):
+        return 64 + sum(64 + size_of(v) for v in value)
+    return 32

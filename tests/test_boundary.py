@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from runtime import RuntimeConfig
-from runtime.errors import DeclarationError
+from runtime.errors import TOP_LEVEL_HINT, DeclarationError, SandboxLimitError
 from tests.helpers import of_type, run
 
 pytestmark = pytest.mark.anyio
@@ -391,6 +391,58 @@ async def test_log_fields_are_capped_with_a_marker() -> None:
     (log,) = of_type(events, "log")
     assert len(log.message) < 70000 and "truncated" in log.message
     assert log.fields["big"].endswith("[truncated 34,464 characters]")
+
+
+async def test_declarations_count_against_the_memory_limit() -> None:
+    text = """
+local prompt = string.rep("p", 4 * 1024 * 1024)
+for i = 1, 100 do
+  _G["writer" .. i] = Agent { model = "scripted/default", system_prompt = prompt }
+end
+Procedure { function(input) return {} end }
+"""
+    # Read before the run starts: the run is refused, as for any mistake in its declarations.
+    with pytest.raises(SandboxLimitError) as caught:
+        await run(text, config=LIMITS)
+    assert caught.value.kind == "memory_limit"
+    assert "agent declaration" in caught.value.message and caught.value.line == 4
+
+
+async def test_many_small_declarations_reach_the_memory_limit() -> None:
+    text = """
+for i = 1, 1000000 do
+  _G["t" .. i] = Tool { description = "d", function(args) return args end }
+end
+Procedure { function(input) return {} end }
+"""
+    with pytest.raises(SandboxLimitError) as caught:
+        await run(text, config=LIMITS)
+    assert caught.value.kind == "memory_limit" and caught.value.line == 3
+
+
+async def test_one_text_named_many_times_is_stopped_before_it_is_all_copied() -> None:
+    body = """
+    local big = string.rep("t", 1024 * 1024)
+    local items = {}
+    for i = 1, 1000 do items[i] = big end
+    State.set("items", items)
+    """
+    error = await error_of(body)
+    assert error.kind == "memory_limit" and error.line == 7
+    # Stopped once past the limit (32 MiB), not after copying 1 GB.
+    reported = int(error.message.rsplit(": ", 1)[1].split()[0])
+    assert reported < 40, error.message
+
+
+async def test_a_top_level_out_of_time_says_which_limit_it_ran_into() -> None:
+    text = "writer = Agent { model = 'scripted/default' }\nwhile true do end\n"
+    config = LIMITS.model_copy(update={"timeout_s": 30.0, "inspect_timeout_s": 0.3})
+    with pytest.raises(SandboxLimitError) as caught:
+        await run(text, config=config)
+    error = caught.value
+    assert error.kind == "timeout" and error.line == 2
+    assert error.message == "the procedure's top level ran out of time: it is read within 0.3 s"
+    assert error.hint == TOP_LEVEL_HINT
 
 
 async def test_a_log_flood_is_bounded() -> None:
