@@ -7,6 +7,12 @@ from __future__ import annotations
 
 from runtime.events import ErrorInfo, ValidationIssue
 
+# What to do about a top level that ran out of time (it is read before the run starts).
+TOP_LEVEL_HINT = (
+    "keep the top level to declarations, and do the work inside "
+    "Procedure { function(input) ... end }"
+)
+
 
 class TideError(Exception):
     kind = "error"

@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from runtime.declarations import AgentDecl, Declarations, ToolDecl
-from runtime.errors import DeclarationError, ProcedureRuntimeError
+from runtime.errors import (
+    TOP_LEVEL_HINT,
+    DeclarationError,
+    ProcedureRuntimeError,
+    SandboxLimitError,
+)
 from runtime.evaluation.config import EvaluationsConfig, EvaluationSettings
 from runtime.fields import Fields
 from runtime.host import Host
@@ -118,6 +123,17 @@ def inspect_procedure(
         returned = host.execute_chunk()
     except StopInspection:
         stopped = True
+    except SandboxLimitError as exc:
+        if exc.kind != "timeout":
+            raise
+        # The run's own timeout may be longer: say which limit this is, and what it is for.
+        raise SandboxLimitError(
+            "timeout",
+            f"the procedure's top level ran out of time: it is read within {timeout_s:g} s",
+            hint=TOP_LEVEL_HINT,
+            file=exc.file,
+            line=exc.line,
+        ) from None
     except ProcedureRuntimeError:
         # A script's body is its top level, which runs here without the script's inputs
         # (`"about " .. input.topic` fails on nil): an error there is for the run to report.

@@ -15,6 +15,7 @@ from anyio.abc import UNIXSocketStream
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from runtime.config import RuntimeConfig
+from runtime.errors import TOP_LEVEL_HINT
 from runtime.executor.forks import ForkServerProcess
 from runtime.executor.spec import RunSpec
 from runtime.source import ProcedureSource
@@ -162,6 +163,7 @@ class ExecutorPool:
 
 _OUT_OF_TIME = {
     "kind": "timeout",
-    "message": "reading the procedure's declarations ran out of time",
-    "hint": "look for a loop at the top level of the file",
+    "message": "the procedure's top level ran out of time, inside a call that could not be "
+    "interrupted: its process was stopped",
+    "hint": TOP_LEVEL_HINT,
 }

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from runtime.errors import TOP_LEVEL_HINT
 from runtime.events import TERMINAL_TYPES, Event
 from runtime.executor.spec import GRACE_S, START_ALLOWANCE_S
 
@@ -69,6 +70,7 @@ class Watchdog:
         # Where the run's code is (``Run.where``), for the message when time runs out.
         self.where: Callable[[], tuple[str, int | None] | None] | None = None
         self._sampling: threading.Event | None = None
+        self._started = False
         # Before the run starts: reading the procedure (its top level may run for as long as
         # the run may), then what starting takes.
         reading = min(inspect_s, timeout_s) + (
@@ -90,6 +92,7 @@ class Watchdog:
 
     def log(self, event: Event) -> None:
         if event.type == "run_started":
+            self._started = True
             self._arm(self.timeout_s + self.grace_s)
             self._start_memory_watch()
         elif event.type in TERMINAL_TYPES:
@@ -112,10 +115,17 @@ class Watchdog:
     def _out_of_time(self) -> None:
         where = self.where() if self.where is not None else None
         place = "" if where is None else f"{where[0]}:{where[1]}: " if where[1] else f"{where[0]}: "
+        what, hint = (
+            (
+                "the procedure",
+                "raise the limit with --timeout SECONDS, or look for a loop that never ends",
+            )
+            if self._started
+            else ("the procedure's top level", TOP_LEVEL_HINT)
+        )
         _fire(
-            f"error: {place}the procedure ran out of time, inside a call that could not be "
-            "interrupted: the process stops here\n"
-            "  hint: raise the limit with --timeout SECONDS, or look for a loop that never ends\n"
+            f"error: {place}{what} ran out of time, inside a call that could not be "
+            f"interrupted: the process stops here\n  hint: {hint}\n"
         )
 
 

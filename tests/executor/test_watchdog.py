@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+from runtime.errors import TOP_LEVEL_HINT
 from runtime.executor.watchdog import MEMORY_OVERHEAD
 
 MIB = 1024 * 1024
@@ -104,5 +105,20 @@ def test_a_procedure_stuck_before_its_run_starts_is_stopped_after_its_timeout() 
         """,
     )
     assert done.returncode == 1, done.stderr
-    assert "ran out of time" in done.stderr
+    assert "top level ran out of time" in done.stderr
+    assert TOP_LEVEL_HINT in done.stderr
     assert "still here" not in done.stdout
+
+
+def test_a_run_stuck_after_it_started_is_stopped_saying_its_timeout_applies() -> None:
+    done = _child(
+        """
+        time.sleep(60)
+        """,
+        start="""
+        watchdog = Watchdog(0.5, 10.0, grace_s=0.2, calls_models=False)
+        watchdog.log(RunStartedEvent(run_id="r", seq=1, procedure="p.tac"))
+        """,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "the procedure ran out of time" in done.stderr and "--timeout" in done.stderr
