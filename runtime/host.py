@@ -31,7 +31,7 @@ from runtime.event_size import clip
 from runtime.fields import coerce_inputs, parse_fields, parse_output
 from runtime.json_namespace import json_call
 from runtime.library import Library, toolsets
-from runtime.memory import MemoryMeter, size_of
+from runtime.memory import EVENT_BYTES, MemoryMeter, size_of
 from runtime.predictors.classify import ClassifierDecl
 from runtime.predictors.host_part import PREDICTION_KINDS, PredictionHostPart
 from runtime.predictors.model import ModelDecl
@@ -163,13 +163,10 @@ class Host(PredictionHostPart):
 
     def _measure(self, value: Any, what: str, mode: Mode) -> tuple[Any, int]:
         """A Lua value as Python data and its size, stopped as soon as it would not fit."""
+        sandbox, room = self.sandbox, self.meter.room()
         try:
             return measure(
-                value,
-                mode=mode,
-                identity=self.sandbox.identity,
-                check=self.sandbox.check,
-                room=self.meter.room(),
+                value, mode=mode, identity=sandbox.identity, check=sandbox.check, room=room
             )
         except TooLarge as exc:
             raise self.meter.error(what, exc.size) from None
@@ -382,6 +379,8 @@ class Host(PredictionHostPart):
                 f"tool '{tool.name}''s result",
                 keep=True,
             )
+        # Its record here, and its two events (called, returned) wherever they are kept.
+        self.meter.charge(2 * EVENT_BYTES, f"tool '{tool.name}''s calls")
         self.ledger.record(tool.id, checked, result)
         return result
 
@@ -415,6 +414,7 @@ class Host(PredictionHostPart):
     ) -> Any:
         try:
             if namespace == "Log":
+                self.meter.charge(EVENT_BYTES, "a log message")
                 values = [self.data(a, "a log message", mode="log", keep=True) for a in args]
                 message = clip(str(values[0])) if values else ""
                 fields = values[1] if len(values) > 1 and isinstance(values[1], dict) else {}
@@ -449,7 +449,7 @@ class Host(PredictionHostPart):
     def _print(
         self, level: str, message: str, fields: Any, file: str | None, line: int | None
     ) -> None:
-        self.meter.charge(len(message), "printed text")
+        self.meter.charge(len(message) + EVENT_BYTES, "printed text")
         self.effects.log(level, clip(message), {}, _source(file, line))
 
     # -- modules ------------------------------------------------------------------------------
@@ -470,7 +470,7 @@ class Host(PredictionHostPart):
         return tool
 
     def _tool_log(self, level: str, message: str, fields: dict[str, Any]) -> None:
-        self.meter.charge(len(message), "logged text")
+        self.meter.charge(len(message) + EVENT_BYTES, "logged text")
         self.effects.log(level, clip(message), fields, None)
 
     def _builtin_module(self, name: str) -> Any:

@@ -1,10 +1,11 @@
 """What a run makes its host hold, counted against the run's memory limit.
 
-The Lua heap is capped by the Lua state itself. What leaves Lua is not: state values, tool
-arguments and results, log fields, messages to agents, the output. Each is counted here when it
-crosses, and the run fails with kind ``memory_limit`` when the Lua heap and what was copied out
-together pass the limit. State counts at its current size (a key set again replaces its old
-value); everything that events and the tool ledger keep for the run counts for good.
+The Lua heap is capped by the Lua state itself. What leaves Lua is not: declarations, state
+values, tool arguments and results, log fields, messages to agents, the output, and the events
+all of these make. Each is counted here when it crosses, and the run fails with kind
+``memory_limit`` when the Lua heap and what was copied out together pass the limit. State
+counts at its current size (a key set again replaces its old value); everything that
+declarations, events and the tool ledger keep for the run counts for good.
 """
 
 from __future__ import annotations
@@ -13,6 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 from runtime.errors import SandboxLimitError
+
+# What an event costs whoever keeps it, beyond its values' text: the IDE holds a running run's
+# events (about 1.3 KB for a small log event, measured), so a flood of empty ones counts too.
+EVENT_BYTES = 1536
+# What a state key costs besides its value's size: its text, its entry in the state's dict and
+# in the Lua table kept in step with it (measured: about 180 bytes for a short key and a number).
+STATE_KEY_BYTES = 160
 
 
 class MemoryMeter:
@@ -40,19 +48,22 @@ class MemoryMeter:
         return max(0, self.limit - self.used())
 
     def set_state(self, key: str, size: int) -> None:
-        """The state key ``key`` now holds ``size`` bytes (0: removed)."""
-        old = self._state.pop(key, 0)
+        """The state key ``key`` now holds a value of ``size`` bytes (0: removed)."""
+        old = self._state.pop(key, None)
+        before = 0 if old is None else old + len(key) + STATE_KEY_BYTES
+        after = 0
         if size:
             self._state[key] = size
-        self.held += size - old
-        if size > old:
+            after = size + len(key) + STATE_KEY_BYTES
+        self.held += after - before
+        if after > before:
             self._check(f"State key '{key}'")
 
     def state_size(self, key: str) -> int:
         return self._state.get(key, 0)
 
     def clear_state(self) -> None:
-        self.held -= sum(self._state.values())
+        self.held -= sum(size + len(key) + STATE_KEY_BYTES for key, size in self._state.items())
         self._state.clear()
 
     def _check(self, what: str) -> None:

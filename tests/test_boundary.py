@@ -434,6 +434,24 @@ async def test_one_text_named_many_times_is_stopped_before_it_is_all_copied() ->
     assert reported < 40, error.message
 
 
+LONGER = LIMITS.model_copy(update={"timeout_s": 60.0})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        'for i = 1, 1e9 do Log.debug("") end',  # empty, yet each an event someone keeps
+        'for i = 1, 1e9 do print("") end',
+        'for i = 1, 1e9 do State.set("k" .. i, i) end',  # small values under many keys
+        "local echo = Tool { function(args) return {} end }\n    for i = 1, 1e9 do echo({}) end",
+    ],
+    ids=["log", "print", "state_keys", "tool_calls"],
+)
+async def test_a_flood_of_small_things_reaches_the_memory_limit(body: str) -> None:
+    error = await error_of(f"    {body}", LONGER)
+    assert error.kind == "memory_limit", error
+
+
 async def test_a_top_level_out_of_time_says_which_limit_it_ran_into() -> None:
     text = "writer = Agent { model = 'scripted/default' }\nwhile true do end\n"
     config = LIMITS.model_copy(update={"timeout_s": 30.0, "inspect_timeout_s": 0.3})
