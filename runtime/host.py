@@ -31,7 +31,7 @@ from runtime.event_size import clip
 from runtime.fields import coerce_inputs, parse_fields, parse_output
 from runtime.json_namespace import json_call
 from runtime.library import Library, toolsets
-from runtime.memory import EVENT_BYTES, MemoryMeter, size_of
+from runtime.memory import DECLARATION_BYTES, EVENT_BYTES, MemoryMeter, size_of
 from runtime.predictors.classify import ClassifierDecl
 from runtime.predictors.host_part import PREDICTION_KINDS, PredictionHostPart
 from runtime.predictors.model import ModelDecl
@@ -45,9 +45,6 @@ from runtime.tools import DONE_MODULES, LOG_MODULES, ToolLedger, done_tool, log_
 TOOL_METHODS = ("called", "call_count", "last_call", "last_result", "calls", "reset")
 AGENT_METHODS = ("turns", "history", "get_history", "clear_history")
 PROCEDURE_METHODS = ()
-# What a declaration costs Python beyond its values (its parsed form, its handle): about 2 KiB
-# for an agent, measured; counted against the run's memory with room to spare.
-DECLARATION_BYTES = 4096
 
 
 class Effects(Protocol):
@@ -341,6 +338,8 @@ class Host(PredictionHostPart):
                 )
                 if decl.name is None:
                     decl.name = f"agent{decl.id}"
+                # A turn's events: begun, ended, its cost and at least one chunk.
+                self.meter.charge(4 * EVENT_BYTES, f"agent '{decl.name}''s turns")
                 self.current_agent = decl
                 return self.to_lua(self.effects.agent_call(decl, message, options))
             if isinstance(decl, ToolDecl):
@@ -426,6 +425,7 @@ class Host(PredictionHostPart):
             values = [self.data(a, f"{namespace}.{function}'s arguments") for a in args]
             if namespace == "Json":
                 return self.to_lua(json_call(function, values))
+            self.meter.charge(2 * EVENT_BYTES, f"Human.{function}")  # asked, answered
             return self.to_lua(self.effects.human(function, values))
         except TideError as exc:
             exc.locate(file, line)

@@ -15,6 +15,9 @@ from typing import Any
 
 from runtime.errors import SandboxLimitError
 
+# What a declaration costs Python beyond its values (its parsed form, its handle): about 2 KiB
+# for an agent, measured; counted with room to spare.
+DECLARATION_BYTES = 4096
 # What an event costs whoever keeps it, beyond its values' text: the IDE holds a running run's
 # events (about 1.3 KB for a small log event, measured), so a flood of empty ones counts too.
 EVENT_BYTES = 1536

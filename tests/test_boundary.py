@@ -452,6 +452,19 @@ async def test_a_flood_of_small_things_reaches_the_memory_limit(body: str) -> No
     assert error.kind == "memory_limit", error
 
 
+async def test_a_flood_of_agent_turns_reaches_the_memory_limit() -> None:
+    text = """
+writer = Agent { model = "scripted/default" }
+Mocks { writer = { message = "ok" } }
+Procedure { function(input)
+  for i = 1, 1e9 do writer("x") end
+end }
+"""
+    result, _ = await run(text, config=LONGER)
+    assert result.error is not None and result.error.kind == "memory_limit", result.error
+    assert "agent 'writer''s turns" in result.error.message
+
+
 async def test_a_top_level_out_of_time_says_which_limit_it_ran_into() -> None:
     text = "writer = Agent { model = 'scripted/default' }\nwhile true do end\n"
     config = LIMITS.model_copy(update={"timeout_s": 30.0, "inspect_timeout_s": 0.3})
