@@ -183,8 +183,9 @@ class RunManager:
             await self._models_loaded.wait()
         run_id = uuid.uuid4().hex[:12]
         live = self._live(RunRecord(id=run_id, procedure=source.display_name, mock=mock))
-        # The store first: it has each event by the time the run's end waits for it.
-        handlers: list[LogHandler] = [StoreHandler(self.store), live]
+        # The watchers first, for each chunk to reach them at once; the run's end, which they
+        # get once the store has it, the store is given in the same step.
+        handlers: list[LogHandler] = [live, StoreHandler(self.store)]
         run: Run | ExecutorRun
         if self.executors is not None:
             # In a process of its own, which can be killed whatever its Lua is doing.
@@ -240,7 +241,7 @@ class RunManager:
             live.record, live.done = record, anyio.Event()
         else:
             live = self._live(record, await self.store.last_seq(run_id))
-        handlers: list[LogHandler] = [StoreHandler(self.store), live]
+        handlers: list[LogHandler] = [live, StoreHandler(self.store)]
         answered = record.status == "running"
         if self.executors is not None:
             live.run = await self._resume_in_executor(run_id, answered, handlers)

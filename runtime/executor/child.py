@@ -281,16 +281,17 @@ def _written_by(store: Any) -> Callable[[], Awaitable[object]]:
 
 
 async def _run(spec: RunSpec, stream: SocketStream, reader: BufferedByteReceiveStream) -> None:
-    handlers: list[Any] = []
     store = None
     if spec.store is not None:
         from runtime.store import SQLiteStore, StoreHandler
 
         store = SQLiteStore(spec.store)
-        # Before the relay: an event is with the store by the time the relay may wait on it.
-        handlers.append(StoreHandler(store, model=spec.model, mock=spec.mock))
     relay = _Relay(stream, None if store is None else _written_by(store))
-    handlers.append(relay)
+    # The relay first, for each chunk to leave at once. The run's end, which it sends from its
+    # own task once the store has written it, the store is given in the same step.
+    handlers: list[Any] = [relay]
+    if store is not None:
+        handlers.append(StoreHandler(store, model=spec.model, mock=spec.mock))
     try:
         await _run_with(spec, stream, reader, relay, handlers, store)
     finally:
