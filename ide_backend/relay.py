@@ -14,11 +14,13 @@ A watcher notes when the first event it has not taken arrived (``since``), so th
 holds chunks back for a while (``coalesce_ms``, see ``sse``) can count its window from there.
 While it holds chunks (``holding``) further chunks do not wake it; any other event does.
 
-A channel holds only the events after ``stored_through``: the store has the rest. When a run
-has ended and the store has all of its events, the channel lets go of them (``release``), so
-that the server's memory holds no finished run; a watcher that had not taken them all, or that
-starts before ``stored_through`` (a resumed run's first attempt), is ``behind`` and reads what
-it misses from the store (``take_stored``) before it goes on with the channel.
+A channel holds only the events after ``stored_through``: the store has the rest. While a run
+goes on, the channel lets go of the events the store has once it holds many (``release``
+through a seq), so that a run's events, however many, do not pile up in the server; when it has
+ended and the store has all of its events, it lets go of them all, so that the server's memory
+holds no finished run. A watcher that had not taken what was let go, or that starts before
+``stored_through`` (a resumed run's first attempt), is ``behind`` and reads what it misses from
+the store (``take_stored``) before it goes on with the channel.
 """
 
 from __future__ import annotations
@@ -151,23 +153,29 @@ class RunChannel:
         watcher.since = None
         return batch
 
-    def release(self) -> None:
-        """Let go of the events held: the store has them all now. A watcher that had not taken
-        them all is ``behind``: it reads the rest from the store."""
+    def release(self, through: int | None = None) -> None:
+        """Let go of the events held up to seq ``through`` (all of them by default): the store
+        has them now. A watcher that had not taken them all is ``behind``: it reads the rest
+        from the store."""
         if self._stored is None:
             raise RuntimeError("a channel without a store keeps its events")
+        cut = len(self._seqs) if through is None else bisect.bisect_right(self._seqs, through)
+        if cut == 0:
+            return
         now = time.monotonic()
         for watcher in self._watchers:
-            if watcher.cursor < len(self.entries):
+            if watcher.cursor < cut:
                 watcher.behind = True
                 watcher.notify(now)
-            watcher.cursor = 0
-        self.stored_through = self.last_seq
-        self.entries = []
-        self._seqs = []
+                watcher.cursor = 0
+            else:
+                watcher.cursor -= cut
+        self.stored_through = self._seqs[cut - 1]
+        del self.entries[:cut]
+        del self._seqs[:cut]
         # glibc keeps what was freed for later use: after a run's flood of large events the
         # server would go on holding hundreds of MiB it no longer uses. Hand it back.
-        if _MALLOC_TRIM is not None:
+        if not self.entries and _MALLOC_TRIM is not None:
             _MALLOC_TRIM(0)
 
     async def take_stored(self, watcher: Watcher) -> Sequence[Entry]:

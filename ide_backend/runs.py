@@ -43,6 +43,9 @@ SHUTDOWN_GRACE_S = 10.0
 STORE_WAIT_S = 0.02
 # How long a run's end waits for the store to have the run before it is sent anyway.
 END_STORED_WAIT_S = 5.0
+# Events a running run's channel holds before it lets go of those the store has: a run that
+# makes events by the million holds a few thousand in the server, not all of them.
+RELEASE_AT = 4096
 # Ended runs kept in memory, at most, because the store lacks some of their events.
 UNSTORED_KEPT = 64
 
@@ -57,7 +60,8 @@ class LiveRun:
 
     ``stored(seq)`` waits until the store has the run's events through ``seq``: the run's end
     reaches its watchers after that, so that a client that sees a run end finds all of it in
-    the history (its stats, its events).
+    the history (its stats, its events). ``let_go()`` starts letting go of the events the store
+    has, once the channel holds ``RELEASE_AT`` (``releasing`` until it is done).
     """
 
     record: RunRecord
@@ -67,6 +71,8 @@ class LiveRun:
     holds_slot: bool = False
     queue_scope: anyio.CancelScope | None = None
     stored: Callable[[int], Awaitable[bool]] | None = None
+    let_go: Callable[[], None] | None = None
+    releasing: bool = False
 
     @property
     def id(self) -> str:
@@ -87,6 +93,9 @@ class LiveRun:
         if self.stored is not None and event.type in TERMINAL_TYPES:
             return self._end(event)
         self.channel.log(event)
+        if len(self.channel.entries) >= RELEASE_AT and not self.releasing and self.let_go:
+            self.releasing = True
+            self.let_go()
         return None
 
     async def _end(self, event: Event) -> None:
@@ -266,7 +275,21 @@ class RunManager:
         )
         live = LiveRun(record, channel)
         live.stored = lambda seq: self._stored(run_id, seq)
+        live.let_go = lambda: self._let_go(live)
         return live
+
+    def _let_go(self, live: LiveRun) -> None:
+        if self._group is not None:
+            self._group.start_soon(self._release_stored, live)
+
+    async def _release_stored(self, live: LiveRun) -> None:
+        """Let go of the events of a running run that the store has."""
+        try:
+            through = await self.store.last_seq(live.id)
+            if not live.channel.finished:
+                live.channel.release(through)
+        finally:
+            live.releasing = False
 
     async def _resume_in_executor(
         self, run_id: str, answered: bool, handlers: list[LogHandler]

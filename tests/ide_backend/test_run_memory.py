@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from ide_backend.relay import RunChannel, Watcher
+from ide_backend.runs import RELEASE_AT
 from ide_backend.sse import _live
 from runtime.chunks import Entry, seq_of
 from runtime.events import (
@@ -177,6 +178,34 @@ async def test_a_channel_lets_go_of_its_events_and_watchers_read_them_from_the_s
     assert [seq_of(e) for e in channel.take(fresh)] == list(range(11, 21))
 
 
+async def test_a_running_channel_lets_go_of_what_the_store_has_up_to_a_seq() -> None:
+    store = _Store()
+    channel = RunChannel("r", max_backlog=1000, stored=store.read)
+    events = _events("r", 30)
+    for event in events[:20]:
+        channel.log(event)
+    store.events.extend(events[:15])  # the store is a little behind the run
+    ahead, middle, start = channel.watch(0), channel.watch(0), channel.watch(0)
+    channel.take(ahead)
+    middle.cursor, middle.delivered = 12, 12  # it has taken the first twelve
+    channel.release(15)
+    assert [seq_of(e) for e in channel.entries] == list(range(16, 21))
+    assert channel.stored_through == 15 and channel.last_seq == 20
+    assert not ahead.behind and middle.behind and start.behind
+    assert channel.take(ahead) == ()
+    assert [seq_of(e) for e in await channel.take_stored(middle)] == [13, 14, 15]
+    assert [seq_of(e) for e in await channel.take_stored(start)] == list(range(1, 16))
+    for watcher in (middle, start):
+        assert not watcher.behind
+        assert [seq_of(e) for e in channel.take(watcher)] == list(range(16, 21))
+    channel.release(10)  # nothing it still holds: nothing changes
+    assert [seq_of(e) for e in channel.entries] == list(range(16, 21))
+    for event in events[20:]:
+        channel.log(event)
+    for watcher in (ahead, middle, start):
+        assert [seq_of(e) for e in channel.take(watcher)] == list(range(21, 31))
+
+
 async def test_a_stream_spanning_the_release_is_exact() -> None:
     store = _Store()
     channel = RunChannel("r", max_backlog=1000, stored=store.read)
@@ -264,3 +293,43 @@ async def test_a_run_in_an_executor_is_served_from_the_store_as_it_ended(
             )
             feed = await follow(ide.client, run_id)
             assert feed.types[0] == "run_started" and feed.types[-1] == "run_completed"
+
+
+# Many small events, then a pause: the run is still going while the test looks.
+CHATTY = """
+Procedure {
+  function(input)
+    for i = 1, 20000 do Log.debug("line " .. i) end
+    Sleep(1.5)
+    return { done = true }
+  end
+}
+"""
+
+
+async def test_a_running_run_holds_only_its_latest_events(ide: Ide, workspace: Path) -> None:
+    (workspace / "chatty.tac").write_text(CHATTY)
+    run_id = await ide.start("chatty.tac")
+    async with anyio.create_task_group() as group:
+        feeds = []
+
+        async def follow_into(after: int | None) -> None:
+            feeds.append(await follow(ide.client, run_id, after=after))
+
+        group.start_soon(follow_into, None)  # from the start, as it runs
+        live = ide.services.manager.get(run_id)
+        assert live is not None
+        with anyio.fail_after(60):
+            while live.record.status == "running" and live.channel.last_seq < 20_001:
+                await anyio.sleep(0.05)
+        await anyio.sleep(0.3)
+        assert live.record.status == "running"
+        # 20,001 events so far; the server holds the latest, the store has the rest.
+        assert len(live.channel.entries) < RELEASE_AT * 2, len(live.channel.entries)
+        assert live.channel.stored_through > 20_001 - RELEASE_AT * 2
+        group.start_soon(follow_into, 100)  # a late reader, from the store and then live
+    for feed in feeds:
+        assert feed.types[-1] == "run_completed"
+    first, late = feeds if feeds[0].ids[0] == 1 else feeds[::-1]
+    assert first.ids == list(range(1, 20_003))
+    assert late.ids == list(range(101, 20_003))
