@@ -18,8 +18,8 @@ from runtime.errors import SandboxLimitError
 # What a declaration costs Python beyond its values (its parsed form, its handle): about 2 KiB
 # for an agent, measured; counted with room to spare.
 DECLARATION_BYTES = 4096
-# What an event costs whoever keeps it, beyond its values' text: the IDE holds a running run's
-# events (about 1.3 KB for a small log event, measured), so a flood of empty ones counts too.
+# What an event costs whoever holds it on its way (the run's handlers, the store's writer, the
+# IDE's relay: about 1.3 KB for a small log event, measured): a flood of empty ones counts too.
 EVENT_BYTES = 1536
 # What a state key costs besides its value's size: its text, its entry in the state's dict and
 # in the Lua table kept in step with it (measured: about 180 bytes for a short key and a number).
