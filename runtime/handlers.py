@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Protocol, runtime_checkable
 
 from runtime.events import TERMINAL_TYPES, Event
+from runtime.wire import event_line
 
 
 @runtime_checkable
@@ -38,7 +39,10 @@ class MemoryHandler:
 
 
 class JsonlHandler:
-    """Writes one JSON object per line; the file is flushed after every terminal event.
+    """Writes one JSON object per line, as an executor sends it to its host (``wire``): capped
+    in size, and a chunk without the turn's text so far (rebuilt by offset: ``ChunkViews``),
+    which would make a turn's lines grow with the square of its length. The file is flushed
+    after every terminal event.
 
     The file is replaced when first written, or added to with ``append=True``. ``open()``
     opens it at once, so that a path that cannot be written fails before a run starts rather
@@ -48,7 +52,7 @@ class JsonlHandler:
     def __init__(self, path: str | Path, *, append: bool = False) -> None:
         self.path = Path(path)
         self.append = append
-        self._file: IO[str] | None = None
+        self._file: IO[bytes] | None = None
         self._lock = threading.Lock()
 
     def open(self) -> None:
@@ -56,16 +60,15 @@ class JsonlHandler:
         with self._lock:
             self._open()
 
-    def _open(self) -> IO[str]:
+    def _open(self) -> IO[bytes]:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("a" if self.append else "w", encoding="utf-8")
+            self._file = self.path.open("ab" if self.append else "wb")
         return self._file
 
     def log(self, event: Event) -> None:
         with self._lock:
-            self._open().write(event.model_dump_json())
-            self._open().write("\n")
+            self._open().write(event_line(event))
             if event.type in TERMINAL_TYPES:
                 self._open().flush()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from runtime.chunks import ChunkViews, chunk_of
 from runtime.events import parse_event
 
 TIDE = Path(sys.executable).with_name("tide")
@@ -294,7 +295,8 @@ def test_events_file_round_trips(workdir: Path, tmp_path: Path) -> None:
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
     assert events[0].type == "run_started"
     assert events[-1].type == "run_completed"
-    chunks = [e for e in events if e.type == "agent_stream_chunk"]
+    views = ChunkViews()
+    chunks = [views.view(chunk_of(e), e.run_id) for e in events if e.type == "agent_stream_chunk"]
     assert chunks[-1].accumulated_text == "Hello there, Ada! Lovely to meet you."
     assert {e.run_id for e in events} == {events[0].run_id}
 

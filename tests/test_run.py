@@ -21,7 +21,8 @@ from runtime import (
     run_procedure,
     run_procedure_sync,
 )
-from runtime.events import TERMINAL_TYPES, Event
+from runtime.chunks import ChunkViews, chunk_of
+from runtime.events import TERMINAL_TYPES, AgentStreamChunkEvent, Event
 from runtime.models import FunctionModel, ModelRequest, TextDelta
 from runtime.run import Run, RunResult
 from tests.helpers import check_sequence, of_type, run, source, types
@@ -527,8 +528,34 @@ async def test_jsonl_handler_writes_events_that_parse_back(tmp_path: Path) -> No
         jsonl.close()
     lines = path.read_text().splitlines()
     assert len(lines) == len(events)
-    parsed = [parse_event(line) for line in lines]
-    assert [p.model_dump() for p in parsed] == [e.model_dump() for e in events]
+    # A chunk's line holds the chunk only: its turn's text is rebuilt by offset.
+    views = ChunkViews()
+    parsed = []
+    for line in lines:
+        event = parse_event(line)
+        if isinstance(event, AgentStreamChunkEvent):
+            assert "accumulated_text" not in line
+            event = views.view(chunk_of(event), event.run_id)
+        parsed.append(event)
+    chunks = [e for e in events if e.type == "agent_stream_chunk"]
+    assert chunks and len({e.ts for e in chunks}) > 1
+    assert [p.model_dump(exclude={"ts"}) for p in parsed] == [
+        e.model_dump(exclude={"ts"}) for e in events
+    ]
+
+
+async def test_jsonl_handler_lines_do_not_grow_with_the_answer(tmp_path: Path) -> None:
+    text = HELLO.replace("Hello there, Ada!", "word " * 20_000)
+    path = tmp_path / "events.jsonl"
+    jsonl = JsonlHandler(path)
+    try:
+        _, events = await run(text, handlers=[jsonl])
+    finally:
+        jsonl.close()
+    chunks = [e for e in events if e.type == "agent_stream_chunk"]
+    assert len(chunks) > 1000
+    # Each chunk's line is its own few bytes, not the answer so far: linear, not quadratic.
+    assert path.stat().st_size < 300 * len(events)
 
 
 async def test_memory_handler_helpers() -> None:
