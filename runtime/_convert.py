@@ -219,11 +219,15 @@ class _Count:
     def add(self) -> None:
         self.entries += 1
         if self.entries > MAX_ENTRIES:
-            raise ProcedureRuntimeError(
-                f"a value of more than {MAX_ENTRIES:,} entries cannot reach the procedure"
-            )
+            raise self.too_many()
         if self.check is not None and self.entries & 0x3FF == 0:
             self.check()
+
+    @staticmethod
+    def too_many() -> ProcedureRuntimeError:
+        return ProcedureRuntimeError(
+            f"a value of more than {MAX_ENTRIES:,} entries cannot reach the procedure"
+        )
 
 
 def _to_lua(
@@ -246,6 +250,8 @@ def _to_lua(
         raise ProcedureRuntimeError(
             f"a value nested more than {MAX_DEPTH} levels deep cannot reach the procedure"
         )
+    if isinstance(value, (dict, list, tuple)) and count.entries + len(value) > MAX_ENTRIES:
+        raise count.too_many()  # at once, rather than after building the part that fits
     if isinstance(value, dict):
         table = runtime.table()
         for k, v in value.items():

@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from runtime import RuntimeConfig
-from runtime.errors import TOP_LEVEL_HINT, DeclarationError, SandboxLimitError
+from runtime._convert import MAX_ENTRIES, to_lua
+from runtime.errors import (
+    TOP_LEVEL_HINT,
+    DeclarationError,
+    ProcedureRuntimeError,
+    SandboxLimitError,
+)
 from tests.helpers import of_type, run
 
 pytestmark = pytest.mark.anyio
@@ -313,6 +319,15 @@ async def test_quoting_is_bounded() -> None:
 async def test_a_decoded_value_reaching_lua_is_bounded() -> None:
     error = await error_of("    local t = Json.decode('[' .. string.rep('0,', 1100000) .. '0]')")
     assert "entries" in error.message and error.line == 3
+
+
+def test_a_value_too_large_for_lua_is_refused_before_any_of_it_is_built() -> None:
+    class NoTables:
+        def table(self) -> Any:
+            raise AssertionError("a table was built")
+
+    with pytest.raises(ProcedureRuntimeError, match="more than 1,000,000 entries"):
+        to_lua(NoTables(), [0] * (MAX_ENTRIES + 1))  # type: ignore[arg-type]
 
 
 async def test_a_huge_error_message_is_cut() -> None:
