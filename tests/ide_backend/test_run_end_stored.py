@@ -15,19 +15,11 @@ import pytest
 from runtime.config import RuntimeConfig
 from tests.ide_backend.conftest import Ide, IdeFactory
 from tests.ide_backend.sse_client import Feed, follow
+from tests.ide_backend.test_executors import STUCK_IN_C
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
 RUNS = 12
-
-# Stuck in a call into Lua's C library: only killing its process stops it.
-STUCK_IN_C = """
-Procedure { function(input)
-  local s = string.rep("a", 14000)
-  while true do s:find(".-b") end
-end }
-"""
-
 
 # Says it is pausing, then ends: while the test holds the history's write lock.
 PAUSE_THEN_END = """
