@@ -88,11 +88,6 @@ class _Walk:
         self.entries = 0
 
 
-def to_python(value: Any, *, mode: Mode = "declare", identity: Identity | None = None) -> Any:
-    """A Python value for a Lua value; without ``identity`` no table is a handle."""
-    return _from_lua(value, _Walk(mode, identity), 0)
-
-
 def measure(
     value: Any,
     *,
@@ -101,7 +96,8 @@ def measure(
     check: Callable[[], None] | None = None,
     room: int | None = None,
 ) -> tuple[Any, int]:
-    """``to_python`` and an estimate of the bytes the result holds; ``check`` is called now
+    """A Python value for a Lua value (without ``identity`` no table is a handle) and an
+    estimate of the bytes it holds; ``check`` is called now
     and then, to stop a long conversion of a run that has been stopped. Raises ``TooLarge``
     once the result passes ``room`` bytes."""
     walk = _Walk(mode, identity, check, room)

@@ -53,11 +53,11 @@ class MemoryMeter:
     def set_state(self, key: str, size: int) -> None:
         """The state key ``key`` now holds a value of ``size`` bytes (0: removed)."""
         old = self._state.pop(key, None)
-        before = 0 if old is None else old + len(key) + STATE_KEY_BYTES
+        before = 0 if old is None else _key_cost(key, old)
         after = 0
         if size:
             self._state[key] = size
-            after = size + len(key) + STATE_KEY_BYTES
+            after = _key_cost(key, size)
         self.held += after - before
         if after > before:
             self._check(f"State key '{key}'")
@@ -66,7 +66,7 @@ class MemoryMeter:
         return self._state.get(key, 0)
 
     def clear_state(self) -> None:
-        self.held -= sum(size + len(key) + STATE_KEY_BYTES for key, size in self._state.items())
+        self.held -= sum(_key_cost(key, size) for key, size in self._state.items())
         self._state.clear()
 
     def _check(self, what: str) -> None:
@@ -81,6 +81,11 @@ class MemoryMeter:
             f"(Lua's heap and what it handed to the host: {(self.used() + size) / 1048576:.0f} MiB)",
             hint="keep less in State, logs and tool results, or raise the limit (--max-memory)",
         )
+
+
+def _key_cost(key: str, size: int) -> int:
+    """What a state key holding a value of ``size`` bytes costs."""
+    return size + len(key) + STATE_KEY_BYTES
 
 
 def size_of(value: Any) -> int:
